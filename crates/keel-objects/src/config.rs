@@ -1,0 +1,57 @@
+//! Limits and timings of the object runtime, with the defaults a user gets.
+
+use std::time::Duration;
+
+/// Per-object storage limits.
+#[derive(Debug, Clone)]
+pub struct StorageLimits {
+    /// Longest KV key, in bytes.
+    pub max_key_bytes: usize,
+    /// Largest KV value (and largest SQL cell written through the KV API), in bytes.
+    pub max_value_bytes: usize,
+    /// Largest database file of one object, in bytes.
+    pub max_object_bytes: u64,
+    /// SQLite page cache per live object, in KiB (memory per live object is about this).
+    pub cache_kib: u32,
+    /// Largest number of jobs committed together in one group commit.
+    pub max_batch: usize,
+}
+
+impl Default for StorageLimits {
+    fn default() -> Self {
+        Self {
+            max_key_bytes: 2048,
+            max_value_bytes: 32 << 20,
+            max_object_bytes: 10 << 30,
+            cache_kib: 512,
+            max_batch: 512,
+        }
+    }
+}
+
+/// Configuration of an [`ObjectHost`](crate::ObjectHost).
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// An object unused for this long is evicted (its connection closed, its memory freed).
+    pub idle_timeout: Duration,
+    /// At most this many objects are live; beyond it the least recently used idle ones are evicted.
+    pub max_live_objects: usize,
+    /// Storage limits applied to every object.
+    pub limits: StorageLimits,
+    /// First retry delay of a failed alarm handler; each retry doubles it.
+    pub alarm_retry_base: Duration,
+    /// Retries of a failing alarm handler before the alarm is dropped.
+    pub alarm_max_retries: u32,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(60),
+            max_live_objects: 4096,
+            limits: StorageLimits::default(),
+            alarm_retry_base: Duration::from_secs(1),
+            alarm_max_retries: 6,
+        }
+    }
+}
