@@ -68,34 +68,32 @@ fn run(spec: ActorSpec, rx: mpsc::Receiver<Msg>, ready: oneshot::Sender<Result<(
             return;
         }
     };
-    let wrote = Cell::new(false);
     let identity = Identity {
         namespace: spec.lease.key.namespace.as_str(),
         id: &spec.lease.key.id.to_hex(),
         name: spec.name.as_deref(),
     };
     let init = db.begin().and_then(|()| {
+        let wrote = Cell::new(false);
         let txn = Txn::new(db.connection(), &spec.limits, &label, &wrote);
         schema::initialize(&txn, &identity, &spec.migrations)
     });
+    // Setting up a new object's schema is not a write that makes it exist: it becomes durable with
+    // the object's first real write. Migrating an existing object is durable at once.
     let init = match init {
-        Ok(_) => db.commit(),
+        Ok(_) => db.commit(!db.created()),
         Err(e) => {
             db.rollback();
             Err(e)
         }
     };
-    // Setting up the schema is not a user write: an object that is never written is discarded on close.
-    wrote.set(false);
     if let Err(e) = init {
-        let created = db.created();
-        let _ = db.close(created);
+        let _ = db.close();
         let _ = ready.send(Err(e));
         return;
     }
     if ready.send(Ok(())).is_err() {
-        let created = db.created();
-        let _ = db.close(created);
+        let _ = db.close();
         return;
     }
 
@@ -107,8 +105,7 @@ fn run(spec: ActorSpec, rx: mpsc::Receiver<Msg>, ready: oneshot::Sender<Result<(
                 Ok(m) => m,
                 // Every handle is gone without a Close: close cleanly all the same.
                 Err(_) => {
-                    let discard = db.created() && !wrote.get();
-                    if let Err(e) = db.close(discard) {
+                    if let Err(e) = db.close() {
                         tracing::warn!(object = %label, error = %e, "closing object failed");
                     }
                     return;
@@ -117,8 +114,7 @@ fn run(spec: ActorSpec, rx: mpsc::Receiver<Msg>, ready: oneshot::Sender<Result<(
         };
         match msg {
             Msg::Close(reply) => {
-                let discard = db.created() && !wrote.get();
-                let _ = reply.send(db.close(discard));
+                let _ = reply.send(db.close());
                 return;
             }
             Msg::Direct(job) => {
@@ -139,7 +135,7 @@ fn run(spec: ActorSpec, rx: mpsc::Receiver<Msg>, ready: oneshot::Sender<Result<(
                         Err(_) => break,
                     }
                 }
-                run_batch(db.as_mut(), batch, &spec.limits, &label, &wrote);
+                run_batch(db.as_mut(), batch, &spec.limits, &label);
             }
         }
     }
@@ -147,18 +143,13 @@ fn run(spec: ActorSpec, rx: mpsc::Receiver<Msg>, ready: oneshot::Sender<Result<(
 
 /// Runs jobs in one transaction, each under a savepoint so a failing job undoes only itself, then
 /// commits once and replies to all of them.
-fn run_batch(
-    db: &mut dyn ObjectDatabase,
-    batch: Vec<Job>,
-    limits: &StorageLimits,
-    label: &str,
-    wrote: &Cell<bool>,
-) {
+fn run_batch(db: &mut dyn ObjectDatabase, batch: Vec<Job>, limits: &StorageLimits, label: &str) {
     if let Err(e) = db.begin() {
         batch.into_iter().for_each(|job| job(Err(&e)).1(None));
         return;
     }
     let single = batch.len() == 1;
+    let mut writes = false;
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
         let conn = db.connection();
@@ -176,14 +167,16 @@ fn run_batch(
             Err(_) => (false, Box::new(|_: Option<&ObjectError>| {}) as Reply),
         };
         if !single {
-            let undo = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+            let undo = if ok {
+                "RELEASE job"
+            } else {
+                "ROLLBACK TO job; RELEASE job"
+            };
             if let Err(e) = conn.execute_batch(undo) {
                 tracing::error!(object = %label, error = %e, "savepoint failed");
             }
         }
-        if ok && job_wrote.get() {
-            wrote.set(true);
-        }
+        writes |= ok && job_wrote.get();
         if single && !ok {
             db.rollback();
             reply(None);
@@ -191,7 +184,7 @@ fn run_batch(
         }
         replies.push(reply);
     }
-    match db.commit() {
+    match db.commit(writes) {
         Ok(()) => replies.into_iter().for_each(|r| r(None)),
         Err(e) => {
             db.rollback();

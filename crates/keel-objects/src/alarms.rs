@@ -117,7 +117,10 @@ async fn fire(host: std::sync::Arc<HostInner>, queue: std::sync::Arc<AlarmQueue>
             queue.clear_failures(&key);
             return false;
         }
-        let delay = host.config.alarm_retry_base.saturating_mul(1 << (attempt - 1).min(16));
+        let delay = host
+            .config
+            .alarm_retry_base
+            .saturating_mul(1 << (attempt - 1).min(16));
         tracing::warn!(object = %key, %error, attempt, retry_in_ms = delay.as_millis() as u64, "alarm handler failed; retrying");
         queue.schedule(key.clone(), to_millis(SystemTime::now() + delay));
         true
@@ -147,7 +150,10 @@ async fn fire(host: std::sync::Arc<HostInner>, queue: std::sync::Arc<AlarmQueue>
     let kind = host.kind_for(&key.namespace);
     let outcome = match &kind {
         Some(kind) => kind.on_alarm(&object).await.map_err(|e| e.to_string()),
-        None => Err(format!("no object kind is registered for namespace {:?}", key.namespace.as_str())),
+        None => Err(format!(
+            "no object kind is registered for namespace {:?}",
+            key.namespace.as_str()
+        )),
     };
     match outcome {
         Ok(()) => {
@@ -155,7 +161,10 @@ async fn fire(host: std::sync::Arc<HostInner>, queue: std::sync::Arc<AlarmQueue>
             queue.clear_failures(&key);
             if let Err(e) = storage.clear_alarm_if(at).await {
                 tracing::warn!(object = %key, error = %e, "could not clear a fired alarm; it will fire again");
-                queue.schedule(key.clone(), to_millis(SystemTime::now() + host.config.alarm_retry_base));
+                queue.schedule(
+                    key.clone(),
+                    to_millis(SystemTime::now() + host.config.alarm_retry_base),
+                );
             }
         }
         Err(error) => {

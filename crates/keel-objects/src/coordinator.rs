@@ -33,7 +33,10 @@ pub trait Coordinator: Send + Sync + 'static {
     /// Gives ownership up. Releasing a lease that is no longer current does nothing.
     fn release<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<(), ObjectError>>;
     /// The node that owns `key` now, if any.
-    fn lookup<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<Option<String>, ObjectError>>;
+    fn lookup<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+    ) -> BoxFuture<'a, Result<Option<String>, ObjectError>>;
 }
 
 /// The embedded coordinator: every object is owned by this process; the data-dir lock keeps other
@@ -74,7 +77,12 @@ impl Coordinator for LocalCoordinator {
             state.next_epoch += 1;
             let epoch = state.next_epoch;
             state.held.insert(key.clone(), epoch);
-            Ok(Lease { key: key.clone(), epoch, node: LOCAL_NODE.into(), expires_at: None })
+            Ok(Lease {
+                key: key.clone(),
+                epoch,
+                node: LOCAL_NODE.into(),
+                expires_at: None,
+            })
         })
     }
 
@@ -97,7 +105,10 @@ impl Coordinator for LocalCoordinator {
         })
     }
 
-    fn lookup<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<Option<String>, ObjectError>> {
+    fn lookup<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+    ) -> BoxFuture<'a, Result<Option<String>, ObjectError>> {
         Box::pin(async move { Ok(self.lock().held.get(key).map(|_| LOCAL_NODE.to_string())) })
     }
 }

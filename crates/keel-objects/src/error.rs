@@ -18,7 +18,9 @@ pub enum ObjectError {
     #[error("SQL error: {0}")]
     Sql(String),
     /// The object's database file is damaged or is not a database.
-    #[error("storage of object {object} is corrupt: {detail}; restore it with `keel objects import` or delete its file")]
+    #[error(
+        "storage of object {object} is corrupt: {detail}; restore it with `keel objects import` or delete its file"
+    )]
     Corrupt {
         /// The object, as `namespace/id`.
         object: String,
@@ -33,8 +35,20 @@ pub enum ObjectError {
         /// What SQLite reported.
         detail: String,
     },
+    /// The data directory is locked by another process.
+    #[error(
+        "data directory {dir} is in use by another keel process{holder}: stop it first, or use another --data directory"
+    )]
+    DataDirInUse {
+        /// The data directory.
+        dir: String,
+        /// ` (pid N)` when known.
+        holder: String,
+    },
     /// The disk (or the object's size limit) is full.
-    #[error("storage of object {object} is full: {detail}; free disk space, delete data, or raise the object size limit")]
+    #[error(
+        "storage of object {object} is full: {detail}; free disk space, delete data, or raise the object size limit"
+    )]
     Full {
         /// The object, as `namespace/id`.
         object: String,
@@ -88,6 +102,9 @@ impl ObjectError {
 
     /// True when retrying the same call may succeed (the object was closed or fenced under it).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Closed(_) | Self::Fenced(_) | Self::Locked { .. })
+        matches!(
+            self,
+            Self::Closed(_) | Self::Fenced(_) | Self::Locked { .. }
+        )
     }
 }

@@ -139,7 +139,10 @@ pub struct ObjectHost {
 impl ObjectHost {
     /// A host on the embedded backends: a [`FileStore`] over `data_dir` and a [`LocalCoordinator`].
     /// Must be called within a tokio runtime.
-    pub fn open_embedded(data_dir: impl Into<std::path::PathBuf>, config: HostConfig) -> Result<Self, ObjectError> {
+    pub fn open_embedded(
+        data_dir: impl Into<std::path::PathBuf>,
+        config: HostConfig,
+    ) -> Result<Self, ObjectError> {
         let store = FileStore::open(data_dir)?;
         Self::new(Arc::new(store), Arc::new(LocalCoordinator::new()), config)
     }
@@ -167,10 +170,16 @@ impl ObjectHost {
             sweep: Arc::new(Notify::new()),
         });
         let tasks = vec![
-            tokio::spawn(run_sweeper(Arc::downgrade(&inner), Arc::clone(&inner.sweep))),
+            tokio::spawn(run_sweeper(
+                Arc::downgrade(&inner),
+                Arc::clone(&inner.sweep),
+            )),
             tokio::spawn(alarms::run_scheduler(Arc::downgrade(&inner), alarms)),
         ];
-        Ok(Self { inner, tasks: Mutex::new(tasks) })
+        Ok(Self {
+            inner,
+            tasks: Mutex::new(tasks),
+        })
     }
 
     /// Registers a kind of object. Register kinds before their objects are first used.
@@ -178,7 +187,10 @@ impl ObjectHost {
         let namespace = kind.namespace();
         let migrations = kind.migrations();
         validate_migrations(namespace.as_str(), &migrations)?;
-        let entry = KindEntry { kind: Arc::new(kind), migrations: migrations.into() };
+        let entry = KindEntry {
+            kind: Arc::new(kind),
+            migrations: migrations.into(),
+        };
         self.inner
             .kinds
             .write()
@@ -193,7 +205,11 @@ impl ObjectHost {
     }
 
     /// The object a name reaches in a namespace; the name is recorded in the object for inspection.
-    pub async fn get_named(&self, namespace: &Namespace, name: &str) -> Result<Object, ObjectError> {
+    pub async fn get_named(
+        &self,
+        namespace: &Namespace,
+        name: &str,
+    ) -> Result<Object, ObjectError> {
         let key = ObjectKey::from_name(namespace, name)?;
         HostInner::get(&self.inner, &key, Some(name)).await
     }
@@ -249,7 +265,10 @@ impl ObjectHost {
                 break;
             }
             if Instant::now() >= deadline {
-                tracing::warn!(live, "objects still in use at the end of the shutdown grace period");
+                tracing::warn!(
+                    live,
+                    "objects still in use at the end of the shutdown grace period"
+                );
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -274,7 +293,10 @@ impl HostInner {
     fn slot(&self, key: &ObjectKey) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(slots.entry(key.clone()).or_insert_with(|| {
-            Arc::new(Slot { live: tokio::sync::Mutex::new(None), last_used_ms: AtomicU64::new(now_ms()) })
+            Arc::new(Slot {
+                live: tokio::sync::Mutex::new(None),
+                last_used_ms: AtomicU64::new(now_ms()),
+            })
         }))
     }
 
@@ -283,7 +305,11 @@ impl HostInner {
         kinds.get(namespace).map(|e| Arc::clone(&e.kind))
     }
 
-    pub(crate) async fn get(self: &Arc<Self>, key: &ObjectKey, name: Option<&str>) -> Result<Object, ObjectError> {
+    pub(crate) async fn get(
+        self: &Arc<Self>,
+        key: &ObjectKey,
+        name: Option<&str>,
+    ) -> Result<Object, ObjectError> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(ObjectError::ShuttingDown);
         }
@@ -291,7 +317,10 @@ impl HostInner {
         let mut guard = slot.live.lock().await;
         if let Some(live) = guard.as_ref() {
             slot.last_used_ms.store(now_ms(), Ordering::Relaxed);
-            return Ok(Object { live: Arc::clone(live), slot: Arc::clone(&slot) });
+            return Ok(Object {
+                live: Arc::clone(live),
+                slot: Arc::clone(&slot),
+            });
         }
         let live = self.activate(key, name).await?;
         *guard = Some(Arc::clone(&live));
@@ -304,7 +333,11 @@ impl HostInner {
         Ok(Object { live, slot })
     }
 
-    async fn activate(&self, key: &ObjectKey, name: Option<&str>) -> Result<Arc<Live>, ObjectError> {
+    async fn activate(
+        &self,
+        key: &ObjectKey,
+        name: Option<&str>,
+    ) -> Result<Arc<Live>, ObjectError> {
         let lease = self.coordinator.acquire(key).await?;
         let migrations = {
             let kinds = self.kinds.read().unwrap_or_else(|p| p.into_inner());
@@ -346,7 +379,9 @@ impl HostInner {
         if live.storage.sender().send(Msg::Close(tx)).is_ok() {
             match rx.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(object = %live.lease.key, error = %e, "closing object failed"),
+                Ok(Err(e)) => {
+                    tracing::warn!(object = %live.lease.key, error = %e, "closing object failed")
+                }
                 Err(_) => {}
             }
         }
@@ -367,7 +402,9 @@ impl HostInner {
 
     /// Evicts `slot`'s instance if nobody uses it. Returns whether it did.
     async fn try_evict(&self, key: &ObjectKey, slot: &Arc<Slot>) -> bool {
-        let Ok(mut guard) = slot.live.try_lock() else { return false };
+        let Ok(mut guard) = slot.live.try_lock() else {
+            return false;
+        };
         let evicted = match guard.as_ref() {
             Some(live) if Arc::strong_count(live) == 1 => {
                 if let Some(live) = guard.take() {
@@ -390,11 +427,18 @@ impl HostInner {
             let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             slots
                 .iter()
-                .map(|(k, s)| (s.last_used_ms.load(Ordering::Relaxed), k.clone(), Arc::clone(s)))
+                .map(|(k, s)| {
+                    (
+                        s.last_used_ms.load(Ordering::Relaxed),
+                        k.clone(),
+                        Arc::clone(s),
+                    )
+                })
                 .collect()
         };
         all.sort_by_key(|(used, _, _)| *used);
-        let over = (self.metrics.live_objects() - self.config.max_live_objects as i64).max(0) as usize;
+        let over =
+            (self.metrics.live_objects() - self.config.max_live_objects as i64).max(0) as usize;
         let mut candidates = Vec::new();
         for (i, (used, key, slot)) in all.into_iter().enumerate() {
             if i < over || now.saturating_sub(used) >= max_idle_ms {
@@ -404,12 +448,30 @@ impl HostInner {
             }
         }
         use futures::StreamExt;
-        futures::stream::iter(candidates)
+        let evicted = futures::stream::iter(candidates)
             .map(|(key, slot)| async move { self.try_evict(&key, &slot).await })
             .buffer_unordered(32)
             .filter(|evicted| std::future::ready(*evicted))
             .count()
-            .await
+            .await;
+        if evicted > 0 {
+            self.release_freed_memory();
+        }
+        evicted
+    }
+
+    /// Hands memory freed by evictions back to the OS. glibc keeps freed heap pages (spread over
+    /// per-thread arenas by the storage threads) unless asked; without this, resident memory stays
+    /// at its peak after a burst of objects. Rate-limited: trimming walks every arena.
+    fn release_freed_memory(&self) {
+        static LAST_TRIM_MS: AtomicU64 = AtomicU64::new(0);
+        let now = now_ms().max(1);
+        let last = LAST_TRIM_MS.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < 1000 && self.metrics.live_objects() > 0 {
+            return;
+        }
+        LAST_TRIM_MS.store(now, Ordering::Relaxed);
+        crate::memory::trim();
     }
 }
 

@@ -173,7 +173,10 @@ impl ObjectKey {
 
     /// The key a name reaches in a namespace.
     pub fn from_name(namespace: &Namespace, name: &str) -> Result<Self, ObjectError> {
-        Ok(Self::new(namespace.clone(), ObjectId::from_name(namespace, name)?))
+        Ok(Self::new(
+            namespace.clone(),
+            ObjectId::from_name(namespace, name)?,
+        ))
     }
 
     /// Parses `namespace/hexid` (the form [`Display`](fmt::Display) prints) or `namespace:name`.
@@ -228,12 +231,22 @@ mod tests {
 
     #[test]
     fn bad_ids_and_names_are_refused_with_a_reason() {
-        assert!(ObjectId::parse("xyz").unwrap_err().to_string().contains("32 hex digits"));
+        assert!(
+            ObjectId::parse("xyz")
+                .unwrap_err()
+                .to_string()
+                .contains("32 hex digits")
+        );
         assert!(Namespace::new("Bad Name").is_err());
         assert!(Namespace::new("").is_err());
         let ns = Namespace::new("s").unwrap();
         let long = "n".repeat(MAX_NAME_BYTES + 1);
-        assert!(ObjectId::from_name(&ns, &long).unwrap_err().to_string().contains("1024"));
+        assert!(
+            ObjectId::from_name(&ns, &long)
+                .unwrap_err()
+                .to_string()
+                .contains("1024")
+        );
         assert!(ObjectKey::parse("nothing").is_err());
         assert_eq!(
             ObjectKey::parse("s:alice").unwrap(),

@@ -46,8 +46,10 @@ impl Metrics {
             self.storage_buckets[i].fetch_add(1, Relaxed);
         }
         self.storage_count.fetch_add(1, Relaxed);
-        self.storage_sum_nanos
-            .fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+        self.storage_sum_nanos.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
     }
 
     /// Objects live right now.
@@ -68,15 +70,51 @@ impl Metrics {
     /// Appends the metrics in the Prometheus text exposition format.
     pub fn render_prometheus(&self, out: &mut String) {
         let gauge = |out: &mut String, name: &str, help: &str, kind: &str, v: String| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
         };
-        gauge(out, "keel_objects_live", "Durable objects live in memory.", "gauge", self.live.load(Relaxed).to_string());
-        gauge(out, "keel_object_activations_total", "Objects activated (created or woken).", "counter", self.activations().to_string());
-        gauge(out, "keel_object_evictions_total", "Objects evicted from memory.", "counter", self.evictions().to_string());
-        gauge(out, "keel_object_alarms_total", "Alarm handlers run.", "counter", self.alarms_fired.load(Relaxed).to_string());
-        gauge(out, "keel_object_alarm_failures_total", "Alarm handlers that failed.", "counter", self.alarm_failures.load(Relaxed).to_string());
+        gauge(
+            out,
+            "keel_objects_live",
+            "Durable objects live in memory.",
+            "gauge",
+            self.live.load(Relaxed).to_string(),
+        );
+        gauge(
+            out,
+            "keel_object_activations_total",
+            "Objects activated (created or woken).",
+            "counter",
+            self.activations().to_string(),
+        );
+        gauge(
+            out,
+            "keel_object_evictions_total",
+            "Objects evicted from memory.",
+            "counter",
+            self.evictions().to_string(),
+        );
+        gauge(
+            out,
+            "keel_object_alarms_total",
+            "Alarm handlers run.",
+            "counter",
+            self.alarms_fired.load(Relaxed).to_string(),
+        );
+        gauge(
+            out,
+            "keel_object_alarm_failures_total",
+            "Alarm handlers that failed.",
+            "counter",
+            self.alarm_failures.load(Relaxed).to_string(),
+        );
         let name = "keel_storage_call_seconds";
-        let _ = writeln!(out, "# HELP {name} Latency of storage calls, from submit to durable reply.");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Latency of storage calls, from submit to durable reply."
+        );
         let _ = writeln!(out, "# TYPE {name} histogram");
         let mut cumulative = 0;
         for (bound, bucket) in BUCKETS.iter().zip(&self.storage_buckets) {

@@ -34,7 +34,10 @@ enum MigrationStep {
 impl Migration {
     /// A migration that runs SQL (several statements allowed).
     pub fn sql(version: u32, sql: impl Into<Arc<str>>) -> Self {
-        Self { version, step: MigrationStep::Sql(sql.into()) }
+        Self {
+            version,
+            step: MigrationStep::Sql(sql.into()),
+        }
     }
 
     /// A migration written in Rust against the object's storage.
@@ -42,18 +45,26 @@ impl Migration {
         version: u32,
         f: impl Fn(&Txn<'_>) -> Result<(), ObjectError> + Send + Sync + 'static,
     ) -> Self {
-        Self { version, step: MigrationStep::Func(Arc::new(f)) }
+        Self {
+            version,
+            step: MigrationStep::Func(Arc::new(f)),
+        }
     }
 }
 
 impl std::fmt::Debug for Migration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Migration").field("version", &self.version).finish()
+        f.debug_struct("Migration")
+            .field("version", &self.version)
+            .finish()
     }
 }
 
 /// Checks that versions run 1, 2, 3, … so that a gap or a duplicate is caught at registration.
-pub(crate) fn validate_migrations(namespace: &str, migrations: &[Migration]) -> Result<(), ObjectError> {
+pub(crate) fn validate_migrations(
+    namespace: &str,
+    migrations: &[Migration],
+) -> Result<(), ObjectError> {
     for (i, m) in migrations.iter().enumerate() {
         let expected = i as u32 + 1;
         if m.version != expected {
@@ -101,13 +112,18 @@ pub(crate) fn initialize(
         let mut insert = conn
             .prepare("INSERT OR IGNORE INTO _keel_meta (key, value) VALUES (?1, ?2)")
             .map_err(sql_err)?;
-        insert.execute(("namespace", identity.namespace)).map_err(sql_err)?;
+        insert
+            .execute(("namespace", identity.namespace))
+            .map_err(sql_err)?;
         insert.execute(("id", identity.id)).map_err(sql_err)?;
         changed = true;
     }
     if let Some(name) = identity.name {
         let n = conn
-            .execute("INSERT OR IGNORE INTO _keel_meta (key, value) VALUES ('name', ?1)", [name])
+            .execute(
+                "INSERT OR IGNORE INTO _keel_meta (key, value) VALUES ('name', ?1)",
+                [name],
+            )
             .map_err(sql_err)?;
         changed |= n > 0;
     }
@@ -120,7 +136,9 @@ pub(crate) fn initialize(
             MigrationStep::Func(f) => f(txn),
         };
         result.map_err(|e| {
-            ObjectError::Handler(format!("migration {} of object {label} failed: {e}", m.version).into())
+            ObjectError::Handler(
+                format!("migration {} of object {label} failed: {e}", m.version).into(),
+            )
         })?;
         changed = true;
     }
@@ -133,6 +151,10 @@ pub(crate) fn initialize(
 
 /// Reads one row of `_keel_meta` from any connection (used by inspection and restore).
 pub(crate) fn read_meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT CAST(value AS TEXT) FROM _keel_meta WHERE key = ?1", [key], |r| r.get(0))
-        .optional()
+    conn.query_row(
+        "SELECT CAST(value AS TEXT) FROM _keel_meta WHERE key = ?1",
+        [key],
+        |r| r.get(0),
+    )
+    .optional()
 }

@@ -43,7 +43,16 @@ impl Storage {
         metrics: Arc<Metrics>,
     ) -> Self {
         let label = key.to_string();
-        Self { inner: Arc::new(StorageInner { key, label, sender, store, alarms, metrics }) }
+        Self {
+            inner: Arc::new(StorageInner {
+                key,
+                label,
+                sender,
+                store,
+                alarms,
+                metrics,
+            }),
+        }
     }
 
     pub(crate) fn sender(&self) -> &mpsc::Sender<Msg> {
@@ -106,12 +115,19 @@ impl Storage {
     }
 
     /// The values of those `keys` that exist.
-    pub async fn get_many(&self, keys: Vec<String>) -> Result<BTreeMap<String, Value>, ObjectError> {
+    pub async fn get_many(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<BTreeMap<String, Value>, ObjectError> {
         self.call(move |t| t.get_many(&keys)).await
     }
 
     /// Stores `value` under `key`; returns once durable.
-    pub async fn put(&self, key: impl Into<String>, value: impl Into<Value>) -> Result<(), ObjectError> {
+    pub async fn put(
+        &self,
+        key: impl Into<String>,
+        value: impl Into<Value>,
+    ) -> Result<(), ObjectError> {
         let (key, value) = (key.into(), value.into());
         self.call(move |t| t.put(&key, &value)).await
     }
@@ -138,7 +154,11 @@ impl Storage {
     }
 
     /// Runs one SQL statement with bound parameters.
-    pub async fn sql(&self, query: impl Into<String>, params: Vec<SqlValue>) -> Result<SqlResult, ObjectError> {
+    pub async fn sql(
+        &self,
+        query: impl Into<String>,
+        params: Vec<SqlValue>,
+    ) -> Result<SqlResult, ObjectError> {
         let query = query.into();
         self.call(move |t| t.sql(&query, &params)).await
     }
@@ -204,7 +224,8 @@ impl Storage {
             .sender
             .send(Msg::Direct(job))
             .map_err(|_| ObjectError::Closed(self.inner.label.clone()))?;
-        rx.await.unwrap_or_else(|_| Err(ObjectError::Closed(self.inner.label.clone())))
+        rx.await
+            .unwrap_or_else(|_| Err(ObjectError::Closed(self.inner.label.clone())))
     }
 }
 

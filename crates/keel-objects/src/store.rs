@@ -13,7 +13,11 @@ use crate::id::{Namespace, ObjectKey};
 /// storage thread or from `spawn_blocking`, never from an async task directly.
 pub trait ObjectStore: Send + Sync + 'static {
     /// Opens the object's database for the owner holding `lease`, creating it if it does not exist.
-    fn open(&self, lease: &Lease, limits: &StorageLimits) -> Result<Box<dyn ObjectDatabase>, ObjectError>;
+    fn open(
+        &self,
+        lease: &Lease,
+        limits: &StorageLimits,
+    ) -> Result<Box<dyn ObjectDatabase>, ObjectError>;
     /// Every stored object, optionally of one namespace, in key order.
     fn list(&self, namespace: Option<&Namespace>) -> Result<Vec<ObjectKey>, ObjectError>;
     /// Removes an object that is not live. Returns whether it existed.
@@ -35,15 +39,17 @@ pub trait ObjectStore: Send + Sync + 'static {
 pub trait ObjectDatabase: Send {
     /// The SQLite connection holding the object's working state.
     fn connection(&self) -> &rusqlite::Connection;
-    /// True when this open created the object.
+    /// True when the object did not exist when it was opened. Such an object comes to exist only
+    /// with its first commit that has `writes`: opening and reading it leaves nothing behind.
     fn created(&self) -> bool;
     /// Starts a write transaction.
     fn begin(&mut self) -> Result<(), ObjectError>;
-    /// Makes the open transaction durable. Fails with [`ObjectError::Fenced`] (and rolls back) if a
-    /// newer lease for the object exists.
-    fn commit(&mut self) -> Result<(), ObjectError>;
+    /// Commits the open transaction; when `writes` is true, returns only once it is durable. Fails
+    /// with [`ObjectError::Fenced`] (and rolls back) if a newer lease for the object exists. On any
+    /// failure the object is as it was before the transaction.
+    fn commit(&mut self, writes: bool) -> Result<(), ObjectError>;
     /// Abandons the open transaction, if any.
     fn rollback(&mut self);
-    /// Closes the database; with `discard`, removes the object (used for objects created and never written).
-    fn close(self: Box<Self>, discard: bool) -> Result<(), ObjectError>;
+    /// Closes the database.
+    fn close(self: Box<Self>) -> Result<(), ObjectError>;
 }

@@ -40,7 +40,12 @@ impl<'a> Txn<'a> {
         label: &'a str,
         wrote: &'a Cell<bool>,
     ) -> Self {
-        Self { conn, limits, label, wrote }
+        Self {
+            conn,
+            limits,
+            label,
+            wrote,
+        }
     }
 
     pub(crate) fn connection(&self) -> &Connection {
@@ -82,9 +87,13 @@ impl<'a> Txn<'a> {
         let row: Option<(i64, Vec<u8>)> = self
             .conn
             .prepare_cached("SELECT kind, value FROM _keel_kv WHERE key = ?1")
-            .and_then(|mut s| s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .and_then(|mut s| {
+                s.query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
             .map_err(|e| self.err(e))?;
-        row.map(|(kind, bytes)| Value::decode(kind, bytes)).transpose()
+        row.map(|(kind, bytes)| Value::decode(kind, bytes))
+            .transpose()
     }
 
     /// The values of those `keys` that exist.
@@ -162,7 +171,9 @@ impl<'a> Txn<'a> {
             }
         }
         let order = if options.reverse { "DESC" } else { "ASC" };
-        let limit = options.limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64);
+        let limit = options
+            .limit
+            .map_or(-1, |l| l.min(i64::MAX as usize) as i64);
         let sql = format!(
             "SELECT key, kind, value FROM _keel_kv
              WHERE (?1 IS NULL OR key >= ?1) AND (?2 IS NULL OR key < ?2)
@@ -171,7 +182,11 @@ impl<'a> Txn<'a> {
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map((lower, upper, limit), |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
@@ -197,9 +212,14 @@ impl<'a> Txn<'a> {
             self.wrote.set(true);
         }
         let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
-        let mut result = SqlResult { columns, ..Default::default() };
+        let mut result = SqlResult {
+            columns,
+            ..Default::default()
+        };
         let width = result.columns.len();
-        let mut rows = stmt.query(params_from_iter(params)).map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params_from_iter(params))
+            .map_err(|e| self.err(e))?;
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
             let mut cells = Vec::with_capacity(width);
             for i in 0..width {
@@ -216,7 +236,11 @@ impl<'a> Txn<'a> {
 
     pub(crate) fn meta_alarm(&self) -> Result<Option<i64>, ObjectError> {
         self.conn
-            .query_row("SELECT value FROM _keel_meta WHERE key = 'alarm'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM _keel_meta WHERE key = 'alarm'",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.err(e))
     }
@@ -229,7 +253,9 @@ impl<'a> Txn<'a> {
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [at],
             ),
-            None => self.conn.execute("DELETE FROM _keel_meta WHERE key = 'alarm'", []),
+            None => self
+                .conn
+                .execute("DELETE FROM _keel_meta WHERE key = 'alarm'", []),
         };
         result.map(drop).map_err(|e| self.err(e))
     }

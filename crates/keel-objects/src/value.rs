@@ -33,9 +33,9 @@ impl Value {
     /// Encodes for storage: the tag and the bytes.
     pub(crate) fn encode(&self) -> Result<(i64, Vec<u8>), ObjectError> {
         match self {
-            Value::Json(v) => serde_json::to_vec(v)
-                .map(|b| (KIND_JSON, b))
-                .map_err(|e| ObjectError::InvalidValue(format!("value is not encodable JSON: {e}"))),
+            Value::Json(v) => serde_json::to_vec(v).map(|b| (KIND_JSON, b)).map_err(|e| {
+                ObjectError::InvalidValue(format!("value is not encodable JSON: {e}"))
+            }),
             Value::Bytes(b) => Ok((KIND_BYTES, b.clone())),
         }
     }
@@ -46,7 +46,9 @@ impl Value {
             KIND_BYTES => Ok(Value::Bytes(bytes)),
             _ => serde_json::from_slice(&bytes)
                 .map(Value::Json)
-                .map_err(|e| ObjectError::InvalidValue(format!("stored JSON value is unreadable: {e}"))),
+                .map_err(|e| {
+                    ObjectError::InvalidValue(format!("stored JSON value is unreadable: {e}"))
+                }),
         }
     }
 

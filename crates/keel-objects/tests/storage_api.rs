@@ -8,7 +8,14 @@ use keel_objects::{
 use serde_json::json;
 
 fn host_with(dir: &std::path::Path, limits: StorageLimits) -> ObjectHost {
-    ObjectHost::open_embedded(dir, HostConfig { limits, ..HostConfig::default() }).expect("host")
+    ObjectHost::open_embedded(
+        dir,
+        HostConfig {
+            limits,
+            ..HostConfig::default()
+        },
+    )
+    .expect("host")
 }
 
 fn ns() -> Namespace {
@@ -25,39 +32,84 @@ async fn kv_put_get_list_and_delete() {
     assert_eq!(s.get("missing").await.unwrap(), None);
     s.put("a", json!({"n": 1})).await.unwrap();
     s.put("bin", vec![0u8, 255, 7]).await.unwrap();
-    assert_eq!(s.get("a").await.unwrap(), Some(Value::Json(json!({"n": 1}))));
-    assert_eq!(s.get("bin").await.unwrap(), Some(Value::Bytes(vec![0, 255, 7])));
+    assert_eq!(
+        s.get("a").await.unwrap(),
+        Some(Value::Json(json!({"n": 1})))
+    );
+    assert_eq!(
+        s.get("bin").await.unwrap(),
+        Some(Value::Bytes(vec![0, 255, 7]))
+    );
     s.put("a", json!("replaced")).await.unwrap();
-    assert_eq!(s.get("a").await.unwrap(), Some(Value::Json(json!("replaced"))));
+    assert_eq!(
+        s.get("a").await.unwrap(),
+        Some(Value::Json(json!("replaced")))
+    );
 
     let entries: Vec<(String, Value)> = ["user:1", "user:2", "user:3", "users", "v"]
         .iter()
         .map(|k| (k.to_string(), Value::Json(json!(k))))
         .collect();
     s.put_many(entries).await.unwrap();
-    let many = s.get_many(vec!["user:1".into(), "nope".into(), "v".into()]).await.unwrap();
+    let many = s
+        .get_many(vec!["user:1".into(), "nope".into(), "v".into()])
+        .await
+        .unwrap();
     assert_eq!(many.keys().collect::<Vec<_>>(), ["user:1", "v"]);
 
     let keys = |list: Vec<(String, Value)>| list.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
-    let prefix = |p: &str| ListOptions { prefix: Some(p.into()), ..Default::default() };
-    assert_eq!(keys(s.list(prefix("user:")).await.unwrap()), ["user:1", "user:2", "user:3"]);
+    let prefix = |p: &str| ListOptions {
+        prefix: Some(p.into()),
+        ..Default::default()
+    };
     assert_eq!(
-        keys(s.list(ListOptions { reverse: true, limit: Some(2), ..prefix("user") }).await.unwrap()),
+        keys(s.list(prefix("user:")).await.unwrap()),
+        ["user:1", "user:2", "user:3"]
+    );
+    assert_eq!(
+        keys(
+            s.list(ListOptions {
+                reverse: true,
+                limit: Some(2),
+                ..prefix("user")
+            })
+            .await
+            .unwrap()
+        ),
         ["users", "user:3"]
     );
     assert_eq!(
         keys(
-            s.list(ListOptions { start: Some("user:2".into()), end: Some("v".into()), ..Default::default() })
-                .await
-                .unwrap()
+            s.list(ListOptions {
+                start: Some("user:2".into()),
+                end: Some("v".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
         ),
         ["user:2", "user:3", "users"]
     );
-    assert_eq!(keys(s.list(ListOptions { limit: Some(1), ..Default::default() }).await.unwrap()), ["a"]);
+    assert_eq!(
+        keys(
+            s.list(ListOptions {
+                limit: Some(1),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        ),
+        ["a"]
+    );
 
     assert!(s.delete("a").await.unwrap());
     assert!(!s.delete("a").await.unwrap());
-    assert_eq!(s.delete_many(vec!["user:1".into(), "user:2".into(), "zz".into()]).await.unwrap(), 2);
+    assert_eq!(
+        s.delete_many(vec!["user:1".into(), "user:2".into(), "zz".into()])
+            .await
+            .unwrap(),
+        2
+    );
     assert_eq!(keys(s.list(prefix("user:")).await.unwrap()), ["user:3"]);
 }
 
@@ -67,42 +119,81 @@ async fn sql_returns_typed_rows_with_column_names_and_write_counts() {
     let host = host_with(dir.path(), StorageLimits::default());
     let obj = host.get_named(&ns(), "sql").await.unwrap();
     let s = obj.storage();
-    s.sql("CREATE TABLE court (id INTEGER PRIMARY KEY, name TEXT, price REAL, photo BLOB)", vec![])
-        .await
-        .unwrap();
+    s.sql(
+        "CREATE TABLE court (id INTEGER PRIMARY KEY, name TEXT, price REAL, photo BLOB)",
+        vec![],
+    )
+    .await
+    .unwrap();
     let inserted = s
         .sql(
             "INSERT INTO court (name, price, photo) VALUES (?1, ?2, ?3), (?4, ?5, NULL)",
-            vec!["Court 1".into(), 12.5.into(), vec![1u8, 2].into(), "Court 2".into(), 10.into()],
+            vec![
+                "Court 1".into(),
+                12.5.into(),
+                vec![1u8, 2].into(),
+                "Court 2".into(),
+                10.into(),
+            ],
         )
         .await
         .unwrap();
     assert_eq!(inserted.rows_written, 2);
-    let r = s.sql("SELECT id, name, price, photo FROM court ORDER BY id", vec![]).await.unwrap();
+    let r = s
+        .sql(
+            "SELECT id, name, price, photo FROM court ORDER BY id",
+            vec![],
+        )
+        .await
+        .unwrap();
     assert_eq!(r.columns, ["id", "name", "price", "photo"]);
     assert_eq!(
         r.rows,
         vec![
-            vec![SqlValue::Integer(1), "Court 1".into(), SqlValue::Real(12.5), SqlValue::Blob(vec![1, 2])],
-            vec![SqlValue::Integer(2), "Court 2".into(), SqlValue::Real(10.0), SqlValue::Null],
+            vec![
+                SqlValue::Integer(1),
+                "Court 1".into(),
+                SqlValue::Real(12.5),
+                SqlValue::Blob(vec![1, 2])
+            ],
+            vec![
+                SqlValue::Integer(2),
+                "Court 2".into(),
+                SqlValue::Real(10.0),
+                SqlValue::Null
+            ],
         ]
     );
     assert_eq!(r.rows_written, 0);
     assert_eq!(r.rows_as_json()[0]["name"], json!("Court 1"));
-    let updated = s.sql("UPDATE court SET price = price + 1", vec![]).await.unwrap();
+    let updated = s
+        .sql("UPDATE court SET price = price + 1", vec![])
+        .await
+        .unwrap();
     assert_eq!(updated.rows_written, 2);
 
     let bad = s.sql("SELEKT nonsense", vec![]).await.unwrap_err();
     assert!(matches!(bad, ObjectError::Sql(_)), "{bad:?}");
     assert!(bad.to_string().contains("syntax error"), "{bad}");
     let wrong_params = s.sql("SELECT ?1, ?2", vec![1.into()]).await.unwrap_err();
-    assert!(wrong_params.to_string().contains("takes 2 parameter(s) but 1 were given"), "{wrong_params}");
+    assert!(
+        wrong_params
+            .to_string()
+            .contains("takes 2 parameter(s) but 1 were given"),
+        "{wrong_params}"
+    );
     let two = s.sql("SELECT 1; SELECT 2", vec![]).await.unwrap_err();
     assert!(matches!(two, ObjectError::Sql(_)), "{two:?}");
     let missing = s.sql("SELECT * FROM nowhere", vec![]).await.unwrap_err();
     assert!(missing.to_string().contains("no such table"), "{missing}");
     // The object keeps working after errors.
-    assert_eq!(s.sql("SELECT count(*) FROM court", vec![]).await.unwrap().rows[0][0], SqlValue::Integer(2));
+    assert_eq!(
+        s.sql("SELECT count(*) FROM court", vec![])
+            .await
+            .unwrap()
+            .rows[0][0],
+        SqlValue::Integer(2)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,7 +202,9 @@ async fn transactions_commit_atomically_or_roll_back() {
     let host = host_with(dir.path(), StorageLimits::default());
     let obj = host.get_named(&ns(), "txn").await.unwrap();
     let s = obj.storage();
-    s.sql("CREATE TABLE ledger (amount INTEGER)", vec![]).await.unwrap();
+    s.sql("CREATE TABLE ledger (amount INTEGER)", vec![])
+        .await
+        .unwrap();
 
     let n: i64 = s
         .transaction(|t| {
@@ -140,10 +233,19 @@ async fn transactions_commit_atomically_or_roll_back() {
         })
         .await
         .unwrap_err();
-    assert!(matches!(panicked, ObjectError::Panicked(ref m) if m.contains("handler bug")), "{panicked:?}");
+    assert!(
+        matches!(panicked, ObjectError::Panicked(ref m) if m.contains("handler bug")),
+        "{panicked:?}"
+    );
 
-    assert_eq!(s.get("balance").await.unwrap(), Some(Value::Json(json!(100))));
-    let sum = s.sql("SELECT sum(amount) FROM ledger", vec![]).await.unwrap();
+    assert_eq!(
+        s.get("balance").await.unwrap(),
+        Some(Value::Json(json!(100)))
+    );
+    let sum = s
+        .sql("SELECT sum(amount) FROM ledger", vec![])
+        .await
+        .unwrap();
     assert_eq!(sum.rows[0][0], SqlValue::Integer(100));
 }
 
@@ -158,7 +260,9 @@ async fn concurrent_writers_are_group_committed_and_a_failing_call_fails_alone()
         tasks.push(tokio::spawn(async move {
             if i % 50 == 7 {
                 // A failing call in the middle of a batch.
-                s.sql("INSERT INTO missing_table VALUES (1)", vec![]).await.map(drop)
+                s.sql("INSERT INTO missing_table VALUES (1)", vec![])
+                    .await
+                    .map(drop)
             } else {
                 s.put(format!("k{i:03}"), json!(i)).await
             }
@@ -186,28 +290,50 @@ async fn limits_give_clear_errors_and_the_object_keeps_working() {
     let obj = host.get_named(&ns(), "limits").await.unwrap();
     let s = obj.storage();
     let e = s.put("k".repeat(17), json!(1)).await.unwrap_err();
-    assert!(e.to_string().contains("key of 17 bytes is longer than the limit of 16 bytes"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("key of 17 bytes is longer than the limit of 16 bytes"),
+        "{e}"
+    );
     let e = s.put("big", vec![0u8; 1025]).await.unwrap_err();
-    assert!(e.to_string().contains("larger than the limit of 1024 bytes"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("larger than the limit of 1024 bytes"),
+        "{e}"
+    );
 
     s.sql("CREATE TABLE blobs (b BLOB)", vec![]).await.unwrap();
     let mut full = None;
     for _ in 0..100 {
-        if let Err(e) = s.sql("INSERT INTO blobs VALUES (randomblob(16000))", vec![]).await {
+        if let Err(e) = s
+            .sql("INSERT INTO blobs VALUES (randomblob(16000))", vec![])
+            .await
+        {
             full = Some(e);
             break;
         }
     }
     let full = full.expect("the object size limit is reached");
     assert!(matches!(full, ObjectError::Full { .. }), "{full:?}");
-    assert!(full.to_string().contains("object size limit is 262144 bytes"), "{full}");
+    assert!(
+        full.to_string()
+            .contains("object size limit is 262144 bytes"),
+        "{full}"
+    );
     s.sql("DELETE FROM blobs", vec![]).await.unwrap();
     s.put("ok", json!(true)).await.unwrap();
     assert_eq!(s.get("ok").await.unwrap(), Some(Value::Json(json!(true))));
 
     let long_name = "n".repeat(keel_objects::MAX_NAME_BYTES + 1);
-    let e = host.get_named(&ns(), &long_name).await.err().expect("too long");
-    assert!(e.to_string().contains("names must be 1 to 1024 bytes"), "{e}");
+    let e = host
+        .get_named(&ns(), &long_name)
+        .await
+        .err()
+        .expect("too long");
+    assert!(
+        e.to_string().contains("names must be 1 to 1024 bytes"),
+        "{e}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,5 +343,8 @@ async fn default_value_limit_is_at_least_32_mib() {
     let obj = host.get_named(&ns(), "history").await.unwrap();
     let big: Vec<u8> = (0..(32usize << 20)).map(|i| (i % 251) as u8).collect();
     obj.storage().put("chat", big.clone()).await.unwrap();
-    assert_eq!(obj.storage().get("chat").await.unwrap(), Some(Value::Bytes(big)));
+    assert_eq!(
+        obj.storage().get("chat").await.unwrap(),
+        Some(Value::Bytes(big))
+    );
 }

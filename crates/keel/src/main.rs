@@ -1,1 +1,181 @@
-fn main(){}
+//! The `keel` command: `keel serve` runs the server; `keel objects …` inspects a data directory.
+
+mod config;
+mod inspect;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{FileConfig, ObjectOverrides};
+
+#[derive(Parser)]
+#[command(
+    name = "keel",
+    version,
+    about = "Self-hosted runtime for remote MCP servers"
+)]
+struct Cli {
+    /// Settings file (default: ./keel.toml if it exists).
+    #[arg(long, global = true, env = "KEEL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (default ./.keel).
+    #[arg(long, global = true, env = "KEEL_DATA")]
+    data: Option<PathBuf>,
+    /// Log format: human or json.
+    #[arg(long, global = true, env = "KEEL_LOG_FORMAT")]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Inspect and move the objects of a data directory (the server must not be running on it).
+    #[command(subcommand)]
+    Objects(ObjectsCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port and prints it.
+    #[arg(long, env = "KEEL_LISTEN")]
+    listen: Option<String>,
+    /// How long running work may take to finish after SIGTERM (e.g. 30s).
+    #[arg(long, env = "KEEL_SHUTDOWN_GRACE")]
+    shutdown_grace: Option<String>,
+    #[command(flatten)]
+    objects: ObjectArgs,
+}
+
+#[derive(Args, Clone)]
+struct ObjectArgs {
+    /// Evict objects idle this long (e.g. 60s).
+    #[arg(long, env = "KEEL_OBJECTS_IDLE_TIMEOUT")]
+    idle_timeout: Option<String>,
+    /// Most objects live in memory at once.
+    #[arg(long, env = "KEEL_OBJECTS_MAX_LIVE")]
+    max_live_objects: Option<usize>,
+    /// Longest KV key, in bytes.
+    #[arg(long, env = "KEEL_OBJECTS_MAX_KEY_BYTES")]
+    max_key_bytes: Option<usize>,
+    /// Largest KV value, in bytes.
+    #[arg(long, env = "KEEL_OBJECTS_MAX_VALUE_BYTES")]
+    max_value_bytes: Option<usize>,
+    /// Largest object database, in bytes.
+    #[arg(long, env = "KEEL_OBJECTS_MAX_OBJECT_BYTES")]
+    max_object_bytes: Option<u64>,
+    /// SQLite page cache per live object, in KiB.
+    #[arg(long, env = "KEEL_OBJECTS_CACHE_KIB")]
+    cache_kib: Option<u32>,
+}
+
+impl From<ObjectArgs> for ObjectOverrides {
+    fn from(a: ObjectArgs) -> Self {
+        Self {
+            idle_timeout: a.idle_timeout,
+            max_live: a.max_live_objects,
+            max_key_bytes: a.max_key_bytes,
+            max_value_bytes: a.max_value_bytes,
+            max_object_bytes: a.max_object_bytes,
+            cache_kib: a.cache_kib,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum ObjectsCommand {
+    /// List stored objects: key, name, size on disk, alarm.
+    List {
+        /// Only this namespace.
+        #[arg(long)]
+        namespace: Option<String>,
+    },
+    /// Print an object's KV entries as JSON lines.
+    Kv {
+        /// NAMESPACE/ID or NAMESPACE:NAME.
+        object: String,
+        /// Only keys starting with this.
+        prefix: Option<String>,
+        /// At most this many entries.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Run one SQL statement against an object and print the result as JSON.
+    Sql {
+        /// NAMESPACE/ID or NAMESPACE:NAME.
+        object: String,
+        /// The statement.
+        query: String,
+        /// Bound parameters, as JSON values (a bare word is a string).
+        params: Vec<String>,
+    },
+    /// Write a consistent copy of an object to FILE.
+    Export {
+        /// NAMESPACE/ID or NAMESPACE:NAME.
+        object: String,
+        /// A new file.
+        file: PathBuf,
+    },
+    /// Install an object from a file written by `export`.
+    Import {
+        /// The exported file.
+        file: PathBuf,
+        /// Overwrite the object if it exists.
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("keel: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let (config_path, explicit) = match &cli.config {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from("keel.toml"), false),
+    };
+    let file = FileConfig::load(&config_path, explicit)?;
+    let data = cli
+        .data
+        .clone()
+        .or_else(|| file.data.clone())
+        .unwrap_or_else(|| PathBuf::from(".keel"));
+    let log_format = cli
+        .log_format
+        .clone()
+        .or_else(|| file.log_format.clone())
+        .unwrap_or_else(|| "human".into());
+    init_logging(&log_format)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(args) => {
+            runtime.block_on(serve::run(serve::ServeOptions::resolve(args, &file, data)?))
+        }
+        Command::Objects(cmd) => runtime.block_on(inspect::run(cmd, &file, data)),
+    }
+}
+
+fn init_logging(format: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        "human" => builder.init(),
+        "json" => builder.json().init(),
+        other => anyhow::bail!("log format {other:?} is not known: use human or json"),
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! `keel serve`: opens the data directory, listens, serves `/healthz` and `/metrics`, and shuts
+//! down gracefully on SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use keel_objects::{HostConfig, ObjectHost};
+
+use crate::ServeArgs;
+use crate::config::{self, FileConfig, ObjectOverrides};
+
+/// Everything `keel serve` needs, resolved from flags, environment and file.
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub data: PathBuf,
+    pub shutdown_grace: Duration,
+    pub host: HostConfig,
+}
+
+impl ServeOptions {
+    pub fn resolve(args: ServeArgs, file: &FileConfig, data: PathBuf) -> anyhow::Result<Self> {
+        let listen = args
+            .listen
+            .as_deref()
+            .or(file.listen.as_deref())
+            .unwrap_or("127.0.0.1:8787");
+        let grace = match args
+            .shutdown_grace
+            .as_deref()
+            .or(file.shutdown_grace.as_deref())
+        {
+            Some(g) => config::parse_duration(g).context("shutdown_grace")?,
+            None => Duration::from_secs(30),
+        };
+        Ok(Self {
+            listen: config::parse_listen(listen)?,
+            data,
+            shutdown_grace: grace,
+            host: config::host_config(&file.objects, &ObjectOverrides::from(args.objects))?,
+        })
+    }
+}
+
+struct AppState {
+    host: ObjectHost,
+    draining: AtomicBool,
+}
+
+pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
+    let host = ObjectHost::open_embedded(&options.data, options.host.clone())
+        .with_context(|| format!("cannot open data directory {}", options.data.display()))?;
+    let state = Arc::new(AppState {
+        host,
+        draining: AtomicBool::new(false),
+    });
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(Arc::clone(&state));
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    // The one line on stdout: scripts (and `--listen 127.0.0.1:0` users) read the port from it.
+    println!("keel listening on http://{addr}");
+    tracing::info!(%addr, data = %options.data.display(), "keel is ready");
+
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let drain_state = Arc::clone(&state);
+    let shutdown = async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        drain_state.draining.store(true, Ordering::SeqCst);
+        let _ = signalled_tx.send(());
+    };
+    let mut server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    let result = tokio::select! {
+        r = &mut server => r.context("HTTP server task failed")?.context("HTTP server failed"),
+        _ = signalled_rx => {
+            // In-flight requests get the grace period; then the objects are closed either way.
+            match tokio::time::timeout(options.shutdown_grace, &mut server).await {
+                Ok(r) => r.context("HTTP server task failed")?.context("HTTP server failed"),
+                Err(_) => {
+                    tracing::warn!(grace = ?options.shutdown_grace, "requests still running at the end of the grace period");
+                    server.abort();
+                    Ok(())
+                }
+            }
+        }
+    };
+    state.host.shutdown(options.shutdown_grace).await;
+    tracing::info!("keel stopped; storage closed cleanly");
+    result
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    if state.draining.load(Ordering::SeqCst) {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else {
+        (StatusCode::OK, "ok\n")
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let mut out = String::new();
+    state.host.metrics().render_prometheus(&mut out);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
