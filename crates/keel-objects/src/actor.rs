@@ -61,7 +61,11 @@ pub(crate) async fn spawn(spec: ActorSpec) -> Result<mpsc::Sender<Msg>, ObjectEr
 
 fn run(spec: ActorSpec, rx: mpsc::Receiver<Msg>, ready: oneshot::Sender<Result<(), ObjectError>>) {
     let label = spec.lease.key.to_string();
-    let mut db = match spec.store.open(&spec.lease, &spec.limits) {
+    let opened = spec.store.open(&spec.lease, &spec.limits);
+    // The store is only needed to open: not holding it lets the store (and its data-directory
+    // lock) go the moment the host lets go of it, even while this thread is still finishing.
+    drop(spec.store);
+    let mut db = match opened {
         Ok(db) => db,
         Err(e) => {
             let _ = ready.send(Err(e));
