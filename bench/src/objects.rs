@@ -18,20 +18,31 @@ use serde_json::json;
 struct Args {
     quick: bool,
     dir: Option<PathBuf>,
+    only: Option<String>,
+}
+
+impl Args {
+    fn runs(&self, phase: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| o == phase)
+    }
 }
 
 fn parse_args() -> Args {
     let mut args = Args {
         quick: false,
         dir: None,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => args.quick = true,
             "--dir" => args.dir = it.next().map(PathBuf::from),
+            "--only" => args.only = it.next(),
             other => {
-                eprintln!("unknown argument {other:?}: use --quick and --dir DIR");
+                eprintln!(
+                    "unknown argument {other:?}: use --quick, --dir DIR, --only floor|create|wake|puts|many"
+                );
                 std::process::exit(2);
             }
         }
@@ -121,13 +132,15 @@ async fn main() {
     );
     let ns = Namespace::new("bench").expect("namespace");
 
-    report(
-        "floor: create file + write 4 KiB + fsync + dir fsync",
-        fsync_floor(&base, 1000 / scale),
-    );
+    if args.runs("floor") {
+        report(
+            "floor: create file + write 4 KiB + fsync + dir fsync",
+            fsync_floor(&base, 1000 / scale),
+        );
+    }
 
     // New object + first durable write, one after another.
-    {
+    if args.runs("create") {
         let host =
             ObjectHost::open_embedded(base.join("create"), HostConfig::default()).expect("host");
         let n = 2000 / scale;
@@ -146,7 +159,7 @@ async fn main() {
     }
 
     // Wake an evicted object and read one key.
-    {
+    if args.runs("wake") {
         let host =
             ObjectHost::open_embedded(base.join("wake"), HostConfig::default()).expect("host");
         let n = 2000 / scale;
@@ -173,6 +186,9 @@ async fn main() {
         ("32 writers -> 1 object", 1usize),
         ("32 writers -> 32 objects", 32),
     ] {
+        if !args.runs("puts") {
+            break;
+        }
         let host = Arc::new(
             ObjectHost::open_embedded(base.join(format!("puts{objects}")), HostConfig::default())
                 .expect("host"),
@@ -227,7 +243,7 @@ async fn main() {
     }
 
     // 100,000 objects created, written and evicted.
-    {
+    if args.runs("many") {
         let n = 100_000 / scale;
         let dir = base.join("many");
         let rss_before = rss_mib();

@@ -45,13 +45,10 @@ pub(crate) async fn spawn(spec: ActorSpec) -> Result<mpsc::Sender<Msg>, ObjectEr
     let (tx, rx) = mpsc::channel();
     let (ready_tx, ready_rx) = oneshot::channel();
     let label = spec.lease.key.to_string();
-    std::thread::Builder::new()
-        .name("keel-object".into())
-        .spawn(move || run(spec, rx, ready_tx))
-        .map_err(|e| ObjectError::Io {
-            object: label.clone(),
-            detail: format!("cannot start the object's storage thread: {e}"),
-        })?;
+    crate::threads::run(move || run(spec, rx, ready_tx)).map_err(|e| ObjectError::Io {
+        object: label.clone(),
+        detail: format!("cannot start the object's storage thread: {e}"),
+    })?;
     match ready_rx.await {
         Ok(Ok(())) => Ok(tx),
         Ok(Err(e)) => Err(e),
@@ -72,6 +69,14 @@ fn run(spec: ActorSpec, rx: mpsc::Receiver<Msg>, ready: oneshot::Sender<Result<(
             return;
         }
     };
+    // A new object lives in memory and its setup cannot meet a disk error, so the caller may go on
+    // at once: its first call queues behind the setup instead of waiting for a round trip.
+    let mut ready = Some(ready);
+    if db.created()
+        && let Some(ready) = ready.take()
+    {
+        let _ = ready.send(Ok(()));
+    }
     let identity = Identity {
         namespace: spec.lease.key.namespace.as_str(),
         id: &spec.lease.key.id.to_hex(),
@@ -93,10 +98,17 @@ fn run(spec: ActorSpec, rx: mpsc::Receiver<Msg>, ready: oneshot::Sender<Result<(
     };
     if let Err(e) = init {
         let _ = db.close();
-        let _ = ready.send(Err(e));
+        match ready.take() {
+            Some(ready) => {
+                let _ = ready.send(Err(e));
+            }
+            None => refuse_all(&rx, &e),
+        }
         return;
     }
-    if ready.send(Ok(())).is_err() {
+    if let Some(ready) = ready.take()
+        && ready.send(Ok(())).is_err()
+    {
         let _ = db.close();
         return;
     }
@@ -157,12 +169,10 @@ fn run_batch(db: &mut dyn ObjectDatabase, batch: Vec<Job>, limits: &StorageLimit
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
         let conn = db.connection();
-        if !single {
-            if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-                let err = ObjectError::from_sqlite(label, e);
-                replies.push(job(Err(&err)).1);
-                continue;
-            }
+        if !single && let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            let err = ObjectError::from_sqlite(label, e);
+            replies.push(job(Err(&err)).1);
+            continue;
         }
         let job_wrote = Cell::new(false);
         let txn = Txn::new(conn, limits, label, &job_wrote);
@@ -194,6 +204,21 @@ fn run_batch(db: &mut dyn ObjectDatabase, batch: Vec<Job>, limits: &StorageLimit
             db.rollback();
             tracing::warn!(object = %label, error = %e, "group commit failed");
             replies.into_iter().for_each(|r| r(Some(&e)));
+        }
+    }
+}
+
+/// After a failed setup that the caller was not waiting for: every call gets the setup's error
+/// until the host closes the object (the next activation tries again).
+fn refuse_all(rx: &mpsc::Receiver<Msg>, error: &ObjectError) {
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            Msg::Job(job) => job(Err(error)).1(None),
+            Msg::Direct(_) => {}
+            Msg::Close(reply) => {
+                let _ = reply.send(Ok(()));
+                return;
+            }
         }
     }
 }

@@ -617,11 +617,12 @@ impl ObjectDatabase for FileDatabase {
             self.rollback();
             return Err(e);
         }
-        if self.pending && writes {
-            if let Err(e) = self.persist() {
-                self.restore_before_txn();
-                return Err(e);
-            }
+        if self.pending
+            && writes
+            && let Err(e) = self.persist()
+        {
+            self.restore_before_txn();
+            return Err(e);
         }
         self.before_txn = None;
         Ok(())

@@ -29,6 +29,7 @@ mod schema;
 mod storage;
 mod store;
 pub mod testkit;
+mod threads;
 mod txn;
 mod value;
 

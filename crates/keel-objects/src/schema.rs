@@ -25,10 +25,13 @@ pub struct Migration {
     step: MigrationStep,
 }
 
+/// A migration step written in Rust.
+type MigrationFn = dyn Fn(&Txn<'_>) -> Result<(), ObjectError> + Send + Sync;
+
 #[derive(Clone)]
 enum MigrationStep {
     Sql(Arc<str>),
-    Func(Arc<dyn Fn(&Txn<'_>) -> Result<(), ObjectError> + Send + Sync>),
+    Func(Arc<MigrationFn>),
 }
 
 impl Migration {

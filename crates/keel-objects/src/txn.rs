@@ -164,10 +164,10 @@ impl<'a> Txn<'a> {
             if lower.as_deref().is_none_or(|s| s < prefix) {
                 lower = Some(prefix.to_string());
             }
-            if let Some(succ) = prefix_successor(prefix) {
-                if upper.as_deref().is_none_or(|e| e > succ.as_str()) {
-                    upper = Some(succ);
-                }
+            if let Some(succ) = prefix_successor(prefix)
+                && upper.as_deref().is_none_or(|e| e > succ.as_str())
+            {
+                upper = Some(succ);
             }
         }
         let order = if options.reverse { "DESC" } else { "ASC" };
@@ -211,7 +211,7 @@ impl<'a> Txn<'a> {
         if !readonly {
             self.wrote.set(true);
         }
-        let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+        let columns: Vec<String> = stmt.column_names().map(String::from).collect();
         let mut result = SqlResult {
             columns,
             ..Default::default()

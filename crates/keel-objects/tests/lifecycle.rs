@@ -237,6 +237,18 @@ async fn migrations_run_once_and_atomically_when_an_older_object_wakes() {
             e.to_string().contains("migration 4 of object versioned/"),
             "{e}"
         );
+        // A brand-new object of the failing version: its calls report the migration's error.
+        let fresh = host
+            .get(&ObjectKey::from_name(&ns("versioned"), "new").unwrap())
+            .await;
+        let e = match fresh {
+            Err(e) => e,
+            Ok(obj) => obj.storage().put("x", json!(1)).await.unwrap_err(),
+        };
+        assert!(
+            e.to_string().contains("migration 4 of object versioned/"),
+            "{e}"
+        );
         host.register(Versioned(3)).unwrap();
         let obj = host.get(&key).await.unwrap();
         let half = obj
