@@ -17,6 +17,7 @@ pub struct FileConfig {
     pub data: Option<PathBuf>,
     pub log_format: Option<String>,
     pub shutdown_grace: Option<String>,
+    pub allowed_hosts: Option<String>,
     #[serde(default)]
     pub objects: ObjectsFileConfig,
 }

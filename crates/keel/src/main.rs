@@ -47,6 +47,9 @@ struct ServeArgs {
     /// How long running work may take to finish after SIGTERM (e.g. 30s).
     #[arg(long, env = "KEEL_SHUTDOWN_GRACE")]
     shutdown_grace: Option<String>,
+    /// Host header values /mcp accepts, comma-separated (default: localhost,127.0.0.1,::1; * for any).
+    #[arg(long, env = "KEEL_ALLOWED_HOSTS")]
+    allowed_hosts: Option<String>,
     #[command(flatten)]
     objects: ObjectArgs,
 }

@@ -24,6 +24,7 @@ pub struct ServeOptions {
     pub data: PathBuf,
     pub shutdown_grace: Duration,
     pub host: HostConfig,
+    pub mcp: keel_mcp::McpConfig,
 }
 
 impl ServeOptions {
@@ -46,23 +47,48 @@ impl ServeOptions {
             data,
             shutdown_grace: grace,
             host: config::host_config(&file.objects, &ObjectOverrides::from(args.objects))?,
+            mcp: mcp_config(
+                args.allowed_hosts
+                    .as_deref()
+                    .or(file.allowed_hosts.as_deref()),
+            ),
         })
     }
 }
 
+/// `allowed_hosts` is a comma-separated list of `Host` values; `*` accepts any (for a server behind a
+/// proxy that checks hosts itself).
+fn mcp_config(allowed_hosts: Option<&str>) -> keel_mcp::McpConfig {
+    let mut config = keel_mcp::McpConfig::default();
+    if let Some(list) = allowed_hosts {
+        config.allowed_hosts = if list.trim() == "*" {
+            Vec::new()
+        } else {
+            list.split(',')
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .collect()
+        };
+    }
+    config
+}
+
 struct AppState {
-    host: ObjectHost,
+    host: Arc<ObjectHost>,
     draining: AtomicBool,
 }
 
 pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let host = ObjectHost::open_embedded(&options.data, options.host.clone())
         .with_context(|| format!("cannot open data directory {}", options.data.display()))?;
+    let host = Arc::new(host);
+    let (mcp, mcp_shutdown) = keel_mcp::http_service(Arc::clone(&host), &options.mcp);
     let state = Arc::new(AppState {
         host,
         draining: AtomicBool::new(false),
     });
     let app = Router::new()
+        .nest_service("/mcp", mcp)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(Arc::clone(&state));
@@ -82,6 +108,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         signals.wait().await;
         tracing::info!("shutting down: finishing in-flight requests");
         drain_state.draining.store(true, Ordering::SeqCst);
+        mcp_shutdown.shutdown();
         let _ = signalled_tx.send(());
     };
     let mut server = tokio::spawn(async move {

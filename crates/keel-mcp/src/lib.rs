@@ -1,0 +1,11 @@
+//! Keel's MCP server core on rmcp: both protocol generations on one Streamable HTTP endpoint, tool
+//! packs whose state lives in durable objects (`keel-objects`). A handshake session is an object;
+//! a stateless (2026-07-28) request names its object with an `object` argument that is also sent
+//! as an HTTP header, so a load balancer can route by it.
+
+mod arguments;
+mod server;
+pub mod state_pack;
+pub mod target;
+
+pub use server::{KeelMcp, McpConfig, McpShutdown, http_service};

@@ -1,0 +1,208 @@
+//! The built-in `state` pack: KV and SQL on the caller's session object, or on a named object that
+//! everyone naming it shares.
+
+use std::sync::Arc;
+
+use keel_objects::{ListOptions, ObjectHost, SqlValue, Value};
+use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
+use rmcp::service::{RequestContext, RoleServer};
+use serde_json::{Map, json};
+
+use crate::arguments::Arguments;
+use crate::target::{self, OBJECT_HEADER};
+
+/// Names of the pack's tools.
+pub const TOOLS: [&str; 5] = ["kv_get", "kv_put", "kv_delete", "kv_list", "sql_exec"];
+
+fn schema(
+    mut properties: Map<String, serde_json::Value>,
+    required: &[&str],
+) -> Arc<Map<String, serde_json::Value>> {
+    properties.insert(
+        "object".into(),
+        json!({
+            "type": "string",
+            "description": "Name of a shared object to act on instead of this session's own. Required on stateless (2026-07-28) requests.",
+            "x-mcp-header": OBJECT_HEADER,
+        }),
+    );
+    let mut schema = Map::new();
+    schema.insert("type".into(), json!("object"));
+    schema.insert("properties".into(), serde_json::Value::Object(properties));
+    schema.insert("required".into(), json!(required));
+    schema.insert("additionalProperties".into(), json!(false));
+    Arc::new(schema)
+}
+
+fn props(value: serde_json::Value) -> Map<String, serde_json::Value> {
+    match value {
+        serde_json::Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn annotated(mut tool: Tool, read_only: bool, destructive: bool) -> Tool {
+    let mut annotations = ToolAnnotations::default();
+    annotations.read_only_hint = Some(read_only);
+    annotations.destructive_hint = Some(destructive);
+    annotations.idempotent_hint = Some(true);
+    annotations.open_world_hint = Some(false);
+    tool.annotations = Some(annotations);
+    tool
+}
+
+/// The pack's tool definitions.
+pub fn tools() -> Vec<Tool> {
+    vec![
+        annotated(
+            Tool::new(
+                "kv_get",
+                "Read the value stored under a key (null if there is none).",
+                schema(
+                    props(json!({"key": {"type": "string", "description": "The key."}})),
+                    &["key"],
+                ),
+            ),
+            true,
+            false,
+        ),
+        annotated(
+            Tool::new(
+                "kv_put",
+                "Store a JSON value under a key. Durable when the call returns.",
+                schema(
+                    props(json!({
+                        "key": {"type": "string", "description": "The key."},
+                        "value": {"description": "Any JSON value."}
+                    })),
+                    &["key", "value"],
+                ),
+            ),
+            false,
+            true,
+        ),
+        annotated(
+            Tool::new(
+                "kv_delete",
+                "Delete a key. Says whether it existed.",
+                schema(
+                    props(json!({"key": {"type": "string", "description": "The key."}})),
+                    &["key"],
+                ),
+            ),
+            false,
+            true,
+        ),
+        annotated(
+            Tool::new(
+                "kv_list",
+                "List entries in key order, optionally only keys with a prefix, at most `limit` of them.",
+                schema(
+                    props(json!({
+                        "prefix": {"type": "string", "description": "Only keys starting with this."},
+                        "limit": {"type": "integer", "minimum": 0, "description": "At most this many entries."}
+                    })),
+                    &[],
+                ),
+            ),
+            true,
+            false,
+        ),
+        annotated(
+            Tool::new(
+                "sql_exec",
+                "Run one SQLite statement on the object's database with bound parameters (?1, ?2, …). Returns rows as JSON objects and the number of rows written.",
+                schema(
+                    props(json!({
+                        "query": {"type": "string", "description": "One SQL statement."},
+                        "params": {"type": "array", "description": "Values for ?1, ?2, …"}
+                    })),
+                    &["query"],
+                ),
+            ),
+            false,
+            true,
+        ),
+    ]
+}
+
+/// Runs one of the pack's tools. Problems the caller can fix come back as tool errors (`isError`),
+/// so that the model reads them.
+pub async fn call(
+    host: &ObjectHost,
+    name: &str,
+    arguments: Option<&Map<String, serde_json::Value>>,
+    context: &RequestContext<RoleServer>,
+) -> CallToolResult {
+    match run(host, name, &Arguments::new(name, arguments), context).await {
+        Ok(value) => CallToolResult::structured(value),
+        Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
+    }
+}
+
+async fn run(
+    host: &ObjectHost,
+    name: &str,
+    args: &Arguments<'_>,
+    context: &RequestContext<RoleServer>,
+) -> Result<serde_json::Value, String> {
+    let allowed: &[&str] = match name {
+        "kv_get" | "kv_delete" => &["key", "object"],
+        "kv_put" => &["key", "value", "object"],
+        "kv_list" => &["prefix", "limit", "object"],
+        "sql_exec" => &["query", "params", "object"],
+        other => return Err(format!("the state pack has no tool {other:?}")),
+    };
+    args.only(allowed)?;
+    let target = target::resolve(args.opt_string("object")?, context).map_err(|e| e.to_string())?;
+    let object = host
+        .get_named(&target.key.namespace, &target.name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let storage = object.storage();
+    let err = |e: keel_objects::ObjectError| e.to_string();
+    Ok(match name {
+        "kv_get" => {
+            let key = args.string("key")?;
+            let value = storage.get(key).await.map_err(err)?;
+            json!({ "key": key, "value": value.map(|v| v.to_json()) })
+        }
+        "kv_put" => {
+            let key = args.string("key")?;
+            let value = args.value("value")?.clone();
+            storage.put(key, Value::Json(value)).await.map_err(err)?;
+            json!({ "key": key, "stored": true })
+        }
+        "kv_delete" => {
+            let key = args.string("key")?;
+            let existed = storage.delete(key).await.map_err(err)?;
+            json!({ "key": key, "deleted": existed })
+        }
+        "kv_list" => {
+            let options = ListOptions {
+                prefix: args.opt_string("prefix")?.map(str::to_string),
+                limit: args.opt_count("limit")?,
+                ..ListOptions::default()
+            };
+            let entries = storage.list(options).await.map_err(err)?;
+            let entries: Vec<_> = entries
+                .into_iter()
+                .map(|(k, v)| json!({ "key": k, "value": v.to_json() }))
+                .collect();
+            json!({ "entries": entries })
+        }
+        _ => {
+            let query = args.string("query")?;
+            let params = args
+                .opt_array("params")?
+                .map(|p| p.iter().map(SqlValue::from_json).collect())
+                .unwrap_or_default();
+            let result = storage.sql(query, params).await.map_err(err)?;
+            json!({
+                "columns": result.columns,
+                "rows": result.rows_as_json(),
+                "rowsWritten": result.rows_written,
+            })
+        }
+    })
+}

@@ -1,0 +1,380 @@
+//! The `state` pack through `/mcp` of the real binary, on both protocol generations, and a SIGKILL
+//! in the middle of concurrent writes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
+            .current_dir(dir)
+            .env_remove("KEEL_DATA")
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("keel starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready line");
+        let addr = line
+            .trim()
+            .strip_prefix("keel listening on http://")
+            .expect("address")
+            .to_string();
+        Server { child, addr }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One POST to /mcp; returns the status, the session header, and the JSON-RPC messages (from a JSON
+/// body or from SSE `data:` lines).
+fn post(addr: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Option<String>, Vec<Value>) {
+    let body = body.to_string();
+    let mut req = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.write_all(req.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let session = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("mcp-session-id: ")
+                .or_else(|| l.strip_prefix("Mcp-Session-Id: "))
+        })
+        .map(|s| s.trim().to_string());
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    let messages = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: ").or(Some(l)))
+        .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+        .filter(|v| v.get("jsonrpc").is_some())
+        .collect();
+    (status, session, messages)
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].strip_prefix("\r\n").unwrap_or(&after[n..]);
+    }
+    out
+}
+
+fn meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "keel-test", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    })
+}
+
+/// A stateless (2026-07-28) tools/call.
+fn call_stateless(addr: &str, id: u64, tool: &str, mut args: Value) -> Value {
+    let object = args
+        .get("object")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut headers = vec![
+        ("MCP-Protocol-Version", "2026-07-28"),
+        ("Mcp-Method", "tools/call"),
+        ("Mcp-Name", tool),
+    ];
+    if let Some(o) = object.as_deref() {
+        headers.push(("Mcp-Param-Object", o));
+    }
+    args.as_object_mut().expect("object args");
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                      "params": {"name": tool, "arguments": args, "_meta": meta()}});
+    let (status, _, messages) = post(addr, &headers, &body);
+    assert_eq!(status, 200, "{messages:?}");
+    messages
+        .into_iter()
+        .find(|m| m["id"] == id)
+        .expect("a response")
+}
+
+/// A handshake session (2025-11-25).
+struct Session<'a> {
+    addr: &'a str,
+    id: String,
+    next: u64,
+}
+
+impl<'a> Session<'a> {
+    fn open(addr: &'a str) -> Session<'a> {
+        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "keel-test", "version": "1"}}});
+        let (status, session, messages) = post(addr, &[], &init);
+        assert_eq!(status, 200);
+        assert_eq!(messages[0]["result"]["serverInfo"]["name"], "keel");
+        let id = session.expect("a session id");
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let (status, _, _) = post(
+            addr,
+            &[
+                ("Mcp-Session-Id", &id),
+                ("MCP-Protocol-Version", "2025-11-25"),
+            ],
+            &note,
+        );
+        assert_eq!(status, 202);
+        Session { addr, id, next: 1 }
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let headers = [
+            ("Mcp-Session-Id", self.id.as_str()),
+            ("MCP-Protocol-Version", "2025-11-25"),
+        ];
+        let (status, _, messages) = post(self.addr, &headers, &body);
+        assert_eq!(status, 200, "{messages:?}");
+        messages
+            .into_iter()
+            .find(|m| m["id"] == id)
+            .expect("a response")
+    }
+
+    fn call(&mut self, tool: &str, args: Value) -> Value {
+        self.request("tools/call", json!({"name": tool, "arguments": args}))
+    }
+}
+
+#[test]
+fn state_tools_act_on_the_session_or_a_named_object_in_both_generations() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let addr = server.addr.as_str();
+
+    let mut alice = Session::open(addr);
+    let tools = alice.request("tools/list", json!({}));
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["kv_get", "kv_put", "kv_delete", "kv_list", "sql_exec"]
+    );
+    let object_prop = &tools["result"]["tools"][0]["inputSchema"]["properties"]["object"];
+    assert_eq!(object_prop["x-mcp-header"], "Object");
+
+    let put = alice.call(
+        "kv_put",
+        json!({"key": "todo:1", "value": {"task": "book court 3"}}),
+    );
+    assert_eq!(
+        put["result"]["structuredContent"],
+        json!({"key": "todo:1", "stored": true})
+    );
+    alice.call("kv_put", json!({"key": "todo:2", "value": "pay"}));
+    let got = alice.call("kv_get", json!({"key": "todo:1"}));
+    assert_eq!(
+        got["result"]["structuredContent"]["value"],
+        json!({"task": "book court 3"})
+    );
+    let list = alice.call("kv_list", json!({"prefix": "todo:", "limit": 1}));
+    assert_eq!(
+        list["result"]["structuredContent"]["entries"],
+        json!([{"key": "todo:1", "value": {"task": "book court 3"}}])
+    );
+    let deleted = alice.call("kv_delete", json!({"key": "todo:2"}));
+    assert_eq!(deleted["result"]["structuredContent"]["deleted"], true);
+
+    alice.call(
+        "sql_exec",
+        json!({"query": "CREATE TABLE booking (court INTEGER, hour INTEGER)"}),
+    );
+    let ins = alice.call(
+        "sql_exec",
+        json!({"query": "INSERT INTO booking VALUES (?1, ?2)", "params": [3, 17]}),
+    );
+    assert_eq!(ins["result"]["structuredContent"]["rowsWritten"], 1);
+    let rows = alice.call(
+        "sql_exec",
+        json!({"query": "SELECT court, hour FROM booking"}),
+    );
+    assert_eq!(
+        rows["result"]["structuredContent"]["rows"],
+        json!([{"court": 3, "hour": 17}])
+    );
+
+    // Another session has its own object.
+    let mut bob = Session::open(addr);
+    let empty = bob.call("kv_get", json!({"key": "todo:1"}));
+    assert_eq!(empty["result"]["structuredContent"]["value"], Value::Null);
+
+    // A named object is shared by sessions and stateless requests alike.
+    bob.call(
+        "kv_put",
+        json!({"key": "court-3", "value": "booked by bob", "object": "club"}),
+    );
+    let seen = call_stateless(
+        addr,
+        7,
+        "kv_get",
+        json!({"key": "court-3", "object": "club"}),
+    );
+    assert_eq!(
+        seen["result"]["structuredContent"]["value"],
+        "booked by bob"
+    );
+    let seen = alice.call("kv_get", json!({"key": "court-3", "object": "club"}));
+    assert_eq!(
+        seen["result"]["structuredContent"]["value"],
+        "booked by bob"
+    );
+
+    // Stateless without `object`: a clear tool error.
+    let no_object = call_stateless(addr, 8, "kv_get", json!({"key": "x"}));
+    assert_eq!(no_object["result"]["isError"], true);
+    let text = no_object["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("pass an `object` argument"), "{text}");
+
+    // Bad arguments are tool errors the model can read; an unknown tool is a protocol error.
+    let bad = alice.call("kv_put", json!({"key": 5, "value": 1}));
+    assert_eq!(bad["result"]["isError"], true);
+    assert!(
+        bad["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("`key` must be a string")
+    );
+    let typo = alice.call("kv_get", json!({"kee": "x"}));
+    assert!(
+        typo["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("does not take an argument \"kee\"")
+    );
+    let sql = alice.call("sql_exec", json!({"query": "SELEKT"}));
+    assert!(
+        sql["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("syntax error")
+    );
+    let unknown = alice.call("no_such_tool", json!({}));
+    assert!(
+        unknown["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no_such_tool"),
+        "{unknown}"
+    );
+}
+
+#[test]
+fn sigkill_during_concurrent_kv_puts_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let addr = server.addr.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let (addr, stop) = (addr.clone(), std::sync::Arc::clone(&stop));
+        writers.push(std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            for i in 0u64.. {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let key = format!("w{w}-{i}");
+                let body = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {
+                    "name": "kv_put", "arguments": {"key": key, "value": i, "object": "ledger"}, "_meta": meta()}});
+                let headers = [("MCP-Protocol-Version", "2026-07-28"), ("Mcp-Method", "tools/call"), ("Mcp-Name", "kv_put"), ("Mcp-Param-Object", "ledger")];
+                let result = std::panic::catch_unwind(|| post(&addr, &headers, &body));
+                match result {
+                    Ok((200, _, messages)) if messages.iter().any(|m| m["result"]["structuredContent"]["stored"] == true) => {
+                        acked.push(key)
+                    }
+                    _ => break,
+                }
+            }
+            acked
+        }));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked: Vec<String> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    assert!(
+        acked.len() > 50,
+        "only {} writes were acknowledged",
+        acked.len()
+    );
+    drop(server);
+
+    let server = Server::start(dir.path());
+    let listed = call_stateless(&server.addr, 1, "kv_list", json!({"object": "ledger"}));
+    let stored: std::collections::HashSet<String> =
+        listed["result"]["structuredContent"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["key"].as_str().unwrap().to_string())
+            .collect();
+    let lost: Vec<&String> = acked.iter().filter(|k| !stored.contains(*k)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+}
