@@ -5,6 +5,7 @@
 
 mod arguments;
 mod server;
+pub mod sessions;
 pub mod state_pack;
 pub mod target;
 

@@ -117,7 +117,7 @@ pub fn http_service(
     StreamableHttpService<KeelMcp, LocalSessionManager>,
     McpShutdown,
 ) {
-    let server = KeelMcp::new(host);
+    let server = KeelMcp::new(Arc::clone(&host));
     let token = tokio_util::sync::CancellationToken::new();
     let mut http = StreamableHttpServerConfig::default()
         .with_cancellation_token(token.clone())
@@ -128,6 +128,7 @@ pub fn http_service(
     } else {
         http.with_allowed_hosts(config.allowed_hosts.clone())
     };
+    http.session_store = Some(Arc::new(crate::sessions::ObjectSessionStore::new(host)));
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),

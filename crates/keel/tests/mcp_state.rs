@@ -378,3 +378,83 @@ fn sigkill_during_concurrent_kv_puts_loses_no_acknowledged_write() {
         &lost[..lost.len().min(5)]
     );
 }
+
+fn send_delete(addr: &str, session: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "DELETE /mcp HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nMcp-Session-Id: {session}\r\nMCP-Protocol-Version: 2025-11-25\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status")
+}
+
+#[test]
+fn a_session_survives_a_restart_and_delete_ends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let session_id = {
+        let server = Server::start(dir.path());
+        let mut alice = Session::open(&server.addr);
+        alice.call(
+            "kv_put",
+            json!({"key": "plan", "value": "court 3 at 17:00"}),
+        );
+        alice.id.clone()
+    };
+    // The server was killed (not even a clean shutdown); a new process serves the same data.
+    let server = Server::start(dir.path());
+    let mut alice = Session {
+        addr: &server.addr,
+        id: session_id.clone(),
+        next: 100,
+    };
+    let got = alice.call("kv_get", json!({"key": "plan"}));
+    assert_eq!(
+        got["result"]["structuredContent"]["value"], "court 3 at 17:00",
+        "{got}"
+    );
+
+    let unknown = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}});
+    let (status, _, _) = post(
+        &server.addr,
+        &[
+            ("Mcp-Session-Id", "no-such-session"),
+            ("MCP-Protocol-Version", "2025-11-25"),
+        ],
+        &unknown,
+    );
+    assert_eq!(status, 404, "an unknown session gets 404");
+
+    let status = send_delete(&server.addr, &session_id);
+    assert!(
+        (200..300).contains(&status),
+        "DELETE ends the session: {status}"
+    );
+    let (status, _, _) = post(
+        &server.addr,
+        &[
+            ("Mcp-Session-Id", &session_id),
+            ("MCP-Protocol-Version", "2025-11-25"),
+        ],
+        &unknown,
+    );
+    assert_eq!(status, 404, "a deleted session is gone");
+    drop(server);
+    let listed = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .current_dir(dir.path())
+        .env_remove("KEEL_DATA")
+        .args(["objects", "list", "--namespace", "session"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).trim().is_empty(),
+        "the session's object was removed"
+    );
+}
