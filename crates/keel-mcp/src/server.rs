@@ -113,10 +113,14 @@ impl McpShutdown {
 pub fn http_service(
     host: Arc<ObjectHost>,
     config: &McpConfig,
-) -> (
-    StreamableHttpService<KeelMcp, LocalSessionManager>,
-    McpShutdown,
-) {
+) -> Result<
+    (
+        StreamableHttpService<KeelMcp, LocalSessionManager>,
+        McpShutdown,
+    ),
+    keel_objects::ObjectError,
+> {
+    crate::sessions::register_kinds(&host)?;
     let server = KeelMcp::new(Arc::clone(&host));
     let token = tokio_util::sync::CancellationToken::new();
     let mut http = StreamableHttpServerConfig::default()
@@ -134,5 +138,5 @@ pub fn http_service(
         Arc::new(LocalSessionManager::default()),
         http,
     );
-    (service, McpShutdown(token))
+    Ok((service, McpShutdown(token)))
 }

@@ -1,18 +1,41 @@
 //! MCP sessions as durable objects: rmcp's `SessionStore` backed by the session's own object, so a
 //! client's `Mcp-Session-Id` keeps working after the session was evicted and after a restart, and a
 //! DELETE removes the session's object with everything in it.
+//!
+//! The handshake is kept in a table of its own (`_keel_mcp_session`), created by the `session`
+//! kind's migration, so that it never shows up among the session's KV entries.
 
 use std::sync::Arc;
 
-use keel_objects::{Namespace, ObjectHost, ObjectKey, Value};
+use keel_objects::{
+    Migration, Namespace, ObjectError, ObjectHost, ObjectKey, ObjectKind, SqlValue,
+};
 use rmcp::transport::streamable_http_server::session::{
     SessionState, SessionStore, SessionStoreError,
 };
 
 use crate::target::SESSION_NAMESPACE;
 
-/// The KV key under which a session object keeps its handshake (the client's `initialize`).
-pub const HANDSHAKE_KEY: &str = "_mcp/handshake";
+/// The kind of the objects behind MCP sessions.
+pub struct SessionKind;
+
+impl ObjectKind for SessionKind {
+    fn namespace(&self) -> Namespace {
+        Namespace::new(SESSION_NAMESPACE).unwrap_or_else(|_| unreachable!("a valid constant"))
+    }
+
+    fn migrations(&self) -> Vec<Migration> {
+        vec![Migration::sql(
+            1,
+            "CREATE TABLE _keel_mcp_session (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        )]
+    }
+}
+
+/// Registers the kinds keel-mcp's objects are made of.
+pub fn register_kinds(host: &ObjectHost) -> Result<(), ObjectError> {
+    host.register(SessionKind)
+}
 
 /// Keeps each session's handshake in the session's object.
 pub struct ObjectSessionStore {
@@ -20,7 +43,7 @@ pub struct ObjectSessionStore {
 }
 
 impl ObjectSessionStore {
-    /// A store over `host`.
+    /// A store over `host` (whose kinds include [`SessionKind`]).
     pub fn new(host: Arc<ObjectHost>) -> Self {
         Self { host }
     }
@@ -36,21 +59,31 @@ impl ObjectSessionStore {
 #[async_trait::async_trait]
 impl SessionStore for ObjectSessionStore {
     async fn load(&self, session_id: &str) -> Result<Option<SessionState>, SessionStoreError> {
-        let key = Self::key(session_id)?;
-        let object = self.host.get(&key).await?;
-        match object.storage().get(HANDSHAKE_KEY).await? {
-            Some(Value::Json(state)) => Ok(Some(serde_json::from_value(state)?)),
-            Some(Value::Bytes(_)) => Err("the session's stored handshake is not JSON".into()),
-            None => Ok(None),
+        let object = self.host.get(&Self::key(session_id)?).await?;
+        let result = object
+            .storage()
+            .sql(
+                "SELECT value FROM _keel_mcp_session WHERE key = 'handshake'",
+                vec![],
+            )
+            .await?;
+        match result.rows.first().and_then(|r| r.first()) {
+            Some(SqlValue::Text(json)) => Ok(Some(serde_json::from_str(json)?)),
+            _ => Ok(None),
         }
     }
 
     async fn store(&self, session_id: &str, state: &SessionState) -> Result<(), SessionStoreError> {
         let ns = Namespace::new(SESSION_NAMESPACE)?;
         let object = self.host.get_named(&ns, session_id).await?;
+        let json = serde_json::to_string(state)?;
         object
             .storage()
-            .put(HANDSHAKE_KEY, serde_json::to_value(state)?)
+            .sql(
+                "INSERT INTO _keel_mcp_session (key, value) VALUES ('handshake', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                vec![SqlValue::Text(json)],
+            )
             .await?;
         Ok(())
     }

@@ -82,13 +82,14 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let host = ObjectHost::open_embedded(&options.data, options.host.clone())
         .with_context(|| format!("cannot open data directory {}", options.data.display()))?;
     let host = Arc::new(host);
-    let (mcp, mcp_shutdown) = keel_mcp::http_service(Arc::clone(&host), &options.mcp);
+    let (mcp, mcp_shutdown) = keel_mcp::http_service(Arc::clone(&host), &options.mcp)?;
     let state = Arc::new(AppState {
         host,
         draining: AtomicBool::new(false),
     });
     let app = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn(session_delete_ok))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(Arc::clone(&state));
@@ -165,6 +166,20 @@ impl Signals {
             () = term => {},
         }
     }
+}
+
+/// rmcp answers a session DELETE with 202; clients (the official Python SDK among them) expect 200
+/// for a session that was ended, and warn otherwise.
+async fn session_delete_ok(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_delete = request.method() == axum::http::Method::DELETE;
+    let mut response = next.run(request).await;
+    if is_delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::OK;
+    }
+    response
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
