@@ -126,6 +126,8 @@ pub fn http_service(
     let mut http = StreamableHttpServerConfig::default()
         .with_cancellation_token(token.clone())
         .with_max_request_body_bytes(config.max_body_bytes)
+        // Stateless requests whose handler only answers get a plain JSON body, not an SSE stream.
+        .with_json_response(true)
         .with_sse_keep_alive(Some(std::time::Duration::from_secs(15)));
     http = if config.allowed_hosts.is_empty() {
         http.disable_allowed_hosts()

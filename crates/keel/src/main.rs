@@ -170,8 +170,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn init_logging(format: &str) -> anyhow::Result<()> {
+    // rmcp logs every stateless request at info; that costs more than the request itself.
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

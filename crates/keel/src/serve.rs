@@ -112,6 +112,13 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         mcp_shutdown.shutdown();
         let _ = signalled_tx.send(());
     };
+    // Streamed (SSE) responses are written in several small pieces: without TCP_NODELAY, Nagle's
+    // algorithm and delayed ACKs hold each response for ~40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let mut server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# tools/call through /mcp of a release `keel serve`: 32 concurrent keep-alive HTTP/1.1 clients
+# (wrk -t1 -c32), for each protocol generation, a read and a durable write. Prints calls/s and
+# p50/p99 per case. DURATION=10s by default; --quick runs 2 s per case.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${DURATION:-10s}
+[ "${1:-}" = "--quick" ] && duration=2s
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --quiet -p keel
+data=$(mktemp -d)
+target/release/keel --data "$data/data" serve --listen 127.0.0.1:0 >"$data/out" 2>"$data/log" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 300); do grep -q '^keel listening on ' "$data/out" && break; sleep 0.1; done
+url="$(sed -n 's/^keel listening on //p' "$data/out")/mcp"
+lua=bench/mcp/tools_call.lua
+
+run() {
+  local label=$1 threads=$2
+  shift 2
+  env "$@" wrk -t"$threads" -c32 -d2s -s "$lua" "$url" >/dev/null 2>&1 # warm-up
+  local out
+  out=$(env "$@" wrk -t"$threads" -c32 -d"$duration" --latency -s "$lua" "$url" 2>&1)
+  local rps p50 p99 bad
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  bad=$(grep -c '^bad response' <<<"$out" || true)
+  printf '%-44s %10s calls/s   p50 %-8s p99 %-8s%s\n' "$label" "$rps" "$p50" "$p99" \
+    "$([ "$bad" -gt 0 ] && echo "  ($bad bad responses shown above)" || true)"
+  [ "$bad" -gt 0 ] && grep '^bad response' <<<"$out" | head -3 || true
+}
+
+# 32 handshake sessions (one per client) for the 2025-11-25 cases.
+new_session() {
+  local init='{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}'
+  local id
+  id=$(curl -s -D - -o /dev/null -X POST "$url" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -d "$init" | awk 'tolower($1)=="mcp-session-id:" {print $2}' | tr -d '\r')
+  curl -s -o /dev/null -X POST "$url" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    -H "Mcp-Session-Id: $id" -H 'MCP-Protocol-Version: 2025-11-25' -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+  echo "$id"
+}
+sessions=$(for _ in $(seq 32); do new_session; done | paste -sd,)
+
+echo "keel tools/call, 32 concurrent keep-alive clients (wrk -c32), $duration per case"
+run "2026-07-28 stateless, kv_get (read)" 1 TOOL=kv_get
+run "2026-07-28 stateless, kv_put (durable write)" 1 TOOL=kv_put ARGS='{"key":"k","value":{"n":1},"object":"bench"}'
+run "2025-11-25, 32 sessions, kv_get (read)" 32 TOOL=kv_get SESSIONS="$sessions" ARGS='{"key":"k"}'
+run "2025-11-25, 32 sessions, kv_put (durable)" 32 TOOL=kv_put SESSIONS="$sessions" ARGS='{"key":"k","value":{"n":1}}'

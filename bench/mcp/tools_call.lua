@@ -1,0 +1,42 @@
+-- wrk script: tools/call of TOOL with ARGS (JSON). With SESSIONS set (comma-separated handshake
+-- session IDs, one per wrk thread: run with -t equal to their number), each thread calls over its own
+-- 2025-11-25 session; without, every call is a stateless 2026-07-28 request on OBJECT.
+local tool = os.getenv("TOOL") or "kv_get"
+local object = os.getenv("OBJECT") or "bench"
+local sessions = {}
+for id in string.gmatch(os.getenv("SESSIONS") or "", "[^,]+") do table.insert(sessions, id) end
+local next_thread = 1
+function setup(thread)
+  if #sessions > 0 then
+    thread:set("session", sessions[(next_thread - 1) % #sessions + 1])
+    next_thread = next_thread + 1
+  end
+end
+function init(args)
+  if session then wrk.headers["Mcp-Session-Id"] = session end
+end
+local args = os.getenv("ARGS") or ('{"key":"k","object":"' .. object .. '"}')
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+local meta = ""
+if #sessions > 0 then
+  wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
+else
+  wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
+  wrk.headers["Mcp-Method"] = "tools/call"
+  wrk.headers["Mcp-Name"] = tool
+  wrk.headers["Mcp-Param-Object"] = object
+  meta = ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",' ..
+    '"io.modelcontextprotocol/clientInfo":{"name":"wrk","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}'
+end
+wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"' .. tool ..
+  '","arguments":' .. args .. meta .. '}}'
+
+local errors = 0
+response = function(status, headers, body)
+  if status ~= 200 or not string.find(body, '"result"') or string.find(body, '"isError":true') then
+    errors = errors + 1
+    if errors <= 3 then io.stderr:write("bad response: " .. status .. " " .. body .. "\n") end
+  end
+end
