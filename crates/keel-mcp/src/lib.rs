@@ -4,6 +4,7 @@
 //! as an HTTP header, so a load balancer can route by it.
 
 mod arguments;
+pub mod conformance_pack;
 mod server;
 pub mod sessions;
 pub mod state_pack;

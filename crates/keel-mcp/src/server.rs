@@ -1,19 +1,23 @@
 //! The MCP server: an rmcp `ServerHandler` over keel's packs, and the Streamable HTTP service that
 //! serves both protocol generations on one endpoint.
+// Logging and sampling are deprecated by 2026-07-28 (SEP-2577) but part of 2025-11-25, which keel serves.
+#![allow(deprecated)]
 
 use std::sync::Arc;
 
 use keel_objects::ObjectHost;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, GetPromptRequestParams,
+    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, SetLevelRequestParams, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, ServerHandler};
 
-use crate::state_pack;
+use crate::{conformance_pack, sessions, state_pack, target};
 
 /// Settings of the MCP endpoint.
 #[derive(Debug, Clone)]
@@ -22,6 +26,8 @@ pub struct McpConfig {
     pub allowed_hosts: Vec<String>,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Serve the conformance suite's fixture tools, resources and prompts.
+    pub conformance: bool,
 }
 
 impl Default for McpConfig {
@@ -29,6 +35,7 @@ impl Default for McpConfig {
         Self {
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             max_body_bytes: 4 << 20,
+            conformance: false,
         }
     }
 }
@@ -39,21 +46,60 @@ impl Default for McpConfig {
 pub struct KeelMcp {
     host: Arc<ObjectHost>,
     tools: Arc<Vec<Tool>>,
+    conformance: bool,
 }
 
 impl KeelMcp {
-    /// A server whose packs keep their state in `host`.
-    pub fn new(host: Arc<ObjectHost>) -> Self {
-        Self {
-            host,
-            tools: Arc::new(state_pack::tools()),
+    /// A server whose packs keep their state in `host`; with `conformance`, also the suite's fixtures.
+    pub fn new(host: Arc<ObjectHost>, conformance: bool) -> Self {
+        let mut tools = state_pack::tools();
+        if conformance {
+            tools.extend(conformance_pack::tools());
         }
+        Self { host, tools: Arc::new(tools), conformance }
     }
+
+    /// The lowest log level the session asked for (`logging/setLevel`), if any.
+    async fn session_log_level(&self, context: &RequestContext<RoleServer>) -> Option<String> {
+        let id = target::session_id(context)?;
+        sessions::value(&self.host, &id, "log_level").await.ok().flatten()
+    }
+
+    async fn set_session_value(
+        &self,
+        context: &RequestContext<RoleServer>,
+        key: &str,
+        value: &str,
+    ) -> Result<(), ErrorData> {
+        let id = target::session_id(context)
+            .ok_or_else(|| ErrorData::invalid_request("this request needs a session (initialize first)", None))?;
+        sessions::set_value(&self.host, &id, key, value)
+            .await
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))
+    }
+}
+
+const LOG_LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+
+fn level_rank(level: &str) -> usize {
+    LOG_LEVELS.iter().position(|l| *l == level).unwrap_or(0)
 }
 
 impl ServerHandler for KeelMcp {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = if self.conformance {
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_logging()
+                .enable_completions()
+                .enable_prompts()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .build()
+        } else {
+            ServerCapabilities::builder().enable_tools().build()
+        };
+        ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("keel", env!("CARGO_PKG_VERSION")))
             .with_instructions(
                 "Keel keeps state in durable objects. The state tools act on this session's object, or on a shared object named by `object`.",
@@ -77,23 +123,108 @@ impl ServerHandler for KeelMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if self.conformance && conformance_pack::has_tool(&request.name) {
+            let level = self.session_log_level(&context).await;
+            let enabled = |l: &str| level.as_deref().is_none_or(|min| level_rank(l) >= level_rank(min));
+            let result = conformance_pack::call(&request.name, request.arguments.as_ref(), &context, enabled).await?;
+            return Ok(result.into());
+        }
         if !state_pack::TOOLS.contains(&request.name.as_ref()) {
             return Err(ErrorData::invalid_params(
-                format!(
-                    "unknown tool {:?}: tools/list shows the tools there are",
-                    request.name
-                ),
+                format!("unknown tool {:?}: tools/list shows the tools there are", request.name),
                 None,
             ));
         }
-        let result = state_pack::call(
-            &self.host,
-            &request.name,
-            request.arguments.as_ref(),
-            &context,
-        )
-        .await;
+        let result = state_pack::call(&self.host, &request.name, request.arguments.as_ref(), &context).await;
         Ok(result.into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        if self.conformance { conformance_pack::resources() } else { Ok(ListResourcesResult::default()) }
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        if self.conformance {
+            conformance_pack::resource_templates()
+        } else {
+            Ok(ListResourceTemplatesResult::default())
+        }
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        match self.conformance.then(|| conformance_pack::read_resource(&request.uri)).flatten() {
+            Some(result) => Ok(result?.into()),
+            None => Err(ErrorData::resource_not_found(
+                format!("no resource {:?}: resources/list shows the resources there are", request.uri),
+                None,
+            )),
+        }
+    }
+
+    async fn subscribe(&self, request: SubscribeRequestParams, context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        self.set_session_value(&context, &format!("subscription:{}", request.uri), "on").await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.set_session_value(&context, &format!("subscription:{}", request.uri), "off").await
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        if self.conformance { conformance_pack::prompts() } else { Ok(ListPromptsResult::default()) }
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let found = self
+            .conformance
+            .then(|| conformance_pack::get_prompt(&request.name, request.arguments.as_ref()))
+            .flatten();
+        match found {
+            Some(result) => Ok(result?.into()),
+            None => Err(ErrorData::invalid_params(
+                format!("unknown prompt {:?}: prompts/list shows the prompts there are", request.name),
+                None,
+            )),
+        }
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        conformance_pack::complete(&request.argument.name, &request.argument.value)
+    }
+
+    async fn set_level(&self, request: SetLevelRequestParams, context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        let level = serde_json::to_value(request.level)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .ok_or_else(|| ErrorData::invalid_params("unknown log level", None))?;
+        self.set_session_value(&context, "log_level", &level).await
     }
 }
 
@@ -121,7 +252,7 @@ pub fn http_service(
     keel_objects::ObjectError,
 > {
     crate::sessions::register_kinds(&host)?;
-    let server = KeelMcp::new(Arc::clone(&host));
+    let server = KeelMcp::new(Arc::clone(&host), config.conformance);
     let token = tokio_util::sync::CancellationToken::new();
     let mut http = StreamableHttpServerConfig::default()
         .with_cancellation_token(token.clone())

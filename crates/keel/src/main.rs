@@ -50,6 +50,9 @@ struct ServeArgs {
     /// Host header values /mcp accepts, comma-separated (default: localhost,127.0.0.1,::1; * for any).
     #[arg(long, env = "KEEL_ALLOWED_HOSTS")]
     allowed_hosts: Option<String>,
+    /// Also serve the MCP conformance suite's fixture tools, resources and prompts.
+    #[arg(long, hide_short_help = true)]
+    conformance: bool,
     #[command(flatten)]
     objects: ObjectArgs,
 }

@@ -47,11 +47,10 @@ impl ServeOptions {
             data,
             shutdown_grace: grace,
             host: config::host_config(&file.objects, &ObjectOverrides::from(args.objects))?,
-            mcp: mcp_config(
-                args.allowed_hosts
-                    .as_deref()
-                    .or(file.allowed_hosts.as_deref()),
-            ),
+            mcp: keel_mcp::McpConfig {
+                conformance: args.conformance,
+                ..mcp_config(args.allowed_hosts.as_deref().or(file.allowed_hosts.as_deref()))
+            },
         })
     }
 }
