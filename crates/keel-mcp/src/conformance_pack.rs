@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolResult, CompleteResult, GetPromptResult, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ReadResourceResult, Tool,
+    CallToolResult, CompleteResult, GetPromptResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult, Tool,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, model::JsonObject};
@@ -19,7 +19,17 @@ const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z
 const WAV: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA=";
 
 fn from_json<T: DeserializeOwned>(value: Value) -> Result<T, ErrorData> {
-    serde_json::from_value(value).map_err(|e| ErrorData::internal_error(format!("fixture does not fit the model: {e}"), None))
+    serde_json::from_value(value).map_err(|e| {
+        ErrorData::internal_error(format!("fixture does not fit the model: {e}"), None)
+    })
+}
+
+/// A result as 2026-07-28 wants it (`resultType`); rmcp drops the field for older peers.
+fn result<T: DeserializeOwned>(mut value: Value) -> Result<T, ErrorData> {
+    if let Value::Object(map) = &mut value {
+        map.entry("resultType").or_insert_with(|| json!("complete"));
+    }
+    from_json(value)
 }
 
 fn tool(name: &str, description: &str, schema: Value) -> Tool {
@@ -27,7 +37,11 @@ fn tool(name: &str, description: &str, schema: Value) -> Tool {
         Value::Object(m) => m,
         _ => JsonObject::new(),
     };
-    Tool::new(name.to_string(), description.to_string(), std::sync::Arc::new(schema))
+    Tool::new(
+        name.to_string(),
+        description.to_string(),
+        std::sync::Arc::new(schema),
+    )
 }
 
 fn no_args() -> Value {
@@ -36,22 +50,60 @@ fn no_args() -> Value {
 
 /// The fixture tools.
 pub fn tools() -> Vec<Tool> {
-    let string_arg = |name: &str, description: &str| {
-        json!({"type": "object", "properties": {name: {"type": "string", "description": description}}, "required": [name]})
-    };
+    let string_arg = |name: &str, description: &str| json!({"type": "object", "properties": {name: {"type": "string", "description": description}}, "required": [name]});
     vec![
-        tool("test_simple_text", "Returns a simple text response.", no_args()),
+        tool(
+            "test_simple_text",
+            "Returns a simple text response.",
+            no_args(),
+        ),
         tool("test_image_content", "Returns an image.", no_args()),
         tool("test_audio_content", "Returns audio.", no_args()),
-        tool("test_embedded_resource", "Returns an embedded resource.", no_args()),
-        tool("test_multiple_content_types", "Returns text, an image and a resource.", no_args()),
-        tool("test_tool_with_logging", "Sends three log messages while it runs.", no_args()),
-        tool("test_error_handling", "Always fails, as a tool error.", no_args()),
-        tool("test_tool_with_progress", "Reports progress 0, 50, 100 of 100.", no_args()),
-        tool("test_sampling", "Asks the client's model.", string_arg("prompt", "The prompt to send to the LLM")),
-        tool("test_elicitation", "Asks the user.", string_arg("message", "The message to show the user")),
-        tool("test_elicitation_sep1034_defaults", "Asks the user, with defaults for every type.", no_args()),
-        tool("test_elicitation_sep1330_enums", "Asks the user, with every enum form.", no_args()),
+        tool(
+            "test_embedded_resource",
+            "Returns an embedded resource.",
+            no_args(),
+        ),
+        tool(
+            "test_multiple_content_types",
+            "Returns text, an image and a resource.",
+            no_args(),
+        ),
+        tool(
+            "test_tool_with_logging",
+            "Sends three log messages while it runs.",
+            no_args(),
+        ),
+        tool(
+            "test_error_handling",
+            "Always fails, as a tool error.",
+            no_args(),
+        ),
+        tool(
+            "test_tool_with_progress",
+            "Reports progress 0, 50, 100 of 100.",
+            no_args(),
+        ),
+        tool(
+            "test_sampling",
+            "Asks the client's model.",
+            string_arg("prompt", "The prompt to send to the LLM"),
+        ),
+        tool(
+            "test_elicitation",
+            "Asks the user.",
+            string_arg("message", "The message to show the user"),
+        ),
+        tool(
+            "test_elicitation_sep1034_defaults",
+            "Asks the user, with defaults for every type.",
+            no_args(),
+        ),
+        tool(
+            "test_elicitation_sep1330_enums",
+            "Asks the user, with every enum form.",
+            no_args(),
+        ),
         tool(
             "json_schema_2020_12_tool",
             "Tool with JSON Schema 2020-12 features",
@@ -94,11 +146,21 @@ pub async fn call(
     context: &RequestContext<RoleServer>,
     log_enabled: impl Fn(&str) -> bool,
 ) -> Result<CallToolResult, ErrorData> {
-    let arg = |key: &str| arguments.and_then(|a| a.get(key)).and_then(Value::as_str).unwrap_or("").to_string();
+    let arg = |key: &str| {
+        arguments
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let result = match name {
         "test_simple_text" => text("This is a simple text response for testing."),
-        "test_image_content" => json!({"content": [{"type": "image", "data": PNG, "mimeType": "image/png"}]}),
-        "test_audio_content" => json!({"content": [{"type": "audio", "data": WAV, "mimeType": "audio/wav"}]}),
+        "test_image_content" => {
+            json!({"content": [{"type": "image", "data": PNG, "mimeType": "image/png"}]})
+        }
+        "test_audio_content" => {
+            json!({"content": [{"type": "audio", "data": WAV, "mimeType": "audio/wav"}]})
+        }
         "test_embedded_resource" => json!({"content": [{"type": "resource", "resource": {
             "uri": "test://embedded-resource", "mimeType": "text/plain", "text": "This is an embedded resource content."}}]}),
         "test_multiple_content_types" => json!({"content": [
@@ -107,12 +169,21 @@ pub async fn call(
             {"type": "resource", "resource": {"uri": "test://mixed-content-resource", "mimeType": "application/json",
                 "text": "{\"test\":\"data\",\"value\":123}"}}]}),
         "test_tool_with_logging" => {
-            for (i, message) in ["Tool execution started", "Tool processing data", "Tool execution completed"].iter().enumerate() {
+            for (i, message) in [
+                "Tool execution started",
+                "Tool processing data",
+                "Tool execution completed",
+            ]
+            .iter()
+            .enumerate()
+            {
                 if i > 0 {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 if log_enabled("info") {
-                    let param = from_json(json!({"level": "info", "logger": "conformance", "data": message}))?;
+                    let param = from_json(
+                        json!({"level": "info", "logger": "conformance", "data": message}),
+                    )?;
                     let _ = context.peer.notify_logging_message(param).await;
                 }
             }
@@ -128,22 +199,28 @@ pub async fn call(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 if let Some(token) = &token {
-                    let param = from_json(json!({"progressToken": token, "progress": progress, "total": 100}))?;
+                    let param = from_json(
+                        json!({"progressToken": token, "progress": progress, "total": 100}),
+                    )?;
                     let _ = context.peer.notify_progress(param).await;
                 }
             }
             text("Tool with progress executed successfully")
         }
         "test_sampling" => {
-            let params = from_json(json!({"messages": [{"role": "user", "content": {"type": "text", "text": arg("prompt")}}],
-                                          "maxTokens": 100}))?;
-            let reply = context
-                .peer
-                .create_message(params)
-                .await
-                .map_err(|e| ErrorData::internal_error(format!("sampling failed: {e}"), None))?;
+            let params = from_json(
+                json!({"messages": [{"role": "user", "content": {"type": "text", "text": arg("prompt")}}],
+                                          "maxTokens": 100}),
+            )?;
+            let reply =
+                context.peer.create_message(params).await.map_err(|e| {
+                    ErrorData::internal_error(format!("sampling failed: {e}"), None)
+                })?;
             let reply = serde_json::to_value(&reply).unwrap_or(Value::Null);
-            let answer = reply["content"]["text"].as_str().map(str::to_string).unwrap_or_else(|| reply["content"].to_string());
+            let answer = reply["content"]["text"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| reply["content"].to_string());
             text(format!("LLM response: {answer}"))
         }
         "test_elicitation" => {
@@ -151,7 +228,11 @@ pub async fn call(
                 "username": {"type": "string", "description": "User's response"},
                 "email": {"type": "string", "description": "User's email address"}}, "required": ["username", "email"]}});
             let reply = elicit(context, params).await?;
-            text(format!("User response: action={}, content={}", reply["action"].as_str().unwrap_or("?"), reply["content"]))
+            text(format!(
+                "User response: action={}, content={}",
+                reply["action"].as_str().unwrap_or("?"),
+                reply["content"]
+            ))
         }
         "test_elicitation_sep1034_defaults" => {
             let params = json!({"message": "Please review and update the form fields with defaults",
@@ -162,7 +243,11 @@ pub async fn call(
                     "status": {"type": "string", "description": "User status", "enum": ["active", "inactive", "pending"], "default": "active"},
                     "verified": {"type": "boolean", "description": "Verification status", "default": true}}}});
             let reply = elicit(context, params).await?;
-            text(format!("Elicitation completed: action={}, content={}", reply["action"].as_str().unwrap_or("?"), reply["content"]))
+            text(format!(
+                "Elicitation completed: action={}, content={}",
+                reply["action"].as_str().unwrap_or("?"),
+                reply["content"]
+            ))
         }
         "test_elicitation_sep1330_enums" => {
             let params = json!({"message": "Please select options from the enum fields",
@@ -179,12 +264,21 @@ pub async fn call(
                         {"const": "value1", "title": "First Choice"}, {"const": "value2", "title": "Second Choice"},
                         {"const": "value3", "title": "Third Choice"}]}}}}});
             let reply = elicit(context, params).await?;
-            text(format!("Elicitation completed: action={}, content={}", reply["action"].as_str().unwrap_or("?"), reply["content"]))
+            text(format!(
+                "Elicitation completed: action={}, content={}",
+                reply["action"].as_str().unwrap_or("?"),
+                reply["content"]
+            ))
         }
         "json_schema_2020_12_tool" => text("Received a valid argument object."),
-        other => return Err(ErrorData::invalid_params(format!("no fixture tool {other:?}"), None)),
+        other => {
+            return Err(ErrorData::invalid_params(
+                format!("no fixture tool {other:?}"),
+                None,
+            ));
+        }
     };
-    from_json(result)
+    self::result(result)
 }
 
 async fn elicit(context: &RequestContext<RoleServer>, params: Value) -> Result<Value, ErrorData> {
@@ -199,7 +293,7 @@ async fn elicit(context: &RequestContext<RoleServer>, params: Value) -> Result<V
 
 /// The fixture resources.
 pub fn resources() -> Result<ListResourcesResult, ErrorData> {
-    from_json(json!({"resources": [
+    result(json!({"resources": [
         {"uri": "test://static-text", "name": "static-text", "description": "A static text resource", "mimeType": "text/plain"},
         {"uri": "test://static-binary", "name": "static-binary", "description": "A static binary resource (PNG)", "mimeType": "image/png"},
         {"uri": "test://watched-resource", "name": "watched-resource", "description": "A resource to subscribe to", "mimeType": "text/plain"}
@@ -208,7 +302,7 @@ pub fn resources() -> Result<ListResourcesResult, ErrorData> {
 
 /// The fixture resource templates.
 pub fn resource_templates() -> Result<ListResourceTemplatesResult, ErrorData> {
-    from_json(json!({"resourceTemplates": [
+    result(json!({"resourceTemplates": [
         {"uriTemplate": "test://template/{id}/data", "name": "template-data", "description": "Data for an ID", "mimeType": "application/json"}
     ]}))
 }
@@ -216,21 +310,28 @@ pub fn resource_templates() -> Result<ListResourceTemplatesResult, ErrorData> {
 /// Reads a fixture resource; `None` for an unknown URI.
 pub fn read_resource(uri: &str) -> Option<Result<ReadResourceResult, ErrorData>> {
     let contents = match uri {
-        "test://static-text" => json!({"uri": uri, "mimeType": "text/plain", "text": "This is the content of the static text resource."}),
+        "test://static-text" => {
+            json!({"uri": uri, "mimeType": "text/plain", "text": "This is the content of the static text resource."})
+        }
         "test://static-binary" => json!({"uri": uri, "mimeType": "image/png", "blob": PNG}),
-        "test://watched-resource" => json!({"uri": uri, "mimeType": "text/plain", "text": "Watched resource content."}),
+        "test://watched-resource" => {
+            json!({"uri": uri, "mimeType": "text/plain", "text": "Watched resource content."})
+        }
         _ => {
-            let id = uri.strip_prefix("test://template/")?.strip_suffix("/data")?;
-            let body = json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")});
+            let id = uri
+                .strip_prefix("test://template/")?
+                .strip_suffix("/data")?;
+            let body =
+                json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")});
             json!({"uri": uri, "mimeType": "application/json", "text": body.to_string()})
         }
     };
-    Some(from_json(json!({"contents": [contents]})))
+    Some(result(json!({"contents": [contents]})))
 }
 
 /// The fixture prompts.
 pub fn prompts() -> Result<ListPromptsResult, ErrorData> {
-    from_json(json!({"prompts": [
+    result(json!({"prompts": [
         {"name": "test_simple_prompt", "description": "A simple prompt without arguments"},
         {"name": "test_prompt_with_arguments", "description": "A prompt with arguments", "arguments": [
             {"name": "arg1", "description": "First test argument", "required": true},
@@ -242,10 +343,21 @@ pub fn prompts() -> Result<ListPromptsResult, ErrorData> {
 }
 
 /// Renders a fixture prompt; `None` for an unknown name.
-pub fn get_prompt(name: &str, arguments: Option<&JsonObject>) -> Option<Result<GetPromptResult, ErrorData>> {
-    let arg = |key: &str| arguments.and_then(|a| a.get(key)).and_then(Value::as_str).unwrap_or("").to_string();
+pub fn get_prompt(
+    name: &str,
+    arguments: Option<&JsonObject>,
+) -> Option<Result<GetPromptResult, ErrorData>> {
+    let arg = |key: &str| {
+        arguments
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let messages = match name {
-        "test_simple_prompt" => json!([{"role": "user", "content": {"type": "text", "text": "This is a simple prompt for testing."}}]),
+        "test_simple_prompt" => {
+            json!([{"role": "user", "content": {"type": "text", "text": "This is a simple prompt for testing."}}])
+        }
         "test_prompt_with_arguments" => json!([{"role": "user", "content": {"type": "text",
             "text": format!("Prompt with arguments: arg1='{}', arg2='{}'", arg("arg1"), arg("arg2"))}}]),
         "test_prompt_with_embedded_resource" => json!([
@@ -257,7 +369,7 @@ pub fn get_prompt(name: &str, arguments: Option<&JsonObject>) -> Option<Result<G
             {"role": "user", "content": {"type": "text", "text": "Please analyze the image above."}}]),
         _ => return None,
     };
-    Some(from_json(json!({"messages": messages})))
+    Some(result(json!({"messages": messages})))
 }
 
 /// Completion values for a fixture prompt or template argument.
@@ -267,6 +379,10 @@ pub fn complete(argument: &str, prefix: &str) -> Result<CompleteResult, ErrorDat
         "id" => &["123", "456", "789"],
         _ => &[],
     };
-    let values: Vec<&str> = candidates.iter().copied().filter(|v| v.starts_with(prefix)).collect();
-    from_json(json!({"completion": {"values": values, "total": values.len(), "hasMore": false}}))
+    let values: Vec<&str> = candidates
+        .iter()
+        .copied()
+        .filter(|v| v.starts_with(prefix))
+        .collect();
+    result(json!({"completion": {"values": values, "total": values.len(), "hasMore": false}}))
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use keel_objects::ObjectHost;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, GetPromptRequestParams,
-    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig, SetLevelRequestParams, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -56,13 +57,20 @@ impl KeelMcp {
         if conformance {
             tools.extend(conformance_pack::tools());
         }
-        Self { host, tools: Arc::new(tools), conformance }
+        Self {
+            host,
+            tools: Arc::new(tools),
+            conformance,
+        }
     }
 
     /// The lowest log level the session asked for (`logging/setLevel`), if any.
     async fn session_log_level(&self, context: &RequestContext<RoleServer>) -> Option<String> {
         let id = target::session_id(context)?;
-        sessions::value(&self.host, &id, "log_level").await.ok().flatten()
+        sessions::value(&self.host, &id, "log_level")
+            .await
+            .ok()
+            .flatten()
     }
 
     async fn set_session_value(
@@ -71,15 +79,25 @@ impl KeelMcp {
         key: &str,
         value: &str,
     ) -> Result<(), ErrorData> {
-        let id = target::session_id(context)
-            .ok_or_else(|| ErrorData::invalid_request("this request needs a session (initialize first)", None))?;
+        let id = target::session_id(context).ok_or_else(|| {
+            ErrorData::invalid_request("this request needs a session (initialize first)", None)
+        })?;
         sessions::set_value(&self.host, &id, key, value)
             .await
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))
     }
 }
 
-const LOG_LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+const LOG_LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
 
 fn level_rank(level: &str) -> usize {
     LOG_LEVELS.iter().position(|l| *l == level).unwrap_or(0)
@@ -125,17 +143,36 @@ impl ServerHandler for KeelMcp {
     ) -> Result<CallToolResponse, ErrorData> {
         if self.conformance && conformance_pack::has_tool(&request.name) {
             let level = self.session_log_level(&context).await;
-            let enabled = |l: &str| level.as_deref().is_none_or(|min| level_rank(l) >= level_rank(min));
-            let result = conformance_pack::call(&request.name, request.arguments.as_ref(), &context, enabled).await?;
+            let enabled = |l: &str| {
+                level
+                    .as_deref()
+                    .is_none_or(|min| level_rank(l) >= level_rank(min))
+            };
+            let result = conformance_pack::call(
+                &request.name,
+                request.arguments.as_ref(),
+                &context,
+                enabled,
+            )
+            .await?;
             return Ok(result.into());
         }
         if !state_pack::TOOLS.contains(&request.name.as_ref()) {
             return Err(ErrorData::invalid_params(
-                format!("unknown tool {:?}: tools/list shows the tools there are", request.name),
+                format!(
+                    "unknown tool {:?}: tools/list shows the tools there are",
+                    request.name
+                ),
                 None,
             ));
         }
-        let result = state_pack::call(&self.host, &request.name, request.arguments.as_ref(), &context).await;
+        let result = state_pack::call(
+            &self.host,
+            &request.name,
+            request.arguments.as_ref(),
+            &context,
+        )
+        .await;
         Ok(result.into())
     }
 
@@ -144,7 +181,11 @@ impl ServerHandler for KeelMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        if self.conformance { conformance_pack::resources() } else { Ok(ListResourcesResult::default()) }
+        if self.conformance {
+            conformance_pack::resources()
+        } else {
+            Ok(ListResourcesResult::default())
+        }
     }
 
     async fn list_resource_templates(
@@ -164,17 +205,29 @@ impl ServerHandler for KeelMcp {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        match self.conformance.then(|| conformance_pack::read_resource(&request.uri)).flatten() {
+        match self
+            .conformance
+            .then(|| conformance_pack::read_resource(&request.uri))
+            .flatten()
+        {
             Some(result) => Ok(result?.into()),
             None => Err(ErrorData::resource_not_found(
-                format!("no resource {:?}: resources/list shows the resources there are", request.uri),
+                format!(
+                    "no resource {:?}: resources/list shows the resources there are",
+                    request.uri
+                ),
                 None,
             )),
         }
     }
 
-    async fn subscribe(&self, request: SubscribeRequestParams, context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
-        self.set_session_value(&context, &format!("subscription:{}", request.uri), "on").await
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.set_session_value(&context, &format!("subscription:{}", request.uri), "on")
+            .await
     }
 
     async fn unsubscribe(
@@ -182,7 +235,8 @@ impl ServerHandler for KeelMcp {
         request: UnsubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.set_session_value(&context, &format!("subscription:{}", request.uri), "off").await
+        self.set_session_value(&context, &format!("subscription:{}", request.uri), "off")
+            .await
     }
 
     async fn list_prompts(
@@ -190,7 +244,11 @@ impl ServerHandler for KeelMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        if self.conformance { conformance_pack::prompts() } else { Ok(ListPromptsResult::default()) }
+        if self.conformance {
+            conformance_pack::prompts()
+        } else {
+            Ok(ListPromptsResult::default())
+        }
     }
 
     async fn get_prompt(
@@ -205,7 +263,10 @@ impl ServerHandler for KeelMcp {
         match found {
             Some(result) => Ok(result?.into()),
             None => Err(ErrorData::invalid_params(
-                format!("unknown prompt {:?}: prompts/list shows the prompts there are", request.name),
+                format!(
+                    "unknown prompt {:?}: prompts/list shows the prompts there are",
+                    request.name
+                ),
                 None,
             )),
         }
@@ -219,7 +280,11 @@ impl ServerHandler for KeelMcp {
         conformance_pack::complete(&request.argument.name, &request.argument.value)
     }
 
-    async fn set_level(&self, request: SetLevelRequestParams, context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
         let level = serde_json::to_value(request.level)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))

@@ -95,7 +95,12 @@ impl SessionStore for ObjectSessionStore {
 }
 
 /// Stores a session value (log level, …) in its object; durable when it returns.
-pub async fn set_value(host: &ObjectHost, session_id: &str, key: &str, value: &str) -> Result<(), ObjectError> {
+pub async fn set_value(
+    host: &ObjectHost,
+    session_id: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), ObjectError> {
     let ns = Namespace::new(SESSION_NAMESPACE)?;
     let object = host.get_named(&ns, session_id).await?;
     object
@@ -110,12 +115,19 @@ pub async fn set_value(host: &ObjectHost, session_id: &str, key: &str, value: &s
 }
 
 /// Reads a session value stored with [`set_value`].
-pub async fn value(host: &ObjectHost, session_id: &str, key: &str) -> Result<Option<String>, ObjectError> {
+pub async fn value(
+    host: &ObjectHost,
+    session_id: &str,
+    key: &str,
+) -> Result<Option<String>, ObjectError> {
     let ns = Namespace::new(SESSION_NAMESPACE)?;
     let object = host.get_named(&ns, session_id).await?;
     let result = object
         .storage()
-        .sql("SELECT value FROM _keel_mcp_session WHERE key = ?1", vec![SqlValue::from(key)])
+        .sql(
+            "SELECT value FROM _keel_mcp_session WHERE key = ?1",
+            vec![SqlValue::from(key)],
+        )
         .await?;
     Ok(match result.rows.first().and_then(|r| r.first()) {
         Some(SqlValue::Text(v)) => Some(v.clone()),

@@ -49,7 +49,11 @@ impl ServeOptions {
             host: config::host_config(&file.objects, &ObjectOverrides::from(args.objects))?,
             mcp: keel_mcp::McpConfig {
                 conformance: args.conformance,
-                ..mcp_config(args.allowed_hosts.as_deref().or(file.allowed_hosts.as_deref()))
+                ..mcp_config(
+                    args.allowed_hosts
+                        .as_deref()
+                        .or(file.allowed_hosts.as_deref()),
+                )
             },
         })
     }
