@@ -216,7 +216,7 @@ impl ServerHandler for KeelMcp {
                     "no resource {:?}: resources/list shows the resources there are",
                     request.uri
                 ),
-                None,
+                Some(serde_json::json!({ "uri": request.uri })),
             )),
         }
     }
