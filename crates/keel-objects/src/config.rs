@@ -15,6 +15,9 @@ pub struct StorageLimits {
     pub cache_kib: u32,
     /// Largest number of jobs committed together in one group commit.
     pub max_batch: usize,
+    /// A SQL statement running longer than this is stopped with an error, so a runaway query
+    /// cannot hold its object's storage thread.
+    pub max_statement_time: std::time::Duration,
 }
 
 impl Default for StorageLimits {
@@ -25,6 +28,7 @@ impl Default for StorageLimits {
             max_object_bytes: 10 << 30,
             cache_kib: 512,
             max_batch: 512,
+            max_statement_time: std::time::Duration::from_secs(10),
         }
     }
 }

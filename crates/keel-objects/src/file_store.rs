@@ -235,7 +235,7 @@ impl ObjectStore for FileStore {
         let path = self.path_of(key);
         let created = !path.exists();
         let sql_err = |e| ObjectError::from_sqlite(&label, e);
-        let conn = if created {
+        let mut conn = if created {
             Connection::open_in_memory().map_err(sql_err)?
         } else {
             Connection::open_with_flags(
@@ -245,6 +245,7 @@ impl ObjectStore for FileStore {
             .map_err(sql_err)?
         };
         configure(&conn, limits, !created).map_err(sql_err)?;
+        crate::deadline::install(&mut conn).map_err(sql_err)?;
         Ok(Box::new(FileDatabase {
             conn,
             key: key.clone(),
@@ -558,12 +559,13 @@ impl FileDatabase {
 
     /// Switches from the in-memory copy to the file written by `persist`.
     fn open_persisted(&mut self) -> Result<(), ObjectError> {
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| self.err(e))?;
         configure(&conn, &self.limits, true).map_err(|e| self.err(e))?;
+        crate::deadline::install(&mut conn).map_err(|e| self.err(e))?;
         self.conn = conn;
         self.reopen = false;
         Ok(())

@@ -19,6 +19,7 @@ mod actor;
 mod alarms;
 mod config;
 mod coordinator;
+mod deadline;
 mod error;
 mod file_store;
 mod host;

@@ -199,6 +199,19 @@ impl<'a> Txn<'a> {
 
     /// Runs one SQL statement with bound parameters.
     pub fn sql(&self, query: &str, params: &[SqlValue]) -> Result<SqlResult, ObjectError> {
+        let limit = self.limits.max_statement_time;
+        crate::deadline::with_limit(limit, || self.run_sql(query, params)).map_err(|e| match e {
+            ObjectError::Sql(detail) if detail.contains("interrupted") => {
+                ObjectError::LimitExceeded(format!(
+                    "the SQL statement ran longer than the limit of {:.1} s and was stopped",
+                    limit.as_secs_f64()
+                ))
+            }
+            other => other,
+        })
+    }
+
+    fn run_sql(&self, query: &str, params: &[SqlValue]) -> Result<SqlResult, ObjectError> {
         let mut stmt = self.conn.prepare(query).map_err(|e| self.err(e))?;
         let expected = stmt.parameter_count();
         if expected != params.len() {

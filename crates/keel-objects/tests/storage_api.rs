@@ -348,3 +348,28 @@ async fn default_value_limit_is_at_least_32_mib() {
         Some(Value::Bytes(big))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runaway_query_is_stopped_and_the_object_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = StorageLimits {
+        max_statement_time: std::time::Duration::from_millis(200),
+        ..StorageLimits::default()
+    };
+    let host = host_with(dir.path(), limits);
+    let obj = host.get_named(&ns(), "runaway").await.unwrap();
+    let s = obj.storage();
+    let started = std::time::Instant::now();
+    let e = s
+        .sql("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c", vec![])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ObjectError::LimitExceeded(_)), "{e:?}");
+    assert!(
+        e.to_string().contains("ran longer than the limit of 0.2 s"),
+        "{e}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    s.put("after", json!(1)).await.unwrap();
+    assert_eq!(s.get("after").await.unwrap(), Some(Value::Json(json!(1))));
+}

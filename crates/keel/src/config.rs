@@ -32,6 +32,7 @@ pub struct ObjectsFileConfig {
     pub max_value_bytes: Option<usize>,
     pub max_object_bytes: Option<u64>,
     pub cache_kib: Option<u32>,
+    pub max_statement_time: Option<String>,
 }
 
 impl FileConfig {
@@ -85,6 +86,7 @@ pub struct ObjectOverrides {
     pub max_value_bytes: Option<usize>,
     pub max_object_bytes: Option<u64>,
     pub cache_kib: Option<u32>,
+    pub max_statement_time: Option<String>,
 }
 
 /// Builds the host configuration: each setting from the override if given, else from the file, else the default.
@@ -122,6 +124,14 @@ pub fn host_config(file: &ObjectsFileConfig, over: &ObjectOverrides) -> anyhow::
                 .cache_kib
                 .or(file.cache_kib)
                 .unwrap_or(limits.cache_kib),
+            max_statement_time: match over
+                .max_statement_time
+                .as_deref()
+                .or(file.max_statement_time.as_deref())
+            {
+                Some(t) => parse_duration(t).context("objects.max_statement_time")?,
+                None => limits.max_statement_time,
+            },
             ..limits
         },
         ..defaults

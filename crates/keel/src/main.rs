@@ -77,6 +77,9 @@ struct ObjectArgs {
     /// SQLite page cache per live object, in KiB.
     #[arg(long, env = "KEEL_OBJECTS_CACHE_KIB")]
     cache_kib: Option<u32>,
+    /// Stop a SQL statement that runs longer than this (e.g. 10s).
+    #[arg(long, env = "KEEL_OBJECTS_MAX_STATEMENT_TIME")]
+    max_statement_time: Option<String>,
 }
 
 impl From<ObjectArgs> for ObjectOverrides {
@@ -88,6 +91,7 @@ impl From<ObjectArgs> for ObjectOverrides {
             max_value_bytes: a.max_value_bytes,
             max_object_bytes: a.max_object_bytes,
             cache_kib: a.cache_kib,
+            max_statement_time: a.max_statement_time,
         }
     }
 }
