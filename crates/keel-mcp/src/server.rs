@@ -29,6 +29,8 @@ pub struct McpConfig {
     pub max_body_bytes: usize,
     /// Serve the conformance suite's fixture tools, resources and prompts.
     pub conformance: bool,
+    /// A tool call running longer than this is stopped and answered with a tool error.
+    pub tool_timeout: std::time::Duration,
 }
 
 impl Default for McpConfig {
@@ -37,6 +39,7 @@ impl Default for McpConfig {
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             max_body_bytes: 4 << 20,
             conformance: false,
+            tool_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -48,6 +51,8 @@ pub struct KeelMcp {
     host: Arc<ObjectHost>,
     tools: Arc<Vec<Tool>>,
     conformance: bool,
+    tool_timeout: std::time::Duration,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl KeelMcp {
@@ -61,6 +66,8 @@ impl KeelMcp {
             host,
             tools: Arc::new(tools),
             conformance,
+            tool_timeout: std::time::Duration::from_secs(60),
+            in_flight: Arc::default(),
         }
     }
 
@@ -85,6 +92,64 @@ impl KeelMcp {
         sessions::set_value(&self.host, &id, key, value)
             .await
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))
+    }
+}
+
+impl KeelMcp {
+    async fn dispatch_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if self.conformance && conformance_pack::has_tool(&request.name) {
+            let level = self.session_log_level(&context).await;
+            let enabled = |l: &str| {
+                level
+                    .as_deref()
+                    .is_none_or(|min| level_rank(l) >= level_rank(min))
+            };
+            let result = conformance_pack::call(
+                &request.name,
+                request.arguments.as_ref(),
+                &context,
+                enabled,
+            )
+            .await?;
+            return Ok(result.into());
+        }
+        if !state_pack::TOOLS.contains(&request.name.as_ref()) {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "unknown tool {:?}: tools/list shows the tools there are",
+                    request.name
+                ),
+                None,
+            ));
+        }
+        let result = state_pack::call(
+            &self.host,
+            &request.name,
+            request.arguments.as_ref(),
+            &context,
+        )
+        .await;
+        Ok(result.into())
+    }
+}
+
+/// Counts a running tool call for as long as it lives (graceful shutdown waits for the count to drop).
+struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -141,39 +206,22 @@ impl ServerHandler for KeelMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        if self.conformance && conformance_pack::has_tool(&request.name) {
-            let level = self.session_log_level(&context).await;
-            let enabled = |l: &str| {
-                level
-                    .as_deref()
-                    .is_none_or(|min| level_rank(l) >= level_rank(min))
-            };
-            let result = conformance_pack::call(
-                &request.name,
-                request.arguments.as_ref(),
-                &context,
-                enabled,
-            )
-            .await?;
-            return Ok(result.into());
+        let name = request.name.clone();
+        let _running = InFlight::enter(&self.in_flight);
+        match tokio::time::timeout(self.tool_timeout, self.dispatch_tool(request, context)).await {
+            Ok(result) => result,
+            Err(_) => {
+                Ok(
+                    rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(
+                        format!(
+                            "tool {name} did not finish within {:.0} s and was stopped",
+                            self.tool_timeout.as_secs_f64()
+                        ),
+                    )])
+                    .into(),
+                )
+            }
         }
-        if !state_pack::TOOLS.contains(&request.name.as_ref()) {
-            return Err(ErrorData::invalid_params(
-                format!(
-                    "unknown tool {:?}: tools/list shows the tools there are",
-                    request.name
-                ),
-                None,
-            ));
-        }
-        let result = state_pack::call(
-            &self.host,
-            &request.name,
-            request.arguments.as_ref(),
-            &context,
-        )
-        .await;
-        Ok(result.into())
     }
 
     async fn list_resources(
@@ -295,12 +343,20 @@ impl ServerHandler for KeelMcp {
 
 /// Ends the MCP endpoint's open streams and sessions, so that a graceful shutdown does not wait on them.
 #[derive(Clone, Debug)]
-pub struct McpShutdown(tokio_util::sync::CancellationToken);
+pub struct McpShutdown {
+    token: tokio_util::sync::CancellationToken,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+}
 
 impl McpShutdown {
+    /// Tool calls running now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Closes every open stream and session; new requests are refused.
     pub fn shutdown(&self) {
-        self.0.cancel();
+        self.token.cancel();
     }
 }
 
@@ -317,7 +373,9 @@ pub fn http_service(
     keel_objects::ObjectError,
 > {
     crate::sessions::register_kinds(&host)?;
-    let server = KeelMcp::new(Arc::clone(&host), config.conformance);
+    let mut server = KeelMcp::new(Arc::clone(&host), config.conformance);
+    server.tool_timeout = config.tool_timeout;
+    let in_flight = Arc::clone(&server.in_flight);
     let token = tokio_util::sync::CancellationToken::new();
     let mut http = StreamableHttpServerConfig::default()
         .with_cancellation_token(token.clone())
@@ -336,5 +394,5 @@ pub fn http_service(
         Arc::new(LocalSessionManager::default()),
         http,
     );
-    Ok((service, McpShutdown(token)))
+    Ok((service, McpShutdown { token, in_flight }))
 }

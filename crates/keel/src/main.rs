@@ -50,6 +50,12 @@ struct ServeArgs {
     /// Host header values /mcp accepts, comma-separated (default: localhost,127.0.0.1,::1; * for any).
     #[arg(long, env = "KEEL_ALLOWED_HOSTS")]
     allowed_hosts: Option<String>,
+    /// Stop a tool call that runs longer than this (e.g. 60s) and answer with a tool error.
+    #[arg(long, env = "KEEL_TOOL_TIMEOUT")]
+    tool_timeout: Option<String>,
+    /// Largest MCP request body in bytes (default 4 MiB); larger ones get 413.
+    #[arg(long, env = "KEEL_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
     /// Also serve the MCP conformance suite's fixture tools, resources and prompts.
     #[arg(long, hide_short_help = true)]
     conformance: bool,

@@ -49,6 +49,18 @@ impl ServeOptions {
             host: config::host_config(&file.objects, &ObjectOverrides::from(args.objects))?,
             mcp: keel_mcp::McpConfig {
                 conformance: args.conformance,
+                tool_timeout: match args
+                    .tool_timeout
+                    .as_deref()
+                    .or(file.tool_timeout.as_deref())
+                {
+                    Some(t) => config::parse_duration(t).context("tool_timeout")?,
+                    None => keel_mcp::McpConfig::default().tool_timeout,
+                },
+                max_body_bytes: args
+                    .max_body_bytes
+                    .or(file.max_body_bytes)
+                    .unwrap_or(keel_mcp::McpConfig::default().max_body_bytes),
                 ..mcp_config(
                     args.allowed_hosts
                         .as_deref()
@@ -92,7 +104,11 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     });
     let app = Router::new()
         .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn(session_delete_ok))
+        .layer(axum::middleware::from_fn(normalize_mcp_answers))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            refuse_while_draining,
+        ))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(Arc::clone(&state));
@@ -107,11 +123,18 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     tracing::info!(%addr, data = %options.data.display(), "keel is ready");
 
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let grace = options.shutdown_grace;
     let drain_state = Arc::clone(&state);
     let shutdown = async move {
         signals.wait().await;
         tracing::info!("shutting down: finishing in-flight requests");
         drain_state.draining.store(true, Ordering::SeqCst);
+        // Running tool calls finish (up to the grace period); then open streams are closed so the
+        // HTTP server can stop.
+        let deadline = tokio::time::Instant::now() + grace;
+        while mcp_shutdown.in_flight() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         mcp_shutdown.shutdown();
         let _ = signalled_tx.send(());
     };
@@ -178,18 +201,58 @@ impl Signals {
     }
 }
 
-/// rmcp answers a session DELETE with 202; clients (the official Python SDK among them) expect 200
-/// for a session that was ended, and warn otherwise.
-async fn session_delete_ok(
+/// Adjusts two of rmcp's answers to what clients expect: a session DELETE gets 200 (rmcp says 202,
+/// which the official Python SDK reports as a failure), and a body that is not JSON gets 400 with
+/// the JSON-RPC parse error -32700 (rmcp says 415 with plain text).
+async fn normalize_mcp_answers(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let is_delete = request.method() == axum::http::Method::DELETE;
+    let json_sent = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     let mut response = next.run(request).await;
     if is_delete && response.status() == StatusCode::ACCEPTED {
         *response.status_mut() = StatusCode::OK;
     }
+    if json_sent && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        let detail = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .unwrap_or_default();
+        let body = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {"code": -32700, "message": format!("Parse error: {}", String::from_utf8_lossy(&detail))},
+        });
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+    }
     response
+}
+
+/// After SIGTERM, requests that arrive on still-open connections get 503 with `Retry-After`, so a
+/// client or load balancer retries them elsewhere, while calls already running finish.
+async fn refuse_while_draining(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if state.draining.load(Ordering::SeqCst) && request.uri().path() != "/healthz" {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "keel is shutting down: retry the request\n",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {

@@ -15,10 +15,15 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Server {
+        Self::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
             .current_dir(dir)
             .env_remove("KEEL_DATA")
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -457,4 +462,171 @@ fn a_session_survives_a_restart_and_delete_ends_it() {
         String::from_utf8_lossy(&listed.stdout).trim().is_empty(),
         "the session's object was removed"
     );
+}
+
+/// A raw request; returns the status line's code and the whole response text.
+fn raw(addr: &str, request: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[test]
+fn malformed_requests_get_clear_errors_and_the_server_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &["--max-body-bytes", "2000"]);
+    let addr = server.addr.as_str();
+    let headers = "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nConnection: close\r\n";
+
+    let big = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{{\"pad\":\"{}\"}}}}",
+        "x".repeat(5000)
+    );
+    let (status, _) = raw(
+        addr,
+        &format!(
+            "POST /mcp HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\n\r\n{big}",
+            big.len()
+        ),
+    );
+    assert_eq!(status, 413, "a body over --max-body-bytes gets 413");
+
+    let junk = "{not json";
+    let (status, text) = raw(
+        addr,
+        &format!(
+            "POST /mcp HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\n\r\n{junk}",
+            junk.len()
+        ),
+    );
+    assert!(
+        (400..500).contains(&status),
+        "malformed JSON gets a 4xx: {text}"
+    );
+    assert!(
+        text.contains("-32700")
+            || text.to_lowercase().contains("parse")
+            || text.to_lowercase().contains("json"),
+        "{text}"
+    );
+
+    let body =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta()}})
+            .to_string();
+    let (status, text) = raw(
+        addr,
+        &format!(
+            "POST /mcp HTTP/1.1\r\nHost: evil.example:80\r\n{headers}MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/list\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(
+        (400..500).contains(&status),
+        "a foreign Host header is refused (DNS rebinding): {text}"
+    );
+
+    // Still serving.
+    let ok = call_stateless(addr, 9, "kv_get", json!({"key": "k", "object": "o"}));
+    assert_eq!(ok["result"]["isError"], false, "{ok}");
+}
+
+#[test]
+fn a_slow_tool_call_is_stopped_at_the_tool_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        dir.path(),
+        &["--tool-timeout", "300ms", "--max-statement-time", "3s"],
+    );
+    let addr = server.addr.as_str();
+    let started = std::time::Instant::now();
+    let runaway =
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    let slow = call_stateless(
+        addr,
+        1,
+        "sql_exec",
+        json!({"query": runaway, "object": "slow"}),
+    );
+    assert_eq!(slow["result"]["isError"], true, "{slow}");
+    let text = slow["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("did not finish within"), "{text}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let other = call_stateless(
+        addr,
+        2,
+        "kv_put",
+        json!({"key": "k", "value": 1, "object": "fast"}),
+    );
+    assert_eq!(
+        other["result"]["isError"], false,
+        "other objects keep working: {other}"
+    );
+}
+
+#[test]
+fn sigterm_lets_running_calls_finish_and_refuses_new_ones_with_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with(
+        dir.path(),
+        &["--tool-timeout", "10s", "--max-statement-time", "1500ms"],
+    );
+    let addr = server.addr.clone();
+    // A call that takes ~1.5 s (stopped by the statement limit, answered as a tool error).
+    let slow = std::thread::spawn({
+        let addr = addr.clone();
+        move || {
+            let runaway = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+            call_stateless(
+                &addr,
+                1,
+                "sql_exec",
+                json!({"query": runaway, "object": "slow"}),
+            )
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    // A keep-alive connection opened before the signal.
+    let mut early = TcpStream::connect(&addr).unwrap();
+    Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let body =
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": {"_meta": meta()}})
+            .to_string();
+    write!(
+        early,
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/list\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut refused = String::new();
+    let _ = early.read_to_string(&mut refused);
+    assert!(
+        refused.starts_with("HTTP/1.1 503"),
+        "a request during the drain gets 503: {refused}"
+    );
+    assert!(
+        refused.to_lowercase().contains("retry-after: 1"),
+        "{refused}"
+    );
+    let finished = slow.join().unwrap();
+    assert!(
+        finished["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("ran longer than"),
+        "{finished}"
+    );
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "keel exits 0 after draining: {status}");
 }
