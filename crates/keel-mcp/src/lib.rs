@@ -9,5 +9,6 @@ mod server;
 pub mod sessions;
 pub mod state_pack;
 pub mod target;
+pub mod validation;
 
 pub use server::{KeelMcp, McpConfig, McpShutdown, http_service};

@@ -53,6 +53,7 @@ pub struct KeelMcp {
     conformance: bool,
     tool_timeout: std::time::Duration,
     in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    validators: Arc<crate::validation::ArgumentValidators>,
 }
 
 impl KeelMcp {
@@ -62,12 +63,17 @@ impl KeelMcp {
         if conformance {
             tools.extend(conformance_pack::tools());
         }
+        let validators = Arc::new(crate::validation::ArgumentValidators::new(&tools).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a tool's input schema does not compile; its arguments go unchecked");
+            crate::validation::ArgumentValidators::default()
+        }));
         Self {
             host,
             tools: Arc::new(tools),
             conformance,
             tool_timeout: std::time::Duration::from_secs(60),
             in_flight: Arc::default(),
+            validators,
         }
     }
 
@@ -208,6 +214,13 @@ impl ServerHandler for KeelMcp {
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.clone();
         let _running = InFlight::enter(&self.in_flight);
+        if let Err(message) = self.validators.check(&name, request.arguments.as_ref()) {
+            return Ok(
+                rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(message)])
+                    .into(),
+            );
+        }
+
         match tokio::time::timeout(self.tool_timeout, self.dispatch_tool(request, context)).await {
             Ok(result) => result,
             Err(_) => {
