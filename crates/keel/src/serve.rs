@@ -90,6 +90,7 @@ fn mcp_config(allowed_hosts: Option<&str>) -> keel_mcp::McpConfig {
 
 struct AppState {
     host: Arc<ObjectHost>,
+    mcp: keel_mcp::McpShutdown,
     draining: AtomicBool,
 }
 
@@ -100,6 +101,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let (mcp, mcp_shutdown) = keel_mcp::http_service(Arc::clone(&host), &options.mcp)?;
     let state = Arc::new(AppState {
         host,
+        mcp: mcp_shutdown.clone(),
         draining: AtomicBool::new(false),
     });
     let app = Router::new()
@@ -266,5 +268,9 @@ async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let mut out = String::new();
     state.host.metrics().render_prometheus(&mut out);
+    let in_flight = state.mcp.in_flight();
+    out.push_str(&format!(
+        "# HELP keel_mcp_tool_calls_in_flight Tool calls running now.\n# TYPE keel_mcp_tool_calls_in_flight gauge\nkeel_mcp_tool_calls_in_flight {in_flight}\n"
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -593,7 +593,22 @@ fn sigterm_lets_running_calls_finish_and_refuses_new_ones_with_503() {
             )
         }
     });
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    // Wait (with a deadline) until the call is running on the server.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, metrics) = raw(
+            &addr,
+            &format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+        );
+        if metrics.contains("keel_mcp_tool_calls_in_flight 1") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow call never started: {metrics}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     // A keep-alive connection opened before the signal.
     let mut early = TcpStream::connect(&addr).unwrap();
     Command::new("kill")
