@@ -8,10 +8,11 @@ use rmcp::model::{
     CallToolResult, CompleteResult, GetPromptResult, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult, Tool,
 };
-use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, model::JsonObject};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+
+use crate::pack::{ToolContext, ToolFuture, ToolPack};
 
 /// A 1x1 red PNG.
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
@@ -129,22 +130,32 @@ pub fn tools() -> Vec<Tool> {
     ]
 }
 
-/// True if `name` is one of the fixture tools.
-pub fn has_tool(name: &str) -> bool {
-    tools().iter().any(|t| t.name == name)
-}
-
 fn text(text: impl Into<String>) -> Value {
     json!({"content": [{"type": "text", "text": text.into()}]})
 }
 
-/// Runs a fixture tool.
-#[allow(deprecated)] // Sampling and logging are deprecated by 2026-07-28 but required by 2025-11-25.
-pub async fn call(
+/// The conformance suite's fixture tools.
+pub struct ConformancePack;
+
+impl ToolPack for ConformancePack {
+    fn tools(&self) -> Vec<Tool> {
+        tools()
+    }
+
+    fn call<'a>(
+        &'a self,
+        tool: &'a str,
+        arguments: Option<&'a JsonObject>,
+        cx: &'a ToolContext,
+    ) -> ToolFuture<'a> {
+        Box::pin(call(tool, arguments, cx))
+    }
+}
+
+async fn call(
     name: &str,
     arguments: Option<&JsonObject>,
-    context: &RequestContext<RoleServer>,
-    log_enabled: impl Fn(&str) -> bool,
+    cx: &ToolContext,
 ) -> Result<CallToolResult, ErrorData> {
     let arg = |key: &str| {
         arguments
@@ -180,12 +191,7 @@ pub async fn call(
                 if i > 0 {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                if log_enabled("info") {
-                    let param = from_json(
-                        json!({"level": "info", "logger": "conformance", "data": message}),
-                    )?;
-                    let _ = context.peer.notify_logging_message(param).await;
-                }
+                cx.log("info", "conformance", json!(message)).await;
             }
             text("Tool with logging executed successfully")
         }
@@ -193,30 +199,19 @@ pub async fn call(
             json!({"content": [{"type": "text", "text": "This tool intentionally returns an error for testing"}], "isError": true})
         }
         "test_tool_with_progress" => {
-            let token = context.meta.get_progress_token();
             for (i, progress) in [0, 50, 100].iter().enumerate() {
                 if i > 0 {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                if let Some(token) = &token {
-                    let param = from_json(
-                        json!({"progressToken": token, "progress": progress, "total": 100}),
-                    )?;
-                    let _ = context.peer.notify_progress(param).await;
-                }
+                cx.progress(f64::from(*progress), Some(100.0), None).await;
             }
             text("Tool with progress executed successfully")
         }
         "test_sampling" => {
-            let params = from_json(
-                json!({"messages": [{"role": "user", "content": {"type": "text", "text": arg("prompt")}}],
-                                          "maxTokens": 100}),
-            )?;
-            let reply =
-                context.peer.create_message(params).await.map_err(|e| {
-                    ErrorData::internal_error(format!("sampling failed: {e}"), None)
-                })?;
-            let reply = serde_json::to_value(&reply).unwrap_or(Value::Null);
+            let reply = cx
+                .sample(json!({"messages": [{"role": "user", "content": {"type": "text", "text": arg("prompt")}}],
+                               "maxTokens": 100}))
+                .await?;
             let answer = reply["content"]["text"]
                 .as_str()
                 .map(str::to_string)
@@ -227,7 +222,7 @@ pub async fn call(
             let params = json!({"message": arg("message"), "requestedSchema": {"type": "object", "properties": {
                 "username": {"type": "string", "description": "User's response"},
                 "email": {"type": "string", "description": "User's email address"}}, "required": ["username", "email"]}});
-            let reply = elicit(context, params).await?;
+            let reply = cx.elicit(params).await?;
             text(format!(
                 "User response: action={}, content={}",
                 reply["action"].as_str().unwrap_or("?"),
@@ -242,7 +237,7 @@ pub async fn call(
                     "score": {"type": "number", "description": "User score", "default": 95.5},
                     "status": {"type": "string", "description": "User status", "enum": ["active", "inactive", "pending"], "default": "active"},
                     "verified": {"type": "boolean", "description": "Verification status", "default": true}}}});
-            let reply = elicit(context, params).await?;
+            let reply = cx.elicit(params).await?;
             text(format!(
                 "Elicitation completed: action={}, content={}",
                 reply["action"].as_str().unwrap_or("?"),
@@ -263,7 +258,7 @@ pub async fn call(
                     "titledMulti": {"type": "array", "description": "Select multiple options with titles", "items": {"anyOf": [
                         {"const": "value1", "title": "First Choice"}, {"const": "value2", "title": "Second Choice"},
                         {"const": "value3", "title": "Third Choice"}]}}}}});
-            let reply = elicit(context, params).await?;
+            let reply = cx.elicit(params).await?;
             text(format!(
                 "Elicitation completed: action={}, content={}",
                 reply["action"].as_str().unwrap_or("?"),
@@ -279,16 +274,6 @@ pub async fn call(
         }
     };
     self::result(result)
-}
-
-async fn elicit(context: &RequestContext<RoleServer>, params: Value) -> Result<Value, ErrorData> {
-    let params = from_json(params)?;
-    let reply = context
-        .peer
-        .create_elicitation(params)
-        .await
-        .map_err(|e| ErrorData::internal_error(format!("elicitation failed: {e}"), None))?;
-    Ok(serde_json::to_value(&reply).unwrap_or(Value::Null))
 }
 
 /// The fixture resources.

@@ -5,10 +5,12 @@
 
 mod arguments;
 pub mod conformance_pack;
+pub mod pack;
 mod server;
 pub mod sessions;
 pub mod state_pack;
 pub mod target;
 pub mod validation;
 
+pub use pack::{ToolContext, ToolFuture, ToolPack};
 pub use server::{KeelMcp, McpConfig, McpShutdown, http_service};

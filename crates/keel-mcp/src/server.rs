@@ -18,7 +18,10 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, ServerHandler};
 
-use crate::{conformance_pack, sessions, state_pack, target};
+use std::collections::HashMap;
+
+use crate::pack::{ToolContext, ToolPack};
+use crate::{conformance_pack, sessions, target};
 
 /// Settings of the MCP endpoint.
 #[derive(Debug, Clone)]
@@ -50,6 +53,9 @@ impl Default for McpConfig {
 pub struct KeelMcp {
     host: Arc<ObjectHost>,
     tools: Arc<Vec<Tool>>,
+    /// Tool name -> index into `packs`.
+    routes: Arc<HashMap<String, usize>>,
+    packs: Arc<Vec<Arc<dyn ToolPack>>>,
     conformance: bool,
     tool_timeout: std::time::Duration,
     in_flight: Arc<std::sync::atomic::AtomicUsize>,
@@ -57,33 +63,34 @@ pub struct KeelMcp {
 }
 
 impl KeelMcp {
-    /// A server whose packs keep their state in `host`; with `conformance`, also the suite's fixtures.
-    pub fn new(host: Arc<ObjectHost>, conformance: bool) -> Self {
-        let mut tools = state_pack::tools();
-        if conformance {
-            tools.extend(conformance_pack::tools());
+    /// A server over `packs` (the built-in `state` pack is one); with `conformance`, also the
+    /// conformance suite's fixture resources and prompts. Two packs may not share a tool name.
+    pub fn new(
+        host: Arc<ObjectHost>,
+        packs: Vec<Arc<dyn ToolPack>>,
+        conformance: bool,
+    ) -> Result<Self, String> {
+        let mut tools = Vec::new();
+        let mut routes = HashMap::new();
+        for (index, pack) in packs.iter().enumerate() {
+            for tool in pack.tools() {
+                if routes.insert(tool.name.to_string(), index).is_some() {
+                    return Err(format!("two packs define the tool {}", tool.name));
+                }
+                tools.push(tool);
+            }
         }
-        let validators = Arc::new(crate::validation::ArgumentValidators::new(&tools).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "a tool's input schema does not compile; its arguments go unchecked");
-            crate::validation::ArgumentValidators::default()
-        }));
-        Self {
+        let validators = crate::validation::ArgumentValidators::new(&tools)?;
+        Ok(Self {
             host,
             tools: Arc::new(tools),
+            routes: Arc::new(routes),
+            packs: Arc::new(packs),
             conformance,
             tool_timeout: std::time::Duration::from_secs(60),
             in_flight: Arc::default(),
-            validators,
-        }
-    }
-
-    /// The lowest log level the session asked for (`logging/setLevel`), if any.
-    async fn session_log_level(&self, context: &RequestContext<RoleServer>) -> Option<String> {
-        let id = target::session_id(context)?;
-        sessions::value(&self.host, &id, "log_level")
-            .await
-            .ok()
-            .flatten()
+            validators: Arc::new(validators),
+        })
     }
 
     async fn set_session_value(
@@ -99,31 +106,13 @@ impl KeelMcp {
             .await
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))
     }
-}
 
-impl KeelMcp {
     async fn dispatch_tool(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        if self.conformance && conformance_pack::has_tool(&request.name) {
-            let level = self.session_log_level(&context).await;
-            let enabled = |l: &str| {
-                level
-                    .as_deref()
-                    .is_none_or(|min| level_rank(l) >= level_rank(min))
-            };
-            let result = conformance_pack::call(
-                &request.name,
-                request.arguments.as_ref(),
-                &context,
-                enabled,
-            )
-            .await?;
-            return Ok(result.into());
-        }
-        if !state_pack::TOOLS.contains(&request.name.as_ref()) {
+        let Some(&index) = self.routes.get(request.name.as_ref()) else {
             return Err(ErrorData::invalid_params(
                 format!(
                     "unknown tool {:?}: tools/list shows the tools there are",
@@ -131,14 +120,11 @@ impl KeelMcp {
                 ),
                 None,
             ));
-        }
-        let result = state_pack::call(
-            &self.host,
-            &request.name,
-            request.arguments.as_ref(),
-            &context,
-        )
-        .await;
+        };
+        let cx = ToolContext::new(Arc::clone(&self.host), context);
+        let result = self.packs[index]
+            .call(&request.name, request.arguments.as_ref(), &cx)
+            .await?;
         Ok(result.into())
     }
 }
@@ -157,21 +143,6 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
-}
-
-const LOG_LEVELS: [&str; 8] = [
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
-
-fn level_rank(level: &str) -> usize {
-    LOG_LEVELS.iter().position(|l| *l == level).unwrap_or(0)
 }
 
 impl ServerHandler for KeelMcp {
@@ -378,15 +349,21 @@ impl McpShutdown {
 pub fn http_service(
     host: Arc<ObjectHost>,
     config: &McpConfig,
+    extra_packs: Vec<Arc<dyn ToolPack>>,
 ) -> Result<
     (
         StreamableHttpService<KeelMcp, LocalSessionManager>,
         McpShutdown,
     ),
-    keel_objects::ObjectError,
+    String,
 > {
-    crate::sessions::register_kinds(&host)?;
-    let mut server = KeelMcp::new(Arc::clone(&host), config.conformance);
+    crate::sessions::register_kinds(&host).map_err(|e| e.to_string())?;
+    let mut packs: Vec<Arc<dyn ToolPack>> = vec![Arc::new(crate::state_pack::StatePack)];
+    if config.conformance {
+        packs.push(Arc::new(conformance_pack::ConformancePack));
+    }
+    packs.extend(extra_packs);
+    let mut server = KeelMcp::new(Arc::clone(&host), packs, config.conformance)?;
     server.tool_timeout = config.tool_timeout;
     let in_flight = Arc::clone(&server.in_flight);
     let token = tokio_util::sync::CancellationToken::new();

@@ -3,16 +3,13 @@
 
 use std::sync::Arc;
 
-use keel_objects::{ListOptions, ObjectHost, SqlValue, Value};
+use keel_objects::{ListOptions, SqlValue, Value};
 use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
-use rmcp::service::{RequestContext, RoleServer};
 use serde_json::{Map, json};
 
 use crate::arguments::Arguments;
-use crate::target::{self, OBJECT_HEADER};
-
-/// Names of the pack's tools.
-pub const TOOLS: [&str; 5] = ["kv_get", "kv_put", "kv_delete", "kv_list", "sql_exec"];
+use crate::pack::{ToolContext, ToolFuture, ToolPack};
+use crate::target::OBJECT_HEADER;
 
 fn schema(
     mut properties: Map<String, serde_json::Value>,
@@ -126,25 +123,35 @@ pub fn tools() -> Vec<Tool> {
     ]
 }
 
-/// Runs one of the pack's tools. Problems the caller can fix come back as tool errors (`isError`),
-/// so that the model reads them.
-pub async fn call(
-    host: &ObjectHost,
-    name: &str,
-    arguments: Option<&Map<String, serde_json::Value>>,
-    context: &RequestContext<RoleServer>,
-) -> CallToolResult {
-    match run(host, name, &Arguments::new(name, arguments), context).await {
-        Ok(value) => CallToolResult::structured(value),
-        Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
+/// The built-in `state` pack.
+pub struct StatePack;
+
+impl ToolPack for StatePack {
+    fn tools(&self) -> Vec<Tool> {
+        tools()
+    }
+
+    fn call<'a>(
+        &'a self,
+        tool: &'a str,
+        arguments: Option<&'a Map<String, serde_json::Value>>,
+        cx: &'a ToolContext,
+    ) -> ToolFuture<'a> {
+        Box::pin(async move {
+            Ok(
+                match run(tool, &Arguments::new(tool, arguments), cx).await {
+                    Ok(value) => CallToolResult::structured(value),
+                    Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
+                },
+            )
+        })
     }
 }
 
 async fn run(
-    host: &ObjectHost,
     name: &str,
     args: &Arguments<'_>,
-    context: &RequestContext<RoleServer>,
+    cx: &ToolContext,
 ) -> Result<serde_json::Value, String> {
     let allowed: &[&str] = match name {
         "kv_get" | "kv_delete" => &["key", "object"],
@@ -154,11 +161,7 @@ async fn run(
         other => return Err(format!("the state pack has no tool {other:?}")),
     };
     args.only(allowed)?;
-    let target = target::resolve(args.opt_string("object")?, context).map_err(|e| e.to_string())?;
-    let object = host
-        .get_named(&target.key.namespace, &target.name)
-        .await
-        .map_err(|e| e.to_string())?;
+    let object = cx.object(args.opt_string("object")?).await?;
     let storage = object.storage();
     let err = |e: keel_objects::ObjectError| e.to_string();
     Ok(match name {

@@ -98,7 +98,8 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let host = ObjectHost::open_embedded(&options.data, options.host.clone())
         .with_context(|| format!("cannot open data directory {}", options.data.display()))?;
     let host = Arc::new(host);
-    let (mcp, mcp_shutdown) = keel_mcp::http_service(Arc::clone(&host), &options.mcp)?;
+    let (mcp, mcp_shutdown) = keel_mcp::http_service(Arc::clone(&host), &options.mcp, Vec::new())
+        .map_err(anyhow::Error::msg)?;
     let state = Arc::new(AppState {
         host,
         mcp: mcp_shutdown.clone(),

@@ -1,0 +1,162 @@
+//! The tool-building API. A pack is a set of tools (`ToolPack`); every call gets a `ToolContext`:
+//! the object it acts on (the session's, or one named by an `object` argument), other objects by
+//! name, progress, logging, cancellation, and requests to the client (elicitation, sampling).
+//! The built-in `state` pack and the conformance fixtures are packs; browser and sandbox packs
+//! plug in the same way.
+
+#![allow(deprecated)] // Logging and sampling are deprecated by 2026-07-28 but part of 2025-11-25.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use keel_objects::{Namespace, Object, ObjectHost};
+use rmcp::ErrorData;
+use rmcp::model::{CallToolResult, JsonObject, Tool};
+use rmcp::service::{RequestContext, RoleServer};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::{sessions, target};
+
+/// What a pack's `call` returns.
+pub type ToolFuture<'a> = BoxFuture<'a, Result<CallToolResult, ErrorData>>;
+
+/// A set of tools. Return problems the caller can fix as `CallToolResult::error` (the model reads
+/// those); return `Err` only when the request itself cannot be served.
+pub trait ToolPack: Send + Sync + 'static {
+    /// The pack's tools, with their input schemas (arguments are checked against them before `call`).
+    fn tools(&self) -> Vec<Tool>;
+    /// Runs one of the pack's tools.
+    fn call<'a>(
+        &'a self,
+        tool: &'a str,
+        arguments: Option<&'a JsonObject>,
+        cx: &'a ToolContext,
+    ) -> ToolFuture<'a>;
+}
+
+const LOG_LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
+
+fn level_rank(level: &str) -> usize {
+    LOG_LEVELS.iter().position(|l| *l == level).unwrap_or(0)
+}
+
+/// Everything a tool call may use.
+pub struct ToolContext {
+    host: Arc<ObjectHost>,
+    request: RequestContext<RoleServer>,
+}
+
+impl ToolContext {
+    pub(crate) fn new(host: Arc<ObjectHost>, request: RequestContext<RoleServer>) -> Self {
+        Self { host, request }
+    }
+
+    /// The object host, for anything the helpers below do not cover.
+    pub fn host(&self) -> &Arc<ObjectHost> {
+        &self.host
+    }
+
+    /// The rmcp request context (peer, metadata, extensions).
+    pub fn request(&self) -> &RequestContext<RoleServer> {
+        &self.request
+    }
+
+    /// The session this call came over, on the handshake protocol.
+    pub fn session_id(&self) -> Option<String> {
+        target::session_id(&self.request)
+    }
+
+    /// The object the call acts on: the one named by `object` if given, else the session's. The
+    /// error says what to do (on stateless requests, pass `object`).
+    pub async fn object(&self, object: Option<&str>) -> Result<Object, String> {
+        let target = target::resolve(object, &self.request).map_err(|e| e.to_string())?;
+        self.host
+            .get_named(&target.key.namespace, &target.name)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Another object by namespace and name (so one agent can hand work to another).
+    pub async fn named(&self, namespace: &str, name: &str) -> Result<Object, String> {
+        let ns = Namespace::new(namespace).map_err(|e| e.to_string())?;
+        self.host
+            .get_named(&ns, name)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Cancelled when the client cancels the call (or the server shuts down).
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.request.ct
+    }
+
+    /// Reports progress, if the client asked for it (a `progressToken`).
+    pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        let Some(token) = self.request.meta.get_progress_token() else {
+            return;
+        };
+        let mut param = serde_json::json!({"progressToken": token, "progress": progress});
+        if let Some(total) = total {
+            param["total"] = total.into();
+        }
+        if let Some(message) = message {
+            param["message"] = message.into();
+        }
+        if let Ok(param) = serde_json::from_value(param) {
+            let _ = self.request.peer.notify_progress(param).await;
+        }
+    }
+
+    /// Sends a log message if the session's level (`logging/setLevel`) lets it through.
+    pub async fn log(&self, level: &str, logger: &str, data: Value) {
+        if let Some(id) = self.session_id()
+            && let Ok(Some(min)) = sessions::value(&self.host, &id, "log_level").await
+            && level_rank(level) < level_rank(&min)
+        {
+            return;
+        }
+        let param = serde_json::json!({"level": level, "logger": logger, "data": data});
+        if let Ok(param) = serde_json::from_value(param) {
+            let _ = self.request.peer.notify_logging_message(param).await;
+        }
+    }
+
+    /// Asks the user through the client (`elicitation/create`, handshake protocol); returns the
+    /// client's answer as JSON (`action`, `content`).
+    pub async fn elicit(&self, params: Value) -> Result<Value, ErrorData> {
+        let params = serde_json::from_value(params).map_err(|e| {
+            ErrorData::invalid_params(format!("elicitation request is malformed: {e}"), None)
+        })?;
+        let reply = self
+            .request
+            .peer
+            .create_elicitation(params)
+            .await
+            .map_err(|e| ErrorData::internal_error(format!("elicitation failed: {e}"), None))?;
+        Ok(serde_json::to_value(&reply).unwrap_or(Value::Null))
+    }
+
+    /// Asks the client's model (`sampling/createMessage`, handshake protocol); returns its answer as JSON.
+    pub async fn sample(&self, params: Value) -> Result<Value, ErrorData> {
+        let params = serde_json::from_value(params).map_err(|e| {
+            ErrorData::invalid_params(format!("sampling request is malformed: {e}"), None)
+        })?;
+        let reply = self
+            .request
+            .peer
+            .create_message(params)
+            .await
+            .map_err(|e| ErrorData::internal_error(format!("sampling failed: {e}"), None))?;
+        Ok(serde_json::to_value(&reply).unwrap_or(Value::Null))
+    }
+}
