@@ -13,4 +13,4 @@ pub mod target;
 pub mod validation;
 
 pub use pack::{ToolContext, ToolFuture, ToolPack};
-pub use server::{KeelMcp, McpConfig, McpShutdown, http_service};
+pub use server::{KeelMcp, McpConfig, McpShutdown, http_service, serve_stdio};

@@ -54,11 +54,20 @@ fn level_rank(level: &str) -> usize {
 pub struct ToolContext {
     host: Arc<ObjectHost>,
     request: RequestContext<RoleServer>,
+    session: Option<String>,
 }
 
 impl ToolContext {
-    pub(crate) fn new(host: Arc<ObjectHost>, request: RequestContext<RoleServer>) -> Self {
-        Self { host, request }
+    pub(crate) fn new(
+        host: Arc<ObjectHost>,
+        request: RequestContext<RoleServer>,
+        session: Option<String>,
+    ) -> Self {
+        Self {
+            host,
+            request,
+            session,
+        }
     }
 
     /// The object host, for anything the helpers below do not cover.
@@ -73,13 +82,13 @@ impl ToolContext {
 
     /// The session this call came over, on the handshake protocol.
     pub fn session_id(&self) -> Option<String> {
-        target::session_id(&self.request)
+        self.session.clone()
     }
 
     /// The object the call acts on: the one named by `object` if given, else the session's. The
     /// error says what to do (on stateless requests, pass `object`).
     pub async fn object(&self, object: Option<&str>) -> Result<Object, String> {
-        let target = target::resolve(object, &self.request).map_err(|e| e.to_string())?;
+        let target = target::resolve(object, self.session.as_deref()).map_err(|e| e.to_string())?;
         self.host
             .get_named(&target.key.namespace, &target.name)
             .await

@@ -60,6 +60,8 @@ pub struct KeelMcp {
     tool_timeout: std::time::Duration,
     in_flight: Arc<std::sync::atomic::AtomicUsize>,
     validators: Arc<crate::validation::ArgumentValidators>,
+    /// The session of a connection that has no HTTP session header (stdio).
+    fixed_session: Option<Arc<str>>,
 }
 
 impl KeelMcp {
@@ -90,7 +92,18 @@ impl KeelMcp {
             tool_timeout: std::time::Duration::from_secs(60),
             in_flight: Arc::default(),
             validators: Arc::new(validators),
+            fixed_session: None,
         })
+    }
+
+    /// Serves one stdio connection as the session `session` (its object keeps the state).
+    pub fn with_fixed_session(mut self, session: &str) -> Self {
+        self.fixed_session = Some(Arc::from(session));
+        self
+    }
+
+    fn session_of(&self, context: &RequestContext<RoleServer>) -> Option<String> {
+        target::session_id(context).or_else(|| self.fixed_session.as_deref().map(str::to_string))
     }
 
     async fn set_session_value(
@@ -99,7 +112,7 @@ impl KeelMcp {
         key: &str,
         value: &str,
     ) -> Result<(), ErrorData> {
-        let id = target::session_id(context).ok_or_else(|| {
+        let id = self.session_of(context).ok_or_else(|| {
             ErrorData::invalid_request("this request needs a session (initialize first)", None)
         })?;
         sessions::set_value(&self.host, &id, key, value)
@@ -121,7 +134,8 @@ impl KeelMcp {
                 None,
             ));
         };
-        let cx = ToolContext::new(Arc::clone(&self.host), context);
+        let session = self.session_of(&context);
+        let cx = ToolContext::new(Arc::clone(&self.host), context, session);
         let result = self.packs[index]
             .call(&request.name, request.arguments.as_ref(), &cx)
             .await?;
@@ -358,11 +372,7 @@ pub fn http_service(
     String,
 > {
     crate::sessions::register_kinds(&host).map_err(|e| e.to_string())?;
-    let mut packs: Vec<Arc<dyn ToolPack>> = vec![Arc::new(crate::state_pack::StatePack)];
-    if config.conformance {
-        packs.push(Arc::new(conformance_pack::ConformancePack));
-    }
-    packs.extend(extra_packs);
+    let packs = packs_for(config, extra_packs);
     let mut server = KeelMcp::new(Arc::clone(&host), packs, config.conformance)?;
     server.tool_timeout = config.tool_timeout;
     let in_flight = Arc::clone(&server.in_flight);
@@ -385,4 +395,39 @@ pub fn http_service(
         http,
     );
     Ok((service, McpShutdown { token, in_flight }))
+}
+
+/// The built-in packs (state; the conformance fixtures when asked for) followed by `extra`.
+fn packs_for(config: &McpConfig, extra: Vec<Arc<dyn ToolPack>>) -> Vec<Arc<dyn ToolPack>> {
+    let mut packs: Vec<Arc<dyn ToolPack>> = vec![Arc::new(crate::state_pack::StatePack)];
+    if config.conformance {
+        packs.push(Arc::new(conformance_pack::ConformancePack));
+    }
+    packs.extend(extra);
+    packs
+}
+
+/// Serves MCP over stdin/stdout (for clients that launch a local command) until the client closes
+/// stdin. The connection is the session `session`: its state lives in that session's object, so
+/// the same name resumes it later.
+pub async fn serve_stdio(
+    host: Arc<ObjectHost>,
+    config: &McpConfig,
+    extra_packs: Vec<Arc<dyn ToolPack>>,
+    session: &str,
+) -> Result<(), String> {
+    use rmcp::ServiceExt;
+    crate::sessions::register_kinds(&host).map_err(|e| e.to_string())?;
+    let packs = packs_for(config, extra_packs);
+    let mut server = KeelMcp::new(host, packs, config.conformance)?.with_fixed_session(session);
+    server.tool_timeout = config.tool_timeout;
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| format!("stdio session failed to start: {e}"))?;
+    running
+        .waiting()
+        .await
+        .map_err(|e| format!("stdio session ended with an error: {e}"))?;
+    Ok(())
 }

@@ -41,10 +41,7 @@ pub fn session_id(context: &RequestContext<RoleServer>) -> Option<String> {
 }
 
 /// Chooses the object: the named one if `object` is given, else the session's.
-pub fn resolve(
-    object: Option<&str>,
-    context: &RequestContext<RoleServer>,
-) -> Result<Target, TargetError> {
+pub fn resolve(object: Option<&str>, session: Option<&str>) -> Result<Target, TargetError> {
     if let Some(name) = object {
         let ns = Namespace::new(NAMED_NAMESPACE)?;
         return Ok(Target {
@@ -52,7 +49,7 @@ pub fn resolve(
             name: name.to_string(),
         });
     }
-    let id = session_id(context).ok_or(TargetError::NoSession)?;
+    let id = session.ok_or(TargetError::NoSession)?.to_string();
     let ns = Namespace::new(SESSION_NAMESPACE)?;
     Ok(Target {
         key: ObjectKey::from_name(&ns, &id)?,

@@ -34,6 +34,14 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Serve MCP over stdin/stdout (for clients that launch a local command).
+    Stdio {
+        /// Session name: its object keeps the state, so the same name resumes it (default: a new one).
+        #[arg(long)]
+        session: Option<String>,
+        #[command(flatten)]
+        objects: ObjectArgs,
+    },
     /// Inspect and move the objects of a data directory (the server must not be running on it).
     #[command(subcommand)]
     Objects(ObjectsCommand),
@@ -179,6 +187,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(serve::run(serve::ServeOptions::resolve(args, &file, data)?))
         }
         Command::Objects(cmd) => runtime.block_on(inspect::run(cmd, &file, data)),
+        Command::Stdio { session, objects } => {
+            runtime.block_on(serve::run_stdio(session, objects, &file, data))
+        }
     }
 }
 

@@ -88,6 +88,31 @@ fn mcp_config(allowed_hosts: Option<&str>) -> keel_mcp::McpConfig {
     config
 }
 
+/// `keel stdio`: one MCP connection over stdin/stdout, state in the data directory like `serve`.
+pub async fn run_stdio(
+    session: Option<String>,
+    objects: crate::ObjectArgs,
+    file: &FileConfig,
+    data: PathBuf,
+) -> anyhow::Result<()> {
+    let host_config = config::host_config(&file.objects, &ObjectOverrides::from(objects))?;
+    let host = ObjectHost::open_embedded(&data, host_config)
+        .with_context(|| format!("cannot open data directory {}", data.display()))?;
+    let host = Arc::new(host);
+    let session = session.unwrap_or_else(|| format!("stdio-{}", keel_objects::ObjectId::unique()));
+    tracing::info!(%session, data = %data.display(), "serving MCP on stdin/stdout");
+    let result = keel_mcp::serve_stdio(
+        Arc::clone(&host),
+        &keel_mcp::McpConfig::default(),
+        Vec::new(),
+        &session,
+    )
+    .await
+    .map_err(anyhow::Error::msg);
+    host.shutdown(Duration::from_secs(10)).await;
+    result
+}
+
 struct AppState {
     host: Arc<ObjectHost>,
     mcp: keel_mcp::McpShutdown,
