@@ -1,52 +1,15 @@
 //! The `state` pack through `/mcp` of the real binary, on both protocol generations, and a SIGKILL
 //! in the middle of concurrent writes.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    addr: String,
-}
+mod common;
 
-impl Server {
-    fn start(dir: &Path) -> Server {
-        Self::start_with(dir, &[])
-    }
-
-    fn start_with(dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
-            .current_dir(dir)
-            .env_remove("KEEL_DATA")
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("keel starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        let addr = line
-            .trim()
-            .strip_prefix("keel listening on http://")
-            .expect("address")
-            .to_string();
-        Server { child, addr }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{Server, raw};
 
 /// One POST to /mcp; returns the status, the session header, and the JSON-RPC messages (from a JSON
 /// body or from SSE `data:` lines).
@@ -197,7 +160,7 @@ impl<'a> Session<'a> {
 #[test]
 fn state_tools_act_on_the_session_or_a_named_object_in_both_generations() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Server::start(dir.path(), &[]);
     let addr = server.addr.as_str();
 
     let mut alice = Session::open(addr);
@@ -324,7 +287,7 @@ fn state_tools_act_on_the_session_or_a_named_object_in_both_generations() {
 #[test]
 fn sigkill_during_concurrent_kv_puts_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Server::start(dir.path(), &[]);
     let addr = server.addr.clone();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut writers = Vec::new();
@@ -367,7 +330,7 @@ fn sigkill_during_concurrent_kv_puts_loses_no_acknowledged_write() {
     );
     drop(server);
 
-    let server = Server::start(dir.path());
+    let server = Server::start(dir.path(), &[]);
     let listed = call_stateless(&server.addr, 1, "kv_list", json!({"object": "ledger"}));
     let stored: std::collections::HashSet<String> =
         listed["result"]["structuredContent"]["entries"]
@@ -405,7 +368,7 @@ fn send_delete(addr: &str, session: &str) -> u16 {
 fn a_session_survives_a_restart_and_delete_ends_it() {
     let dir = tempfile::tempdir().unwrap();
     let session_id = {
-        let server = Server::start(dir.path());
+        let server = Server::start(dir.path(), &[]);
         let mut alice = Session::open(&server.addr);
         alice.call(
             "kv_put",
@@ -414,7 +377,7 @@ fn a_session_survives_a_restart_and_delete_ends_it() {
         alice.id.clone()
     };
     // The server was killed (not even a clean shutdown); a new process serves the same data.
-    let server = Server::start(dir.path());
+    let server = Server::start(dir.path(), &[]);
     let mut alice = Session {
         addr: &server.addr,
         id: session_id.clone(),
@@ -465,25 +428,10 @@ fn a_session_survives_a_restart_and_delete_ends_it() {
     );
 }
 
-/// A raw request; returns the status line's code and the whole response text.
-fn raw(addr: &str, request: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, text)
-}
-
 #[test]
 fn malformed_requests_get_clear_errors_and_the_server_keeps_working() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(dir.path(), &["--max-body-bytes", "2000"]);
+    let server = Server::start(dir.path(), &["--max-body-bytes", "2000"]);
     let addr = server.addr.as_str();
     let headers = "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nConnection: close\r\n";
 
@@ -542,7 +490,7 @@ fn malformed_requests_get_clear_errors_and_the_server_keeps_working() {
 #[test]
 fn a_slow_tool_call_is_stopped_at_the_tool_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
+    let server = Server::start(
         dir.path(),
         &["--tool-timeout", "300ms", "--max-statement-time", "3s"],
     );
@@ -575,7 +523,7 @@ fn a_slow_tool_call_is_stopped_at_the_tool_timeout() {
 #[test]
 fn sigterm_lets_running_calls_finish_and_refuses_new_ones_with_503() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start_with(
+    let mut server = Server::start(
         dir.path(),
         &["--tool-timeout", "10s", "--max-statement-time", "1500ms"],
     );

@@ -1,0 +1,103 @@
+//! What the end-to-end tests share: the real `keel` binary, started on an ephemeral port.
+
+#![allow(dead_code)] // Each test file uses a different part.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `keel` command, without settings leaking in from the environment.
+pub fn keel() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
+    cmd.env_remove("KEEL_LISTEN")
+        .env_remove("KEEL_DATA")
+        .env_remove("KEEL_CONFIG");
+    cmd
+}
+
+/// A running `keel serve`; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    /// `keel serve --listen 127.0.0.1:0 EXTRA…` in `dir`; returns once it printed its address.
+    pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = keel()
+            .current_dir(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("keel starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the ready line");
+        let addr = line
+            .trim()
+            .strip_prefix("keel listening on http://")
+            .expect("the address line")
+            .to_string();
+        Server { child, addr }
+    }
+
+    /// A GET; the status and the body.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let (status, text) = raw(
+            &self.addr,
+            &format!(
+                "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                self.addr
+            ),
+        );
+        (
+            status,
+            text.split_once("\r\n\r\n")
+                .map(|(_, b)| b.to_string())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Sends SIGTERM and waits (with a deadline) for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "keel did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends a raw HTTP request on a new connection; the status and the whole response text.
+pub fn raw(addr: &str, request: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
