@@ -128,6 +128,9 @@ pub fn tools() -> Vec<Tool> {
             }),
         ),
     ]
+    .into_iter()
+    .chain(crate::conformance_input::TOOLS.iter().map(|name| tool(name, "Asks the client for input first (2026-07-28).", no_args())))
+    .collect()
 }
 
 fn text(text: impl Into<String>) -> Value {
@@ -148,7 +151,12 @@ impl ToolPack for ConformancePack {
         arguments: Option<&'a JsonObject>,
         cx: &'a ToolContext,
     ) -> ToolFuture<'a> {
-        Box::pin(call(tool, arguments, cx))
+        Box::pin(async move {
+            if let Some(result) = crate::conformance_input::call(tool, cx)? {
+                return Ok(result);
+            }
+            call(tool, arguments, cx).await.map(Into::into)
+        })
     }
 }
 
@@ -323,7 +331,8 @@ pub fn prompts() -> Result<ListPromptsResult, ErrorData> {
             {"name": "arg2", "description": "Second test argument", "required": true}]},
         {"name": "test_prompt_with_embedded_resource", "description": "A prompt with an embedded resource", "arguments": [
             {"name": "resourceUri", "description": "URI of the resource to embed", "required": true}]},
-        {"name": "test_prompt_with_image", "description": "A prompt with an image"}
+        {"name": "test_prompt_with_image", "description": "A prompt with an image"},
+        {"name": "test_input_required_result_prompt", "description": "Asks the client for context first (2026-07-28)"}
     ]}))
 }
 

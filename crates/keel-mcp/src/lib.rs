@@ -4,6 +4,7 @@
 //! as an HTTP header, so a load balancer can route by it.
 
 mod arguments;
+mod conformance_input;
 pub mod conformance_pack;
 pub mod pack;
 mod server;

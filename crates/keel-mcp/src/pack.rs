@@ -11,15 +11,16 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use keel_objects::{Namespace, Object, ObjectHost};
 use rmcp::ErrorData;
-use rmcp::model::{CallToolResult, JsonObject, Tool};
+use rmcp::model::{CallToolResponse, InputResponses, JsonObject, RequestStateCodec, Tool};
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::{sessions, target};
 
-/// What a pack's `call` returns.
-pub type ToolFuture<'a> = BoxFuture<'a, Result<CallToolResult, ErrorData>>;
+/// What a pack's `call` returns: a result, or (2026-07-28) an `InputRequiredResult` asking the
+/// client for input, after which the client calls again with `inputResponses`.
+pub type ToolFuture<'a> = BoxFuture<'a, Result<CallToolResponse, ErrorData>>;
 
 /// A set of tools. Return problems the caller can fix as `CallToolResult::error` (the model reads
 /// those); return `Err` only when the request itself cannot be served.
@@ -55,6 +56,9 @@ pub struct ToolContext {
     host: Arc<ObjectHost>,
     request: RequestContext<RoleServer>,
     session: Option<String>,
+    input_responses: Option<InputResponses>,
+    request_state: Option<String>,
+    codec: Arc<RequestStateCodec>,
 }
 
 impl ToolContext {
@@ -62,12 +66,58 @@ impl ToolContext {
         host: Arc<ObjectHost>,
         request: RequestContext<RoleServer>,
         session: Option<String>,
+        codec: Arc<RequestStateCodec>,
     ) -> Self {
         Self {
             host,
             request,
             session,
+            input_responses: None,
+            request_state: None,
+            codec,
         }
+    }
+
+    pub(crate) fn with_input(
+        mut self,
+        responses: Option<InputResponses>,
+        state: Option<String>,
+    ) -> Self {
+        self.input_responses = responses;
+        self.request_state = state;
+        self
+    }
+
+    /// The client's answers to an earlier `InputRequiredResult`, by input-request key.
+    pub fn input_responses(&self) -> Option<&InputResponses> {
+        self.input_responses.as_ref()
+    }
+
+    /// Seals `state` (HMAC, keyed by the server's secret) for an `InputRequiredResult`'s
+    /// `requestState`: the client echoes it back and cannot alter it.
+    pub fn seal_state(&self, state: &Value) -> Result<String, ErrorData> {
+        self.codec.seal_json(state).map_err(|e| {
+            ErrorData::internal_error(format!("cannot seal the request state: {e}"), None)
+        })
+    }
+
+    /// The state sealed by [`ToolContext::seal_state`] that the client echoed back; an error if it
+    /// was altered or forged. `Ok(None)` when the client sent none.
+    pub fn request_state(&self) -> Result<Option<Value>, ErrorData> {
+        let Some(sealed) = self.request_state.as_deref() else {
+            return Ok(None);
+        };
+        self.codec.open_json(sealed).map(Some).map_err(|e| {
+            ErrorData::invalid_params(
+                format!("requestState failed its integrity check ({e}): start the call again"),
+                None,
+            )
+        })
+    }
+
+    /// What the client said it can do (its per-request capabilities on 2026-07-28).
+    pub fn client_capabilities(&self) -> Option<rmcp::model::ClientCapabilities> {
+        self.request.client_capabilities()
     }
 
     /// The object host, for anything the helpers below do not cover.

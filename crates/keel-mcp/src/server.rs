@@ -34,6 +34,8 @@ pub struct McpConfig {
     pub conformance: bool,
     /// A tool call running longer than this is stopped and answered with a tool error.
     pub tool_timeout: std::time::Duration,
+    /// Key (32 bytes or more) that seals `requestState`; `None` picks a random one per process.
+    pub request_state_key: Option<Vec<u8>>,
 }
 
 impl Default for McpConfig {
@@ -43,6 +45,7 @@ impl Default for McpConfig {
             max_body_bytes: 4 << 20,
             conformance: false,
             tool_timeout: std::time::Duration::from_secs(60),
+            request_state_key: None,
         }
     }
 }
@@ -62,6 +65,8 @@ pub struct KeelMcp {
     validators: Arc<crate::validation::ArgumentValidators>,
     /// The session of a connection that has no HTTP session header (stdio).
     fixed_session: Option<Arc<str>>,
+    /// Seals `requestState` of input-required results.
+    codec: Arc<rmcp::model::RequestStateCodec>,
 }
 
 impl KeelMcp {
@@ -93,7 +98,17 @@ impl KeelMcp {
             in_flight: Arc::default(),
             validators: Arc::new(validators),
             fixed_session: None,
+            codec: Arc::new(random_codec()),
         })
+    }
+
+    /// Seals `requestState` with `key` (at least 32 bytes), so that states stay valid across restarts
+    /// and across servers that share the key.
+    pub fn with_request_state_key(mut self, key: &[u8]) -> Result<Self, String> {
+        let codec = rmcp::model::RequestStateCodec::try_new(key.to_vec())
+            .map_err(|e| format!("the request-state key is not usable: {e}"))?;
+        self.codec = Arc::new(codec);
+        Ok(self)
     }
 
     /// Serves one stdio connection as the session `session` (its object keeps the state).
@@ -135,11 +150,19 @@ impl KeelMcp {
             ));
         };
         let session = self.session_of(&context);
-        let cx = ToolContext::new(Arc::clone(&self.host), context, session);
-        let result = self.packs[index]
+        let cx = ToolContext::new(
+            Arc::clone(&self.host),
+            context,
+            session,
+            Arc::clone(&self.codec),
+        )
+        .with_input(
+            request.input_responses.clone(),
+            request.request_state.clone(),
+        );
+        self.packs[index]
             .call(&request.name, request.arguments.as_ref(), &cx)
-            .await?;
-        Ok(result.into())
+            .await
     }
 }
 
@@ -302,6 +325,9 @@ impl ServerHandler for KeelMcp {
         request: GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        if self.conformance && request.name == "test_input_required_result_prompt" {
+            return crate::conformance_input::prompt(request.input_responses.as_ref());
+        }
         let found = self
             .conformance
             .then(|| conformance_pack::get_prompt(&request.name, request.arguments.as_ref()))
@@ -375,6 +401,9 @@ pub fn http_service(
     let packs = packs_for(config, extra_packs);
     let mut server = KeelMcp::new(Arc::clone(&host), packs, config.conformance)?;
     server.tool_timeout = config.tool_timeout;
+    if let Some(key) = &config.request_state_key {
+        server = server.with_request_state_key(key)?;
+    }
     let in_flight = Arc::clone(&server.in_flight);
     let token = tokio_util::sync::CancellationToken::new();
     let mut http = StreamableHttpServerConfig::default()
@@ -395,6 +424,15 @@ pub fn http_service(
         http,
     );
     Ok((service, McpShutdown { token, in_flight }))
+}
+
+/// A codec with a fresh random key: states last as long as this process.
+fn random_codec() -> rmcp::model::RequestStateCodec {
+    let mut key = Vec::with_capacity(32);
+    while key.len() < 32 {
+        key.extend_from_slice(&keel_objects::ObjectId::unique().to_hex().into_bytes());
+    }
+    rmcp::model::RequestStateCodec::new_unchecked(key)
 }
 
 /// The built-in packs (state; the conformance fixtures when asked for) followed by `extra`.
@@ -421,6 +459,9 @@ pub async fn serve_stdio(
     let packs = packs_for(config, extra_packs);
     let mut server = KeelMcp::new(host, packs, config.conformance)?.with_fixed_session(session);
     server.tool_timeout = config.tool_timeout;
+    if let Some(key) = &config.request_state_key {
+        server = server.with_request_state_key(key)?;
+    }
     let running = server
         .serve(rmcp::transport::stdio())
         .await

@@ -138,12 +138,11 @@ impl ToolPack for StatePack {
         cx: &'a ToolContext,
     ) -> ToolFuture<'a> {
         Box::pin(async move {
-            Ok(
-                match run(tool, &Arguments::new(tool, arguments), cx).await {
-                    Ok(value) => CallToolResult::structured(value),
-                    Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
-                },
-            )
+            let result = match run(tool, &Arguments::new(tool, arguments), cx).await {
+                Ok(value) => CallToolResult::structured(value),
+                Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
+            };
+            Ok(result.into())
         })
     }
 }

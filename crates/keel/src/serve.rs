@@ -113,6 +113,35 @@ pub async fn run_stdio(
     result
 }
 
+/// The key that seals input-required `requestState`, kept in the data directory so that a state
+/// handed out before a restart is still accepted after it. Created (owner-only) on first use.
+fn request_state_key(data: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let path = data.join("request-state.key");
+    match std::fs::read(&path) {
+        Ok(key) if key.len() >= 32 => return Ok(key),
+        Ok(_) => anyhow::bail!(
+            "{} is shorter than 32 bytes: delete it and keel makes a new one",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let key: Vec<u8> = (0..2)
+        .flat_map(|_| keel_objects::ObjectId::unique().to_hex().into_bytes())
+        .collect();
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(&key)?;
+    file.sync_all()?;
+    Ok(key)
+}
+
 struct AppState {
     host: Arc<ObjectHost>,
     mcp: keel_mcp::McpShutdown,
@@ -123,7 +152,9 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let host = ObjectHost::open_embedded(&options.data, options.host.clone())
         .with_context(|| format!("cannot open data directory {}", options.data.display()))?;
     let host = Arc::new(host);
-    let (mcp, mcp_shutdown) = keel_mcp::http_service(Arc::clone(&host), &options.mcp, Vec::new())
+    let mut mcp_config = options.mcp.clone();
+    mcp_config.request_state_key = Some(request_state_key(&options.data)?);
+    let (mcp, mcp_shutdown) = keel_mcp::http_service(Arc::clone(&host), &mcp_config, Vec::new())
         .map_err(anyhow::Error::msg)?;
     let state = Arc::new(AppState {
         host,

@@ -1,0 +1,226 @@
+//! Conformance fixtures for input-required results (2026-07-28, SEP-2322): a tool (or prompt) that
+//! needs something from the client answers with `InputRequiredResult`; the client calls again with
+//! `inputResponses` and the sealed `requestState`, which keel checks for tampering.
+
+use rmcp::ErrorData;
+use rmcp::model::{
+    CallToolResponse, CallToolResult, GetPromptResult, InputRequiredResult, InputResponses,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::pack::ToolContext;
+
+fn model<T: DeserializeOwned>(value: Value) -> Result<T, ErrorData> {
+    serde_json::from_value(value).map_err(|e| {
+        ErrorData::internal_error(format!("fixture does not fit the model: {e}"), None)
+    })
+}
+
+fn ask(requests: Value, state: Option<String>) -> Result<CallToolResponse, ErrorData> {
+    let mut result = json!({"resultType": "input_required", "inputRequests": requests});
+    if let Some(state) = state {
+        result["requestState"] = state.into();
+    }
+    Ok(model::<InputRequiredResult>(result)?.into())
+}
+
+fn done(text: String) -> Result<CallToolResponse, ErrorData> {
+    Ok(model::<CallToolResult>(
+        json!({"resultType": "complete", "content": [{"type": "text", "text": text}]}),
+    )?
+    .into())
+}
+
+fn elicit(message: &str, field: &str, kind: &str) -> Value {
+    json!({"method": "elicitation/create", "params": {"message": message, "requestedSchema": {
+        "type": "object", "properties": {field: {"type": kind}}, "required": [field]}}})
+}
+
+fn sample(text: &str, max_tokens: u32) -> Value {
+    json!({"method": "sampling/createMessage", "params": {
+        "messages": [{"role": "user", "content": {"type": "text", "text": text}}], "maxTokens": max_tokens}})
+}
+
+fn roots() -> Value {
+    json!({"method": "roots/list", "params": {}})
+}
+
+/// The accepted elicitation answer's `content.FIELD`, if the response under `key` has one.
+fn answer<'a>(responses: Option<&'a InputResponses>, key: &str, field: &str) -> Option<&'a Value> {
+    let response = responses?.get(key)?;
+    (response.get("action").and_then(Value::as_str) == Some("accept")).then_some(())?;
+    response.get("content")?.get(field)
+}
+
+fn sampled_text(responses: Option<&InputResponses>, key: &str) -> Option<String> {
+    let content = responses?.get(key)?.get("content")?;
+    Some(
+        content
+            .get("text")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| content.to_string()),
+    )
+}
+
+fn root_uris(responses: Option<&InputResponses>, key: &str) -> Option<Vec<String>> {
+    let roots = responses?.get(key)?.get("roots")?.as_array()?;
+    Some(
+        roots
+            .iter()
+            .filter_map(|r| r.get("uri").and_then(Value::as_str).map(str::to_string))
+            .collect(),
+    )
+}
+
+/// Runs an input-required fixture tool; `None` if `tool` is not one.
+pub fn call(tool: &str, cx: &ToolContext) -> Result<Option<CallToolResponse>, ErrorData> {
+    let responses = cx.input_responses();
+    let response = match tool {
+        "test_input_required_result_elicitation" => {
+            match answer(responses, "user_name", "name").and_then(Value::as_str) {
+                Some(name) => done(format!("Hello, {name}!")),
+                // Missing, wrong or malformed answers: ask again rather than fail (SEP-2322 SHOULD).
+                None => ask(
+                    json!({"user_name": elicit("What is your name?", "name", "string")}),
+                    None,
+                ),
+            }
+        }
+        "test_input_required_result_sampling" => {
+            match sampled_text(responses, "capital_question") {
+                Some(text) => done(format!("LLM said: {text}")),
+                None => ask(
+                    json!({"capital_question": sample("What is the capital of France?", 100)}),
+                    None,
+                ),
+            }
+        }
+        "test_input_required_result_list_roots" => match root_uris(responses, "client_roots") {
+            Some(uris) => done(format!("Client roots: {}", uris.join(", "))),
+            None => ask(json!({"client_roots": roots()}), None),
+        },
+        "test_input_required_result_request_state" => {
+            let state = cx.request_state()?;
+            match (answer(responses, "confirm", "ok"), state) {
+                (Some(_), Some(state)) if state["step"] == "confirm" => {
+                    done("state-ok: confirmation received".into())
+                }
+                _ => ask(
+                    json!({"confirm": elicit("Please confirm", "ok", "boolean")}),
+                    Some(cx.seal_state(&json!({"step": "confirm"}))?),
+                ),
+            }
+        }
+        "test_input_required_result_multiple_inputs" => {
+            let state = cx.request_state()?;
+            let complete = answer(responses, "user_name", "name").is_some()
+                && sampled_text(responses, "greeting").is_some()
+                && root_uris(responses, "client_roots").is_some();
+            if complete && state.is_some_and(|s| s["step"] == "all") {
+                done("Received all inputs: name, greeting and roots".into())
+            } else {
+                ask(
+                    json!({
+                        "user_name": elicit("What is your name?", "name", "string"),
+                        "greeting": sample("Generate a greeting", 50),
+                        "client_roots": roots(),
+                    }),
+                    Some(cx.seal_state(&json!({"step": "all"}))?),
+                )
+            }
+        }
+        "test_input_required_result_multi_round" => {
+            let state = cx.request_state()?;
+            let round = state
+                .as_ref()
+                .and_then(|s| s["round"].as_u64())
+                .unwrap_or(0);
+            match (
+                round,
+                answer(responses, "step1", "name"),
+                answer(responses, "step2", "color"),
+            ) {
+                (1, Some(name), _) => ask(
+                    json!({"step2": elicit("Step 2: What is your favorite color?", "color", "string")}),
+                    Some(cx.seal_state(&json!({"round": 2, "name": name}))?),
+                ),
+                (2, _, Some(color)) => {
+                    let name = state
+                        .as_ref()
+                        .and_then(|s| s["name"].as_str())
+                        .unwrap_or("?");
+                    done(format!(
+                        "Done: {name} likes {}",
+                        color.as_str().unwrap_or("?")
+                    ))
+                }
+                _ => ask(
+                    json!({"step1": elicit("Step 1: What is your name?", "name", "string")}),
+                    Some(cx.seal_state(&json!({"round": 1}))?),
+                ),
+            }
+        }
+        "test_input_required_result_tampered_state" => match cx.request_state()? {
+            Some(_) => done("state verified".into()),
+            None => ask(
+                json!({"confirm": elicit("Please confirm", "ok", "boolean")}),
+                Some(cx.seal_state(&json!({"step": "tamper-check"}))?),
+            ),
+        },
+        "test_input_required_result_capabilities" => {
+            if responses.is_some() {
+                done("Inputs received".into())
+            } else {
+                let caps = cx.client_capabilities().unwrap_or_default();
+                let mut requests = serde_json::Map::new();
+                if caps.elicitation.is_some() {
+                    requests.insert(
+                        "user_name".into(),
+                        elicit("What is your name?", "name", "string"),
+                    );
+                }
+                if caps.sampling.is_some() {
+                    requests.insert("greeting".into(), sample("Generate a greeting", 50));
+                }
+                if caps.roots.is_some() {
+                    requests.insert("client_roots".into(), roots());
+                }
+                if requests.is_empty() {
+                    done("The client supports no input requests".into())
+                } else {
+                    ask(Value::Object(requests), None)
+                }
+            }
+        }
+        _ => return Ok(None),
+    };
+    response.map(Some)
+}
+
+/// The names of the input-required fixture tools.
+pub const TOOLS: [&str; 8] = [
+    "test_input_required_result_elicitation",
+    "test_input_required_result_sampling",
+    "test_input_required_result_list_roots",
+    "test_input_required_result_request_state",
+    "test_input_required_result_multiple_inputs",
+    "test_input_required_result_multi_round",
+    "test_input_required_result_tampered_state",
+    "test_input_required_result_capabilities",
+];
+
+/// `test_input_required_result_prompt`: asks for context first, then renders.
+pub fn prompt(
+    responses: Option<&InputResponses>,
+) -> Result<rmcp::model::GetPromptResponse, ErrorData> {
+    match answer(responses, "user_context", "context").and_then(Value::as_str) {
+        Some(context) => Ok(model::<GetPromptResult>(json!({"resultType": "complete", "messages": [
+            {"role": "user", "content": {"type": "text", "text": format!("Prompt with context: {context}")}}]}))?
+        .into()),
+        None => Ok(model::<InputRequiredResult>(json!({"resultType": "input_required", "inputRequests": {
+            "user_context": elicit("What context should the prompt use?", "context", "string")}}))?
+        .into()),
+    }
+}
