@@ -194,13 +194,36 @@ pub fn call(tool: &str, cx: &ToolContext) -> Result<Option<CallToolResponse>, Er
                 }
             }
         }
+        // SEP-2575 diagnostics.
+        "test_missing_capability" => {
+            let caps = cx.client_capabilities().unwrap_or_default();
+            if caps.sampling.is_none() {
+                let required = model(json!({"sampling": {}}))?;
+                return Err(ErrorData::missing_required_client_capability(required));
+            }
+            match sampled_text(responses, "answer") {
+                Some(text) => done(format!("LLM said: {text}")),
+                None => ask(json!({"answer": sample("Say hello", 20)}), None),
+            }
+        }
+        "test_streaming_elicitation" => match answer(responses, "confirm", "ok") {
+            // On 2026-07-28 the question goes back as an input-required result, never as an
+            // independent elicitation request on the response stream.
+            Some(_) => done("Confirmed".into()),
+            None => ask(
+                json!({"confirm": elicit("Please confirm", "ok", "boolean")}),
+                None,
+            ),
+        },
         _ => return Ok(None),
     };
     response.map(Some)
 }
 
-/// The names of the input-required fixture tools.
-pub const TOOLS: [&str; 8] = [
+/// The names of the input-required fixture tools (and the SEP-2575 diagnostics built on them).
+pub const TOOLS: [&str; 10] = [
+    "test_missing_capability",
+    "test_streaming_elicitation",
     "test_input_required_result_elicitation",
     "test_input_required_result_sampling",
     "test_input_required_result_list_roots",

@@ -76,6 +76,11 @@ pub fn tools() -> Vec<Tool> {
             no_args(),
         ),
         tool(
+            "test_logging_tool",
+            "Logs while it runs, only when the request asked for logs.",
+            no_args(),
+        ),
+        tool(
             "test_error_handling",
             "Always fails, as a tool error.",
             no_args(),
@@ -202,6 +207,12 @@ async fn call(
                 cx.log("info", "conformance", json!(message)).await;
             }
             text("Tool with logging executed successfully")
+        }
+        "test_logging_tool" => {
+            for message in ["logging tool started", "logging tool finished"] {
+                cx.log("info", "conformance", json!(message)).await;
+            }
+            text("Logging tool executed")
         }
         "test_error_handling" => {
             json!({"content": [{"type": "text", "text": "This tool intentionally returns an error for testing"}], "isError": true})

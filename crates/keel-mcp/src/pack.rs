@@ -177,11 +177,22 @@ impl ToolContext {
     }
 
     /// Sends a log message if the session's level (`logging/setLevel`) lets it through.
+    /// On 2026-07-28 (no session) a request opts in with `_meta` `io.modelcontextprotocol/logLevel`;
+    /// without it no log message is sent.
     pub async fn log(&self, level: &str, logger: &str, data: Value) {
-        if let Some(id) = self.session_id()
-            && let Ok(Some(min)) = sessions::value(&self.host, &id, "log_level").await
-            && level_rank(level) < level_rank(&min)
-        {
+        let minimum = match self.session_id() {
+            Some(id) => sessions::value(&self.host, &id, "log_level")
+                .await
+                .ok()
+                .flatten(),
+            None => match self.request.meta.log_level() {
+                Some(min) => serde_json::to_value(min)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string)),
+                None => return,
+            },
+        };
+        if minimum.is_some_and(|min| level_rank(level) < level_rank(&min)) {
             return;
         }
         let param = serde_json::json!({"level": level, "logger": logger, "data": data});
