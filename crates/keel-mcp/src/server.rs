@@ -211,6 +211,15 @@ impl ServerHandler for KeelMcp {
         Ok(ListToolsResult::with_all_items(self.tools.as_ref().clone()))
     }
 
+    /// `subscriptions/listen` (2026-07-28): accept what the client asks for; rmcp narrows it to the
+    /// capabilities advertised, acknowledges it, and keeps the stream until it is cancelled.
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        Some(requested.clone())
+    }
+
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.tools.iter().find(|t| t.name == name).cloned()
     }
