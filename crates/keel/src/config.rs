@@ -25,7 +25,7 @@ pub struct FileConfig {
 }
 
 /// `[objects]` in `keel.toml`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectsFileConfig {
     pub idle_timeout: Option<String>,
@@ -79,17 +79,8 @@ pub fn parse_listen(text: &str) -> anyhow::Result<SocketAddr> {
     })
 }
 
-/// Object-runtime settings after merging flags, environment and file.
-#[derive(Debug, Default, Clone)]
-pub struct ObjectOverrides {
-    pub idle_timeout: Option<String>,
-    pub max_live: Option<usize>,
-    pub max_key_bytes: Option<usize>,
-    pub max_value_bytes: Option<usize>,
-    pub max_object_bytes: Option<u64>,
-    pub cache_kib: Option<u32>,
-    pub max_statement_time: Option<String>,
-}
+/// Object-runtime settings given by flags or `KEEL_*` variables: the same keys as `[objects]`.
+pub type ObjectOverrides = ObjectsFileConfig;
 
 /// Builds the host configuration: each setting from the override if given, else from the file, else the default.
 pub fn host_config(file: &ObjectsFileConfig, over: &ObjectOverrides) -> anyhow::Result<HostConfig> {
