@@ -28,6 +28,9 @@ use crate::{conformance_pack, sessions, target};
 pub struct McpConfig {
     /// `Host` header values accepted (DNS-rebinding protection); empty disables the check.
     pub allowed_hosts: Vec<String>,
+    /// Browser `Origin`s accepted (`scheme://host:port`, `:*` for any port); requests without an
+    /// `Origin` (non-browser clients) always pass; empty disables the check.
+    pub allowed_origins: Vec<String>,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
     /// Serve the conformance suite's fixture tools, resources and prompts.
@@ -42,6 +45,11 @@ impl Default for McpConfig {
     fn default() -> Self {
         Self {
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            allowed_origins: vec![
+                "http://localhost:*".into(),
+                "http://127.0.0.1:*".into(),
+                "http://[::1]:*".into(),
+            ],
             max_body_bytes: 4 << 20,
             conformance: false,
             tool_timeout: std::time::Duration::from_secs(60),
@@ -425,6 +433,11 @@ pub fn http_service(
         http.disable_allowed_hosts()
     } else {
         http.with_allowed_hosts(config.allowed_hosts.clone())
+    };
+    http = if config.allowed_origins.is_empty() {
+        http.disable_allowed_origins()
+    } else {
+        http.with_allowed_origins(config.allowed_origins.clone())
     };
     http.session_store = Some(Arc::new(crate::sessions::ObjectSessionStore::new(host)));
     let service = StreamableHttpService::new(

@@ -18,6 +18,7 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub shutdown_grace: Option<String>,
     pub allowed_hosts: Option<String>,
+    pub allowed_origins: Option<String>,
     pub tool_timeout: Option<String>,
     pub max_body_bytes: Option<usize>,
     #[serde(default)]

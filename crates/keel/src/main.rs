@@ -58,6 +58,10 @@ struct ServeArgs {
     /// Host header values /mcp accepts, comma-separated (default: localhost,127.0.0.1,::1; * for any).
     #[arg(long, env = "KEEL_ALLOWED_HOSTS")]
     allowed_hosts: Option<String>,
+    /// Browser Origins /mcp accepts, comma-separated (default: http://localhost:*, http://127.0.0.1:*,
+    /// http://[::1]:*; * for any). Requests without an Origin header always pass.
+    #[arg(long, env = "KEEL_ALLOWED_ORIGINS")]
+    allowed_origins: Option<String>,
     /// Stop a tool call that runs longer than this (e.g. 60s) and answer with a tool error.
     #[arg(long, env = "KEEL_TOOL_TIMEOUT")]
     tool_timeout: Option<String>,

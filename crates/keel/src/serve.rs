@@ -65,6 +65,9 @@ impl ServeOptions {
                     args.allowed_hosts
                         .as_deref()
                         .or(file.allowed_hosts.as_deref()),
+                    args.allowed_origins
+                        .as_deref()
+                        .or(file.allowed_origins.as_deref()),
                 )
             },
         })
@@ -73,17 +76,23 @@ impl ServeOptions {
 
 /// `allowed_hosts` is a comma-separated list of `Host` values; `*` accepts any (for a server behind a
 /// proxy that checks hosts itself).
-fn mcp_config(allowed_hosts: Option<&str>) -> keel_mcp::McpConfig {
-    let mut config = keel_mcp::McpConfig::default();
-    if let Some(list) = allowed_hosts {
-        config.allowed_hosts = if list.trim() == "*" {
+fn mcp_config(allowed_hosts: Option<&str>, allowed_origins: Option<&str>) -> keel_mcp::McpConfig {
+    let list = |text: &str| -> Vec<String> {
+        if text.trim() == "*" {
             Vec::new()
         } else {
-            list.split(',')
+            text.split(',')
                 .map(|h| h.trim().to_string())
                 .filter(|h| !h.is_empty())
                 .collect()
-        };
+        }
+    };
+    let mut config = keel_mcp::McpConfig::default();
+    if let Some(hosts) = allowed_hosts {
+        config.allowed_hosts = list(hosts);
+    }
+    if let Some(origins) = allowed_origins {
+        config.allowed_origins = list(origins);
     }
     config
 }

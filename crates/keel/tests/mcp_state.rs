@@ -482,6 +482,23 @@ fn malformed_requests_get_clear_errors_and_the_server_keeps_working() {
         "a foreign Host header is refused (DNS rebinding): {text}"
     );
 
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+    .to_string();
+    let from = |origin: &str| {
+        raw(addr, &format!("POST /mcp HTTP/1.1\r\nHost: {addr}\r\n{headers}Origin: {origin}\r\nContent-Length: {}\r\n\r\n{init}", init.len())).0
+    };
+    assert_eq!(
+        from("http://evil.example"),
+        403,
+        "a foreign browser Origin is refused"
+    );
+    assert_eq!(
+        from("http://localhost:5173"),
+        200,
+        "a local browser Origin is accepted"
+    );
+
     // Still serving.
     let ok = call_stateless(addr, 9, "kv_get", json!({"key": "k", "object": "o"}));
     assert_eq!(ok["result"]["isError"], false, "{ok}");
