@@ -59,7 +59,11 @@ impl ObjectSessionStore {
 #[async_trait::async_trait]
 impl SessionStore for ObjectSessionStore {
     async fn load(&self, session_id: &str) -> Result<Option<SessionState>, SessionStoreError> {
-        let object = self.host.get(&Self::key(session_id)?).await?;
+        // An ID that could not name an object was never issued: the session is unknown (404).
+        let Ok(key) = Self::key(session_id) else {
+            return Ok(None);
+        };
+        let object = self.host.get(&key).await?;
         let result = object
             .storage()
             .sql(

@@ -155,6 +155,38 @@ struct AppState {
     host: Arc<ObjectHost>,
     mcp: keel_mcp::McpShutdown,
     draining: AtomicBool,
+    /// POST requests whose response has not been sent in full yet.
+    posts_in_flight: std::sync::atomic::AtomicUsize,
+}
+
+/// Decrements `posts_in_flight` when the response body it rides along with is gone (fully sent,
+/// or dropped with the connection).
+struct PostInFlight(Arc<AppState>);
+
+impl Drop for PostInFlight {
+    fn drop(&mut self) {
+        self.0.posts_in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts POST requests until their response has been streamed out, so that a drain does not
+/// close streams under answers that a tool already produced but that are still being written.
+async fn track_posts(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    state.posts_in_flight.fetch_add(1, Ordering::SeqCst);
+    let guard = PostInFlight(Arc::clone(&state));
+    let (parts, body) = next.run(request).await.into_parts();
+    let stream = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
+        let _ = &guard;
+        chunk
+    });
+    axum::response::Response::from_parts(parts, axum::body::Body::from_stream(stream))
 }
 
 pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
@@ -169,10 +201,15 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         host,
         mcp: mcp_shutdown.clone(),
         draining: AtomicBool::new(false),
+        posts_in_flight: std::sync::atomic::AtomicUsize::new(0),
     });
     let app = Router::new()
         .nest_service("/mcp", mcp)
         .layer(axum::middleware::from_fn(normalize_mcp_answers))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            track_posts,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             refuse_while_draining,
@@ -200,7 +237,10 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         // Running tool calls finish (up to the grace period); then open streams are closed so the
         // HTTP server can stop.
         let deadline = tokio::time::Instant::now() + grace;
-        while mcp_shutdown.in_flight() > 0 && tokio::time::Instant::now() < deadline {
+        while (mcp_shutdown.in_flight() > 0
+            || drain_state.posts_in_flight.load(Ordering::SeqCst) > 0)
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         mcp_shutdown.shutdown();

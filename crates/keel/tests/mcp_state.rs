@@ -399,6 +399,19 @@ fn a_session_survives_a_restart_and_delete_ends_it() {
         &unknown,
     );
     assert_eq!(status, 404, "an unknown session gets 404");
+    let absurd = "s".repeat(5000);
+    let (status, _, _) = post(
+        &server.addr,
+        &[
+            ("Mcp-Session-Id", &absurd),
+            ("MCP-Protocol-Version", "2025-11-25"),
+        ],
+        &unknown,
+    );
+    assert_eq!(
+        status, 404,
+        "a session ID no server could have issued gets 404, not a 5xx"
+    );
 
     let status = send_delete(&server.addr, &session_id);
     assert!(
