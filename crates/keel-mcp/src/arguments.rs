@@ -18,21 +18,6 @@ impl<'a> Arguments<'a> {
         self.map.and_then(|m| m.get(name)).filter(|v| !v.is_null())
     }
 
-    /// Refuses arguments the tool does not take (a typo should not be silently ignored).
-    pub fn only(&self, allowed: &[&str]) -> Result<(), String> {
-        if let Some(extra) = self
-            .map
-            .and_then(|m| m.keys().find(|k| !allowed.contains(&k.as_str())))
-        {
-            return Err(format!(
-                "{} does not take an argument {extra:?}; it takes: {}",
-                self.tool,
-                allowed.join(", ")
-            ));
-        }
-        Ok(())
-    }
-
     /// A required string.
     pub fn string(&self, name: &str) -> Result<&'a str, String> {
         match self.get(name) {

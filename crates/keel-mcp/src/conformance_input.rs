@@ -6,27 +6,21 @@ use rmcp::ErrorData;
 use rmcp::model::{
     CallToolResponse, CallToolResult, GetPromptResult, InputRequiredResult, InputResponses,
 };
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::conformance_pack::from_json;
 use crate::pack::ToolContext;
-
-fn model<T: DeserializeOwned>(value: Value) -> Result<T, ErrorData> {
-    serde_json::from_value(value).map_err(|e| {
-        ErrorData::internal_error(format!("fixture does not fit the model: {e}"), None)
-    })
-}
 
 fn ask(requests: Value, state: Option<String>) -> Result<CallToolResponse, ErrorData> {
     let mut result = json!({"resultType": "input_required", "inputRequests": requests});
     if let Some(state) = state {
         result["requestState"] = state.into();
     }
-    Ok(model::<InputRequiredResult>(result)?.into())
+    Ok(from_json::<InputRequiredResult>(result)?.into())
 }
 
 fn done(text: String) -> Result<CallToolResponse, ErrorData> {
-    Ok(model::<CallToolResult>(
+    Ok(from_json::<CallToolResult>(
         json!({"resultType": "complete", "content": [{"type": "text", "text": text}]}),
     )?
     .into())
@@ -198,7 +192,7 @@ pub fn call(tool: &str, cx: &ToolContext) -> Result<Option<CallToolResponse>, Er
         "test_missing_capability" => {
             let caps = cx.client_capabilities().unwrap_or_default();
             if caps.sampling.is_none() {
-                let required = model(json!({"sampling": {}}))?;
+                let required = from_json(json!({"sampling": {}}))?;
                 return Err(ErrorData::missing_required_client_capability(required));
             }
             match sampled_text(responses, "answer") {
@@ -239,10 +233,10 @@ pub fn prompt(
     responses: Option<&InputResponses>,
 ) -> Result<rmcp::model::GetPromptResponse, ErrorData> {
     match answer(responses, "user_context", "context").and_then(Value::as_str) {
-        Some(context) => Ok(model::<GetPromptResult>(json!({"resultType": "complete", "messages": [
+        Some(context) => Ok(from_json::<GetPromptResult>(json!({"resultType": "complete", "messages": [
             {"role": "user", "content": {"type": "text", "text": format!("Prompt with context: {context}")}}]}))?
         .into()),
-        None => Ok(model::<InputRequiredResult>(json!({"resultType": "input_required", "inputRequests": {
+        None => Ok(from_json::<InputRequiredResult>(json!({"resultType": "input_required", "inputRequests": {
             "user_context": elicit("What context should the prompt use?", "context", "string")}}))?
         .into()),
     }

@@ -19,7 +19,7 @@ const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z
 /// A 44-byte WAV header with no samples.
 const WAV: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA=";
 
-fn from_json<T: DeserializeOwned>(value: Value) -> Result<T, ErrorData> {
+pub(crate) fn from_json<T: DeserializeOwned>(value: Value) -> Result<T, ErrorData> {
     serde_json::from_value(value).map_err(|e| {
         ErrorData::internal_error(format!("fixture does not fit the model: {e}"), None)
     })
@@ -241,12 +241,7 @@ async fn call(
             let params = json!({"message": arg("message"), "requestedSchema": {"type": "object", "properties": {
                 "username": {"type": "string", "description": "User's response"},
                 "email": {"type": "string", "description": "User's email address"}}, "required": ["username", "email"]}});
-            let reply = cx.elicit(params).await?;
-            text(format!(
-                "User response: action={}, content={}",
-                reply["action"].as_str().unwrap_or("?"),
-                reply["content"]
-            ))
+            text(format!("User response: {}", elicited(cx, params).await?))
         }
         "test_elicitation_sep1034_defaults" => {
             let params = json!({"message": "Please review and update the form fields with defaults",
@@ -256,11 +251,9 @@ async fn call(
                     "score": {"type": "number", "description": "User score", "default": 95.5},
                     "status": {"type": "string", "description": "User status", "enum": ["active", "inactive", "pending"], "default": "active"},
                     "verified": {"type": "boolean", "description": "Verification status", "default": true}}}});
-            let reply = cx.elicit(params).await?;
             text(format!(
-                "Elicitation completed: action={}, content={}",
-                reply["action"].as_str().unwrap_or("?"),
-                reply["content"]
+                "Elicitation completed: {}",
+                elicited(cx, params).await?
             ))
         }
         "test_elicitation_sep1330_enums" => {
@@ -277,11 +270,9 @@ async fn call(
                     "titledMulti": {"type": "array", "description": "Select multiple options with titles", "items": {"anyOf": [
                         {"const": "value1", "title": "First Choice"}, {"const": "value2", "title": "Second Choice"},
                         {"const": "value3", "title": "Third Choice"}]}}}}});
-            let reply = cx.elicit(params).await?;
             text(format!(
-                "Elicitation completed: action={}, content={}",
-                reply["action"].as_str().unwrap_or("?"),
-                reply["content"]
+                "Elicitation completed: {}",
+                elicited(cx, params).await?
             ))
         }
         "json_schema_2020_12_tool" => text("Received a valid argument object."),
@@ -293,6 +284,16 @@ async fn call(
         }
     };
     self::result(result)
+}
+
+/// Asks the client, and describes its answer as `action=…, content=…`.
+async fn elicited(cx: &ToolContext, params: Value) -> Result<String, ErrorData> {
+    let reply = cx.elicit(params).await?;
+    Ok(format!(
+        "action={}, content={}",
+        reply["action"].as_str().unwrap_or("?"),
+        reply["content"]
+    ))
 }
 
 /// The fixture resources.

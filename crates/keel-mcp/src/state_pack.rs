@@ -48,6 +48,9 @@ fn annotated(mut tool: Tool, read_only: bool, destructive: bool) -> Tool {
     tool
 }
 
+/// The pack's tool names.
+const TOOL_NAMES: [&str; 5] = ["kv_get", "kv_put", "kv_delete", "kv_list", "sql_exec"];
+
 /// The pack's tool definitions.
 pub fn tools() -> Vec<Tool> {
     vec![
@@ -152,14 +155,11 @@ async fn run(
     args: &Arguments<'_>,
     cx: &ToolContext,
 ) -> Result<serde_json::Value, String> {
-    let allowed: &[&str] = match name {
-        "kv_get" | "kv_delete" => &["key", "object"],
-        "kv_put" => &["key", "value", "object"],
-        "kv_list" => &["prefix", "limit", "object"],
-        "sql_exec" => &["query", "params", "object"],
-        other => return Err(format!("the state pack has no tool {other:?}")),
-    };
-    args.only(allowed)?;
+    // Unknown or misspelt arguments never get here: `KeelMcp` checks every call against the
+    // tool's input schema (`additionalProperties: false`) first.
+    if !TOOL_NAMES.contains(&name) {
+        return Err(format!("the state pack has no tool {name:?}"));
+    }
     let object = cx.object(args.opt_string("object")?).await?;
     let storage = object.storage();
     let err = |e: keel_objects::ObjectError| e.to_string();
@@ -193,7 +193,7 @@ async fn run(
                 .collect();
             json!({ "entries": entries })
         }
-        _ => {
+        _ /* sql_exec */ => {
             let query = args.string("query")?;
             let params = args
                 .opt_array("params")?

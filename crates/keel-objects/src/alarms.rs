@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use crate::host::HostInner;
 use crate::id::ObjectKey;
-use crate::storage::{from_millis, to_millis};
+use crate::storage::to_millis;
 
 /// Pending alarms, ordered by due time.
 #[derive(Debug, Default)]
@@ -173,5 +173,4 @@ async fn fire(host: std::sync::Arc<HostInner>, queue: std::sync::Arc<AlarmQueue>
             }
         }
     }
-    let _ = from_millis;
 }
