@@ -135,6 +135,7 @@ pub fn tools() -> Vec<Tool> {
     ]
     .into_iter()
     .chain(crate::conformance_input::TOOLS.iter().map(|name| tool(name, "Asks the client for input first (2026-07-28).", no_args())))
+    .chain(crate::conformance_tasks::tools())
     .collect()
 }
 
@@ -150,6 +151,10 @@ impl ToolPack for ConformancePack {
         tools()
     }
 
+    fn task_support(&self, tool: &str) -> crate::tasks::TaskSupport {
+        crate::conformance_tasks::task_support(tool)
+    }
+
     fn call<'a>(
         &'a self,
         tool: &'a str,
@@ -159,6 +164,9 @@ impl ToolPack for ConformancePack {
         Box::pin(async move {
             if let Some(result) = crate::conformance_input::call(tool, cx)? {
                 return Ok(result);
+            }
+            if let Some(result) = crate::conformance_tasks::call(tool, arguments, cx).await {
+                return result;
             }
             call(tool, arguments, cx).await.map(Into::into)
         })

@@ -5,13 +5,16 @@
 
 mod arguments;
 mod conformance_input;
+mod conformance_tasks;
 pub mod conformance_pack;
 pub mod pack;
 mod server;
 pub mod sessions;
 pub mod state_pack;
 pub mod target;
+pub mod tasks;
 pub mod validation;
 
 pub use pack::{ToolContext, ToolFuture, ToolPack};
+pub use tasks::TaskSupport;
 pub use server::{KeelMcp, McpConfig, McpShutdown, http_service, serve_stdio};

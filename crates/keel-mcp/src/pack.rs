@@ -27,6 +27,11 @@ pub type ToolFuture<'a> = BoxFuture<'a, Result<CallToolResponse, ErrorData>>;
 pub trait ToolPack: Send + Sync + 'static {
     /// The pack's tools, with their input schemas (arguments are checked against them before `call`).
     fn tools(&self) -> Vec<Tool>;
+    /// Whether `tool` may run as a task (tasks extension); by default no tool does.
+    fn task_support(&self, tool: &str) -> crate::tasks::TaskSupport {
+        let _ = tool;
+        crate::tasks::TaskSupport::Forbidden
+    }
     /// Runs one of the pack's tools.
     fn call<'a>(
         &'a self,
@@ -59,6 +64,8 @@ pub struct ToolContext {
     input_responses: Option<InputResponses>,
     request_state: Option<String>,
     codec: Arc<RequestStateCodec>,
+    /// Set when the call may run as a task: input requests and cancellation go through it.
+    task: Option<Arc<crate::tasks::TaskCell>>,
 }
 
 impl ToolContext {
@@ -75,7 +82,13 @@ impl ToolContext {
             input_responses: None,
             request_state: None,
             codec,
+            task: None,
         }
+    }
+
+    pub(crate) fn with_task(mut self, task: Arc<crate::tasks::TaskCell>) -> Self {
+        self.task = Some(task);
+        self
     }
 
     pub(crate) fn with_input(
@@ -154,9 +167,13 @@ impl ToolContext {
             .map_err(|e| e.to_string())
     }
 
-    /// Cancelled when the client cancels the call (or the server shuts down).
+    /// Cancelled when the client cancels the call or its task (or the server shuts down). Keel
+    /// also stops the call's future by dropping it; this is for work outside it (threads, processes).
     pub fn cancellation(&self) -> &CancellationToken {
-        &self.request.ct
+        match &self.task {
+            Some(task) => task.cancellation(),
+            None => &self.request.ct,
+        }
     }
 
     /// Reports progress, if the client asked for it (a `progressToken`).
@@ -201,12 +218,18 @@ impl ToolContext {
         }
     }
 
-    /// Asks the user through the client (`elicitation/create`, handshake protocol); returns the
-    /// client's answer as JSON (`action`, `content`).
+    /// Asks the user through the client (`elicitation/create`); returns the client's answer as
+    /// JSON (`action`, `content`). In a task the request waits in the task (`input_required`)
+    /// until `tasks/update` answers it; otherwise it goes over the session (handshake protocol).
     pub async fn elicit(&self, params: Value) -> Result<Value, ErrorData> {
-        let params = serde_json::from_value(params).map_err(|e| {
-            ErrorData::invalid_params(format!("elicitation request is malformed: {e}"), None)
-        })?;
+        let typed: rmcp::model::ElicitRequestParams =
+            serde_json::from_value(params.clone()).map_err(|e| {
+                ErrorData::invalid_params(format!("elicitation request is malformed: {e}"), None)
+            })?;
+        if let Some(task) = &self.task {
+            return task.request_input("elicitation/create", params).await;
+        }
+        let params = typed;
         let reply = self
             .request
             .peer
@@ -216,11 +239,17 @@ impl ToolContext {
         Ok(serde_json::to_value(&reply).unwrap_or(Value::Null))
     }
 
-    /// Asks the client's model (`sampling/createMessage`, handshake protocol); returns its answer as JSON.
+    /// Asks the client's model (`sampling/createMessage`); returns its answer as JSON. In a task,
+    /// as with [`ToolContext::elicit`], the request waits in the task.
     pub async fn sample(&self, params: Value) -> Result<Value, ErrorData> {
-        let params = serde_json::from_value(params).map_err(|e| {
-            ErrorData::invalid_params(format!("sampling request is malformed: {e}"), None)
-        })?;
+        let typed: rmcp::model::CreateMessageRequestParams =
+            serde_json::from_value(params.clone()).map_err(|e| {
+                ErrorData::invalid_params(format!("sampling request is malformed: {e}"), None)
+            })?;
+        if let Some(task) = &self.task {
+            return task.request_input("sampling/createMessage", params).await;
+        }
+        let params = typed;
         let reply = self
             .request
             .peer

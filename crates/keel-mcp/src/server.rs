@@ -21,6 +21,7 @@ use rmcp::{ErrorData, ServerHandler};
 use std::collections::HashMap;
 
 use crate::pack::{ToolContext, ToolPack};
+use crate::tasks::TaskSupport;
 use crate::{conformance_pack, sessions, target};
 
 /// Settings of the MCP endpoint.
@@ -75,6 +76,8 @@ pub struct KeelMcp {
     fixed_session: Option<Arc<str>>,
     /// Seals `requestState` of input-required results.
     codec: Arc<rmcp::model::RequestStateCodec>,
+    /// Tasks (tasks extension): the running ones and access to the stored ones.
+    tasks: Arc<crate::tasks::TaskRuntime>,
 }
 
 impl KeelMcp {
@@ -97,6 +100,7 @@ impl KeelMcp {
         }
         let validators = crate::validation::ArgumentValidators::new(&tools)?;
         Ok(Self {
+            tasks: Arc::new(crate::tasks::TaskRuntime::new(Arc::clone(&host))),
             host,
             tools: Arc::new(tools),
             routes: Arc::new(routes),
@@ -157,6 +161,18 @@ impl KeelMcp {
                 None,
             ));
         };
+        let pack = &self.packs[index];
+        let support = pack.task_support(&request.name);
+        let client_tasks = context
+            .client_capabilities()
+            .is_some_and(|caps| caps.supports_tasks());
+        if support == TaskSupport::Required && !client_tasks {
+            return Err(ErrorData::missing_required_client_capability(
+                rmcp::model::ClientCapabilities::builder()
+                    .enable_tasks()
+                    .build(),
+            ));
+        }
         let session = self.session_of(&context);
         let cx = ToolContext::new(
             Arc::clone(&self.host),
@@ -168,23 +184,36 @@ impl KeelMcp {
             request.input_responses.clone(),
             request.request_state.clone(),
         );
-        self.packs[index]
-            .call(&request.name, request.arguments.as_ref(), &cx)
-            .await
+        if support == TaskSupport::Forbidden || !client_tasks {
+            return pack
+                .call(&request.name, request.arguments.as_ref(), &cx)
+                .await;
+        }
+        let cell = self.tasks.cell(&request.name, None);
+        let cx = cx.with_task(Arc::clone(&cell));
+        let pack = Arc::clone(pack);
+        let running = InFlight::enter(&self.in_flight);
+        let call = Box::pin(async move {
+            let _running = running;
+            pack.call(&request.name, request.arguments.as_ref(), &cx)
+                .await
+        });
+        self.tasks.run(cell, call).await
     }
 }
 
-/// Counts a running tool call for as long as it lives (graceful shutdown waits for the count to drop).
-struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+/// Counts a running tool call (or task) for as long as it lives (graceful shutdown waits for the
+/// count to drop).
+struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
 
-impl<'a> InFlight<'a> {
-    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+impl InFlight {
+    fn enter(count: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
         count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Self(count)
+        Self(Arc::clone(count))
     }
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
@@ -200,9 +229,13 @@ impl ServerHandler for KeelMcp {
                 .enable_prompts()
                 .enable_resources()
                 .enable_resources_subscribe()
+                .enable_tasks()
                 .build()
         } else {
-            ServerCapabilities::builder().enable_tools().build()
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tasks()
+                .build()
         };
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("keel", env!("CARGO_PKG_VERSION")))
@@ -260,6 +293,32 @@ impl ServerHandler for KeelMcp {
                 )
             }
         }
+    }
+
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, ErrorData> {
+        self.tasks.get(&request.task_id).await
+    }
+
+    async fn update_task(
+        &self,
+        request: rmcp::model::UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.tasks
+            .update(&request.task_id, request.input_responses)
+            .await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.tasks.cancel(&request.task_id).await
     }
 
     async fn list_resources(
@@ -387,6 +446,7 @@ impl ServerHandler for KeelMcp {
 pub struct McpShutdown {
     token: tokio_util::sync::CancellationToken,
     in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    tasks: Arc<crate::tasks::TaskRuntime>,
 }
 
 impl McpShutdown {
@@ -398,6 +458,17 @@ impl McpShutdown {
     /// Closes every open stream and session; new requests are refused.
     pub fn shutdown(&self) {
         self.token.cancel();
+    }
+
+    /// Tasks running now (included in [`McpShutdown::in_flight`]).
+    pub fn running_tasks(&self) -> usize {
+        self.tasks.running()
+    }
+
+    /// Stops the tasks still running and records them as failed (waiting up to `wait` for that),
+    /// so that after a restart none is found `working`.
+    pub async fn stop_tasks(&self, wait: std::time::Duration) {
+        self.tasks.stop_all(wait).await;
     }
 }
 
@@ -414,7 +485,7 @@ pub fn http_service(
     ),
     String,
 > {
-    crate::sessions::register_kinds(&host).map_err(|e| e.to_string())?;
+    register_kinds(&host).map_err(|e| e.to_string())?;
     let packs = packs_for(config, extra_packs);
     let mut server = KeelMcp::new(Arc::clone(&host), packs, config.conformance)?;
     server.tool_timeout = config.tool_timeout;
@@ -422,6 +493,7 @@ pub fn http_service(
         server = server.with_request_state_key(key)?;
     }
     let in_flight = Arc::clone(&server.in_flight);
+    let tasks = Arc::clone(&server.tasks);
     let token = tokio_util::sync::CancellationToken::new();
     let mut http = StreamableHttpServerConfig::default()
         .with_cancellation_token(token.clone())
@@ -445,7 +517,19 @@ pub fn http_service(
         Arc::new(LocalSessionManager::default()),
         http,
     );
-    Ok((service, McpShutdown { token, in_flight }))
+    Ok((
+        service,
+        McpShutdown {
+            token,
+            in_flight,
+            tasks,
+        },
+    ))
+}
+
+fn register_kinds(host: &Arc<ObjectHost>) -> Result<(), keel_objects::ObjectError> {
+    crate::sessions::register_kinds(host)?;
+    crate::tasks::register_kind(host)
 }
 
 /// A codec with a fresh random key: states last as long as this process.
@@ -477,7 +561,7 @@ pub async fn serve_stdio(
     session: &str,
 ) -> Result<(), String> {
     use rmcp::ServiceExt;
-    crate::sessions::register_kinds(&host).map_err(|e| e.to_string())?;
+    register_kinds(&host).map_err(|e| e.to_string())?;
     let packs = packs_for(config, extra_packs);
     let mut server = KeelMcp::new(host, packs, config.conformance)?.with_fixed_session(session);
     server.tool_timeout = config.tool_timeout;

@@ -159,7 +159,12 @@ async fn fire(host: std::sync::Arc<HostInner>, queue: std::sync::Arc<AlarmQueue>
         Ok(()) => {
             host.metrics.alarm_fired(true);
             queue.clear_failures(&key);
-            if let Err(e) = storage.clear_alarm_if(at).await {
+            if object.delete_requested() {
+                drop(object);
+                if let Err(e) = host.delete(&key).await {
+                    tracing::warn!(object = %key, error = %e, "could not delete an object its alarm asked to delete");
+                }
+            } else if let Err(e) = storage.clear_alarm_if(at).await {
                 tracing::warn!(object = %key, error = %e, "could not clear a fired alarm; it will fire again");
                 queue.schedule(
                     key.clone(),

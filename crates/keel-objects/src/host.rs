@@ -53,6 +53,7 @@ struct Live {
     lease: Lease,
     state: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     exclusive: tokio::sync::Mutex<()>,
+    delete_after_alarm: AtomicBool,
 }
 
 /// Where a key's live instance (if any) is kept. Its async lock serializes activation and eviction
@@ -109,6 +110,16 @@ impl Object {
     /// The lease epoch of this activation (grows with every activation).
     pub fn epoch(&self) -> u64 {
         self.live.lease.epoch
+    }
+
+    /// From an alarm handler: deletes the object, with its storage, once the handler returns
+    /// successfully (an object that expires).
+    pub fn delete_after_alarm(&self) {
+        self.live.delete_after_alarm.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn delete_requested(&self) -> bool {
+        self.live.delete_after_alarm.load(Ordering::SeqCst)
     }
 }
 
@@ -216,20 +227,7 @@ impl ObjectHost {
 
     /// Evicts the object if live and removes it and its storage for good.
     pub async fn delete(&self, key: &ObjectKey) -> Result<bool, ObjectError> {
-        let slot = self.inner.slot(key);
-        let mut guard = slot.live.lock().await;
-        if let Some(live) = guard.take() {
-            self.inner.close(&live).await;
-        }
-        self.inner.alarms.cancel(key);
-        let store = Arc::clone(&self.inner.store);
-        let key2 = key.clone();
-        let existed = tokio::task::spawn_blocking(move || store.delete(&key2))
-            .await
-            .map_err(|_| ObjectError::ShuttingDown)??;
-        drop(guard);
-        self.inner.forget_slot_if_unused(key, &slot);
-        Ok(existed)
+        self.inner.delete(key).await
     }
 
     /// The store behind this host.
@@ -369,6 +367,7 @@ impl HostInner {
             lease,
             state: Mutex::new(HashMap::new()),
             exclusive: tokio::sync::Mutex::new(()),
+            delete_after_alarm: AtomicBool::new(false),
         }))
     }
 
@@ -389,6 +388,23 @@ impl HostInner {
             tracing::warn!(object = %live.lease.key, error = %e, "releasing lease failed");
         }
         self.metrics.evicted();
+    }
+
+    pub(crate) async fn delete(&self, key: &ObjectKey) -> Result<bool, ObjectError> {
+        let slot = self.slot(key);
+        let mut guard = slot.live.lock().await;
+        if let Some(live) = guard.take() {
+            self.close(&live).await;
+        }
+        self.alarms.cancel(key);
+        let store = Arc::clone(&self.store);
+        let key2 = key.clone();
+        let existed = tokio::task::spawn_blocking(move || store.delete(&key2))
+            .await
+            .map_err(|_| ObjectError::ShuttingDown)??;
+        drop(guard);
+        self.forget_slot_if_unused(key, &slot);
+        Ok(existed)
     }
 
     fn forget_slot_if_unused(&self, key: &ObjectKey, slot: &Arc<Slot>) {

@@ -243,6 +243,8 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        // Tasks still running are stopped and stored as failed, never left `working`.
+        mcp_shutdown.stop_tasks(Duration::from_secs(5)).await;
         mcp_shutdown.shutdown();
         let _ = signalled_tx.send(());
     };
@@ -375,8 +377,9 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let mut out = String::new();
     state.host.metrics().render_prometheus(&mut out);
     let in_flight = state.mcp.in_flight();
+    let tasks = state.mcp.running_tasks();
     out.push_str(&format!(
-        "# HELP keel_mcp_tool_calls_in_flight Tool calls running now.\n# TYPE keel_mcp_tool_calls_in_flight gauge\nkeel_mcp_tool_calls_in_flight {in_flight}\n"
+        "# HELP keel_mcp_tool_calls_in_flight Tool calls (and tasks) running now.\n# TYPE keel_mcp_tool_calls_in_flight gauge\nkeel_mcp_tool_calls_in_flight {in_flight}\n# HELP keel_mcp_tasks_running Tasks running now.\n# TYPE keel_mcp_tasks_running gauge\nkeel_mcp_tasks_running {tasks}\n"
     ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
