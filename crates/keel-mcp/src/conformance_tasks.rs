@@ -52,11 +52,7 @@ pub fn tools() -> Vec<Tool> {
             "Asks the user to confirm, then 'deletes' the file.",
             json!({"type": "object", "properties": {"filename": {"type": "string"}}}),
         ),
-        tool(
-            "multi_input",
-            "Asks two questions at once.",
-            none.clone(),
-        ),
+        tool("multi_input", "Asks two questions at once.", none.clone()),
         tool(
             "test_tool_with_task",
             "Asks for a name (input-required), then works on it as a task (tasks only).",

@@ -5,8 +5,9 @@
 
 mod arguments;
 mod conformance_input;
-mod conformance_tasks;
 pub mod conformance_pack;
+mod conformance_tasks;
+pub mod event_log;
 pub mod pack;
 mod server;
 pub mod sessions;
@@ -16,5 +17,5 @@ pub mod tasks;
 pub mod validation;
 
 pub use pack::{ToolContext, ToolFuture, ToolPack};
-pub use tasks::TaskSupport;
 pub use server::{KeelMcp, McpConfig, McpShutdown, http_service, serve_stdio};
+pub use tasks::TaskSupport;

@@ -222,8 +222,8 @@ impl ToolContext {
     /// JSON (`action`, `content`). In a task the request waits in the task (`input_required`)
     /// until `tasks/update` answers it; otherwise it goes over the session (handshake protocol).
     pub async fn elicit(&self, params: Value) -> Result<Value, ErrorData> {
-        let typed: rmcp::model::ElicitRequestParams =
-            serde_json::from_value(params.clone()).map_err(|e| {
+        let typed: rmcp::model::ElicitRequestParams = serde_json::from_value(params.clone())
+            .map_err(|e| {
                 ErrorData::invalid_params(format!("elicitation request is malformed: {e}"), None)
             })?;
         if let Some(task) = &self.task {
@@ -242,8 +242,8 @@ impl ToolContext {
     /// Asks the client's model (`sampling/createMessage`); returns its answer as JSON. In a task,
     /// as with [`ToolContext::elicit`], the request waits in the task.
     pub async fn sample(&self, params: Value) -> Result<Value, ErrorData> {
-        let typed: rmcp::model::CreateMessageRequestParams =
-            serde_json::from_value(params.clone()).map_err(|e| {
+        let typed: rmcp::model::CreateMessageRequestParams = serde_json::from_value(params.clone())
+            .map_err(|e| {
                 ErrorData::invalid_params(format!("sampling request is malformed: {e}"), None)
             })?;
         if let Some(task) = &self.task {

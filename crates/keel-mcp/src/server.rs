@@ -14,7 +14,6 @@ use rmcp::model::{
     SetLevelRequestParams, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, RoleServer};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, ServerHandler};
 
@@ -480,7 +479,7 @@ pub fn http_service(
     extra_packs: Vec<Arc<dyn ToolPack>>,
 ) -> Result<
     (
-        StreamableHttpService<KeelMcp, LocalSessionManager>,
+        StreamableHttpService<KeelMcp, crate::event_log::DurableSessionManager>,
         McpShutdown,
     ),
     String,
@@ -511,10 +510,12 @@ pub fn http_service(
     } else {
         http.with_allowed_origins(config.allowed_origins.clone())
     };
-    http.session_store = Some(Arc::new(crate::sessions::ObjectSessionStore::new(host)));
+    http.session_store = Some(Arc::new(crate::sessions::ObjectSessionStore::new(
+        Arc::clone(&host),
+    )));
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(crate::event_log::DurableSessionManager::new(host)),
         http,
     );
     Ok((

@@ -25,10 +25,18 @@ impl ObjectKind for SessionKind {
     }
 
     fn migrations(&self) -> Vec<Migration> {
-        vec![Migration::sql(
-            1,
-            "CREATE TABLE _keel_mcp_session (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
-        )]
+        vec![
+            Migration::sql(
+                1,
+                "CREATE TABLE _keel_mcp_session (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+            ),
+            // The SSE event log (event_log.rs).
+            Migration::sql(
+                2,
+                "CREATE TABLE _keel_mcp_events (seq INTEGER PRIMARY KEY, stream TEXT NOT NULL, data TEXT NOT NULL);
+                 CREATE INDEX _keel_mcp_events_stream ON _keel_mcp_events (stream, seq)",
+            ),
+        ]
     }
 }
 

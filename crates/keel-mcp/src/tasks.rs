@@ -95,7 +95,9 @@ fn now() -> String {
 
 fn unknown_task(id: &str) -> ErrorData {
     ErrorData::invalid_params(
-        format!("unknown task {id:?}: no such task, or it expired (tasks are kept for their ttlMs)"),
+        format!(
+            "unknown task {id:?}: no such task, or it expired (tasks are kept for their ttlMs)"
+        ),
         Some(json!({ "taskId": id })),
     )
 }
@@ -180,7 +182,11 @@ impl TaskCell {
         &self.cancel
     }
 
-    pub(crate) async fn request_input(&self, method: &str, params: Value) -> Result<Value, ErrorData> {
+    pub(crate) async fn request_input(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, ErrorData> {
         let (tx, rx) = oneshot::channel();
         let created = {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -197,7 +203,8 @@ impl TaskCell {
             self.escalate.notify_one();
         }
         // `tasks/update` stores the task without this request before it hands over the answer.
-        rx.await.map_err(|_| ErrorData::internal_error("the task ended before its input arrived", None))
+        rx.await
+            .map_err(|_| ErrorData::internal_error("the task ended before its input arrived", None))
     }
 
     /// Records how the run ended.
@@ -274,10 +281,16 @@ async fn read_task(object: &Object) -> Result<Option<(Map<String, Value>, String
         (Some(SqlValue::Text(task)), Some(SqlValue::Text(runner))) => {
             match serde_json::from_str(task) {
                 Ok(Value::Object(task)) => Ok(Some((task, runner.clone()))),
-                _ => Err(ErrorData::internal_error("a stored task is unreadable", None)),
+                _ => Err(ErrorData::internal_error(
+                    "a stored task is unreadable",
+                    None,
+                )),
             }
         }
-        _ => Err(ErrorData::internal_error("a stored task is unreadable", None)),
+        _ => Err(ErrorData::internal_error(
+            "a stored task is unreadable",
+            None,
+        )),
     }
 }
 
@@ -317,7 +330,10 @@ impl TaskRuntime {
 
     /// A cell for a call that may become a task; `ttl` as the client asked (legacy `task.ttl`).
     pub(crate) fn cell(&self, tool: &str, ttl: Option<Duration>) -> Arc<TaskCell> {
-        let ttl = ttl.unwrap_or(DEFAULT_TTL).min(MAX_TTL).max(Duration::from_secs(1));
+        let ttl = ttl
+            .unwrap_or(DEFAULT_TTL)
+            .min(MAX_TTL)
+            .max(Duration::from_secs(1));
         let created_at = now();
         let task = json!({
             "taskId": keel_objects::ObjectId::unique().to_hex(),
@@ -383,9 +399,15 @@ impl TaskRuntime {
             cell.cancel.cancel();
             return Err(storage_error(e));
         }
-        let object = task_object(&self.host, &cell.id).await.map_err(storage_error)?;
+        let object = task_object(&self.host, &cell.id)
+            .await
+            .map_err(storage_error)?;
         let expires = SystemTime::now() + ttl;
-        object.storage().set_alarm(expires).await.map_err(storage_error)?;
+        object
+            .storage()
+            .set_alarm(expires)
+            .await
+            .map_err(storage_error)?;
         drop(object);
         self.running
             .lock()
@@ -440,9 +462,13 @@ impl TaskRuntime {
                 "error".into(),
                 json!({"code": -32603, "message": "the server restarted while this task was running; it did not finish (call the tool again)"}),
             );
-            write_task(&object, &Value::Object(task.clone()).to_string(), &self.runner)
-                .await
-                .map_err(storage_error)?;
+            write_task(
+                &object,
+                &Value::Object(task.clone()).to_string(),
+                &self.runner,
+            )
+            .await
+            .map_err(storage_error)?;
         }
         Ok((object, task))
     }
@@ -457,7 +483,11 @@ impl TaskRuntime {
 
     /// `tasks/update`: delivers answers to pending input requests; unknown or already answered
     /// keys are ignored, as the spec says.
-    pub(crate) async fn update(&self, id: &str, responses: InputResponses) -> Result<(), ErrorData> {
+    pub(crate) async fn update(
+        &self,
+        id: &str,
+        responses: InputResponses,
+    ) -> Result<(), ErrorData> {
         let Some(cell) = self.live(id) else {
             self.load(id).await?;
             return Ok(());
@@ -514,7 +544,8 @@ impl TaskRuntime {
             .cloned()
             .collect();
         for cell in &cells {
-            cell.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+            cell.stopped
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             cell.cancel.cancel();
         }
         let deadline = tokio::time::Instant::now() + wait;
