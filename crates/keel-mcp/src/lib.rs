@@ -8,6 +8,7 @@ mod conformance_input;
 pub mod conformance_pack;
 mod conformance_tasks;
 pub mod event_log;
+mod legacy_sse;
 pub mod pack;
 mod server;
 pub mod sessions;
@@ -17,5 +18,5 @@ pub mod tasks;
 pub mod validation;
 
 pub use pack::{ToolContext, ToolFuture, ToolPack};
-pub use server::{KeelMcp, McpConfig, McpShutdown, http_service, serve_stdio};
+pub use server::{KeelMcp, McpConfig, McpEndpoints, McpShutdown, http_service, serve_stdio};
 pub use tasks::TaskSupport;

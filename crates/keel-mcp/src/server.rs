@@ -471,19 +471,23 @@ impl McpShutdown {
     }
 }
 
-/// The Streamable HTTP service for `/mcp`: the handshake protocol with sessions and the stateless
-/// 2026-07-28 protocol on the same endpoint.
+/// What [`http_service`] builds: the endpoints and the handle that shuts them down.
+pub struct McpEndpoints {
+    /// `/mcp`: the handshake protocol with sessions and the stateless 2026-07-28 protocol.
+    pub streamable: StreamableHttpService<KeelMcp, crate::event_log::DurableSessionManager>,
+    /// `GET /sse` and `POST /messages`: the legacy HTTP+SSE transport (2024-11-05).
+    pub legacy_sse: axum::Router,
+    /// Ends open streams and waits for running calls.
+    pub shutdown: McpShutdown,
+}
+
+/// The MCP endpoints over `host`: Streamable HTTP for `/mcp` (both protocol generations on one
+/// endpoint) and the legacy HTTP+SSE transport, serving the built-in packs and `extra_packs`.
 pub fn http_service(
     host: Arc<ObjectHost>,
     config: &McpConfig,
     extra_packs: Vec<Arc<dyn ToolPack>>,
-) -> Result<
-    (
-        StreamableHttpService<KeelMcp, crate::event_log::DurableSessionManager>,
-        McpShutdown,
-    ),
-    String,
-> {
+) -> Result<McpEndpoints, String> {
     register_kinds(&host).map_err(|e| e.to_string())?;
     let packs = packs_for(config, extra_packs);
     let mut server = KeelMcp::new(Arc::clone(&host), packs, config.conformance)?;
@@ -513,19 +517,21 @@ pub fn http_service(
     http.session_store = Some(Arc::new(crate::sessions::ObjectSessionStore::new(
         Arc::clone(&host),
     )));
-    let service = StreamableHttpService::new(
+    let legacy_sse = crate::legacy_sse::router(server.clone(), config, token.clone());
+    let streamable = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(crate::event_log::DurableSessionManager::new(host)),
         http,
     );
-    Ok((
-        service,
-        McpShutdown {
+    Ok(McpEndpoints {
+        streamable,
+        legacy_sse,
+        shutdown: McpShutdown {
             token,
             in_flight,
             tasks,
         },
-    ))
+    })
 }
 
 fn register_kinds(host: &Arc<ObjectHost>) -> Result<(), keel_objects::ObjectError> {

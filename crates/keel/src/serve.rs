@@ -195,8 +195,9 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let host = Arc::new(host);
     let mut mcp_config = options.mcp.clone();
     mcp_config.request_state_key = Some(request_state_key(&options.data)?);
-    let (mcp, mcp_shutdown) = keel_mcp::http_service(Arc::clone(&host), &mcp_config, Vec::new())
+    let endpoints = keel_mcp::http_service(Arc::clone(&host), &mcp_config, Vec::new())
         .map_err(anyhow::Error::msg)?;
+    let mcp_shutdown = endpoints.shutdown;
     let state = Arc::new(AppState {
         host,
         mcp: mcp_shutdown.clone(),
@@ -204,7 +205,9 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         posts_in_flight: std::sync::atomic::AtomicUsize::new(0),
     });
     let app = Router::new()
-        .nest_service("/mcp", mcp)
+        .nest_service("/mcp", endpoints.streamable)
+        // /sse and /messages (the legacy transport); anything else is a 404 there.
+        .fallback_service(endpoints.legacy_sse)
         .layer(axum::middleware::from_fn(normalize_mcp_answers))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
