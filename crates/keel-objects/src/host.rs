@@ -40,6 +40,10 @@ pub trait ObjectKind: Send + Sync + 'static {
         let _ = object;
         Box::pin(async { Ok(()) })
     }
+    /// When a commit of this kind's objects counts as done (default: fsynced).
+    fn durability(&self) -> crate::Durability {
+        crate::Durability::Full
+    }
 }
 
 struct KindEntry {
@@ -337,14 +341,18 @@ impl HostInner {
         name: Option<&str>,
     ) -> Result<Arc<Live>, ObjectError> {
         let lease = self.coordinator.acquire(key).await?;
+        let mut limits = self.config.limits.clone();
         let migrations = {
             let kinds = self.kinds.read().unwrap_or_else(|p| p.into_inner());
-            kinds.get(&key.namespace).map(|e| Arc::clone(&e.migrations))
+            kinds.get(&key.namespace).map(|e| {
+                limits.durability = e.kind.durability();
+                Arc::clone(&e.migrations)
+            })
         };
         let spec = ActorSpec {
             store: Arc::clone(&self.store),
             lease: lease.clone(),
-            limits: self.config.limits.clone(),
+            limits,
             name: name.map(str::to_string),
             migrations: migrations.unwrap_or_else(|| Arc::from(Vec::new())),
         };

@@ -34,7 +34,7 @@ mod threads;
 mod txn;
 mod value;
 
-pub use config::{HostConfig, StorageLimits};
+pub use config::{Durability, HostConfig, StorageLimits};
 pub use coordinator::{Coordinator, LOCAL_NODE, Lease, LocalCoordinator};
 pub use error::ObjectError;
 pub use file_store::{FileStore, ObjectInfo};

@@ -439,6 +439,18 @@ fn a_session_survives_a_restart_and_delete_ends_it() {
         String::from_utf8_lossy(&listed.stdout).trim().is_empty(),
         "the session's object was removed"
     );
+    let listed = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .current_dir(dir.path())
+        .env_remove("KEEL_DATA")
+        .args(["objects", "list", "--namespace", "session-events"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).trim().is_empty(),
+        "the session's event log was removed: {}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
 }
 
 #[test]
