@@ -245,10 +245,13 @@ async fn append(
                 SqlValue::Text(data),
             ],
         )?;
-        t.sql(
-            "DELETE FROM _keel_mcp_events WHERE seq <= ?1",
-            &[SqlValue::Integer(seq - MAX_EVENTS_PER_SESSION)],
-        )?;
+        // Trimmed every 64 events: the log holds at most 64 more than the cap.
+        if seq % 64 == 0 {
+            t.sql(
+                "DELETE FROM _keel_mcp_events WHERE seq <= ?1",
+                &[SqlValue::Integer(seq - MAX_EVENTS_PER_SESSION)],
+            )?;
+        }
         Ok::<_, ObjectError>(())
     });
     Ok((seq, durable))

@@ -8,6 +8,7 @@ mod conformance_input;
 pub mod conformance_pack;
 mod conformance_tasks;
 pub mod event_log;
+pub mod handles;
 mod legacy_sse;
 pub mod pack;
 mod server;

@@ -158,6 +158,20 @@ impl ToolContext {
             .map_err(|e| e.to_string())
     }
 
+    /// The object a stateful tool keeps its state in (see [`crate::handles`]): the one behind
+    /// `handle` if the client passed one back, else this session's object in `namespace`, else (a
+    /// stateless request) a newly minted one whose handle the tool returns to the client.
+    pub async fn handle_object(
+        &self,
+        namespace: &str,
+        handle: Option<&str>,
+    ) -> Result<crate::handles::HandleObject, String> {
+        let ns = Namespace::new(namespace).map_err(|e| e.to_string())?;
+        crate::handles::resolve(&self.host, &ns, handle, self.session.as_deref())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Another object by namespace and name (so one agent can hand work to another).
     pub async fn named(&self, namespace: &str, name: &str) -> Result<Object, String> {
         let ns = Namespace::new(namespace).map_err(|e| e.to_string())?;
