@@ -23,6 +23,23 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     #[serde(default)]
     pub objects: ObjectsFileConfig,
+    #[serde(default)]
+    pub browser: BrowserFileConfig,
+}
+
+/// `[browser]` in `keel.toml`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrowserFileConfig {
+    /// `auto`, `on` or `off`.
+    pub enabled: Option<String>,
+    pub chrome: Option<PathBuf>,
+    pub allow: Option<Vec<String>>,
+    pub navigation_timeout: Option<String>,
+    pub action_timeout: Option<String>,
+    pub max_contexts: Option<usize>,
+    pub max_tabs: Option<usize>,
+    pub max_snapshot_bytes: Option<usize>,
 }
 
 /// `[objects]` in `keel.toml`.

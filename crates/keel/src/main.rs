@@ -1,6 +1,7 @@
 //! The `keel` command: `keel serve` runs the server; `keel objects …` inspects a data directory.
 
 mod config;
+mod demo_booking;
 mod inspect;
 mod serve;
 
@@ -45,6 +46,19 @@ enum Command {
     /// Inspect and move the objects of a data directory (the server must not be running on it).
     #[command(subcommand)]
     Objects(ObjectsCommand),
+    /// Demo web sites for the browser tools.
+    #[command(subcommand)]
+    Demo(DemoCommand),
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// A court-booking site (parks, courts 1-6, hourly slots) with no API: book through its pages.
+    Booking {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8788")]
+        listen: String,
+    },
 }
 
 #[derive(Args)]
@@ -71,6 +85,16 @@ struct ServeArgs {
     /// Also serve the MCP conformance suite's fixture tools, resources and prompts.
     #[arg(long, hide_short_help = true)]
     conformance: bool,
+    /// Serve the browser tools: `auto` (when Chromium is found), `on` (fail without it) or `off`.
+    #[arg(long, env = "KEEL_BROWSER")]
+    browser: Option<String>,
+    /// The Chromium binary (default: `chromium` on PATH or in /usr/bin).
+    #[arg(long, env = "KEEL_CHROME")]
+    chrome: Option<PathBuf>,
+    /// Hosts, IPs and networks (comma-separated) pages may reach although they are loopback or
+    /// private, e.g. `127.0.0.1,10.0.0.0/8`.
+    #[arg(long, env = "KEEL_BROWSER_ALLOW")]
+    browser_allow: Option<String>,
     #[command(flatten)]
     objects: ObjectArgs,
 }
@@ -193,6 +217,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Objects(cmd) => runtime.block_on(inspect::run(cmd, &file, data)),
         Command::Stdio { session, objects } => {
             runtime.block_on(serve::run_stdio(session, objects, &file, data))
+        }
+        Command::Demo(DemoCommand::Booking { listen }) => {
+            runtime.block_on(demo_booking::run(config::parse_listen(&listen)?))
         }
     }
 }

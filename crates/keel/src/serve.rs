@@ -25,6 +25,16 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
     pub host: HostConfig,
     pub mcp: keel_mcp::McpConfig,
+    pub browser: BrowserChoice,
+}
+
+/// Whether and how to serve the browser tools.
+pub enum BrowserChoice {
+    Off,
+    /// Serve them if Chromium is found (say clearly why not otherwise).
+    Auto(keel_browser::BrowserConfig),
+    /// Serve them; fail to start without Chromium.
+    On(keel_browser::BrowserConfig),
 }
 
 impl ServeOptions {
@@ -42,7 +52,9 @@ impl ServeOptions {
             Some(g) => config::parse_duration(g).context("shutdown_grace")?,
             None => Duration::from_secs(30),
         };
+        let browser = browser_choice(&args, &file.browser)?;
         Ok(Self {
+            browser,
             listen: config::parse_listen(listen)?,
             data,
             shutdown_grace: grace,
@@ -71,6 +83,77 @@ impl ServeOptions {
                 )
             },
         })
+    }
+}
+
+fn browser_choice(
+    args: &ServeArgs,
+    file: &config::BrowserFileConfig,
+) -> anyhow::Result<BrowserChoice> {
+    let defaults = keel_browser::BrowserConfig::default();
+    let duration =
+        |value: Option<&String>, name: &str, default: Duration| -> anyhow::Result<Duration> {
+            match value {
+                Some(v) => config::parse_duration(v).with_context(|| format!("browser.{name}")),
+                None => Ok(default),
+            }
+        };
+    let allow = match &args.browser_allow {
+        Some(list) => list
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => file.allow.clone().unwrap_or_default(),
+    };
+    let browser = keel_browser::BrowserConfig {
+        chrome_path: args.chrome.clone().or_else(|| file.chrome.clone()),
+        allow,
+        navigation_timeout: duration(
+            file.navigation_timeout.as_ref(),
+            "navigation_timeout",
+            defaults.navigation_timeout,
+        )?,
+        action_timeout: duration(
+            file.action_timeout.as_ref(),
+            "action_timeout",
+            defaults.action_timeout,
+        )?,
+        max_contexts: file.max_contexts.unwrap_or(defaults.max_contexts),
+        max_tabs: file.max_tabs.unwrap_or(defaults.max_tabs),
+        max_snapshot_bytes: file
+            .max_snapshot_bytes
+            .unwrap_or(defaults.max_snapshot_bytes),
+    };
+    match args
+        .browser
+        .as_deref()
+        .or(file.enabled.as_deref())
+        .unwrap_or("auto")
+    {
+        "auto" => Ok(BrowserChoice::Auto(browser)),
+        "on" => Ok(BrowserChoice::On(browser)),
+        "off" => Ok(BrowserChoice::Off),
+        other => anyhow::bail!("browser = {other:?} is not known: use auto, on or off"),
+    }
+}
+
+/// The browser pack, if it is to be served.
+fn browser_pack(choice: &BrowserChoice) -> anyhow::Result<Option<Arc<dyn keel_mcp::ToolPack>>> {
+    let (config, required) = match choice {
+        BrowserChoice::Off => return Ok(None),
+        BrowserChoice::Auto(config) => (config, false),
+        BrowserChoice::On(config) => (config, true),
+    };
+    match keel_browser::BrowserPool::new(config.clone()) {
+        Ok(pool) => Ok(Some(Arc::new(keel_browser::tools::BrowserPack::new(
+            Arc::new(pool),
+        )))),
+        Err(e) if !required => {
+            tracing::warn!("browser tools are off: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(anyhow::anyhow!("{e}")),
     }
 }
 
@@ -195,7 +278,9 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let host = Arc::new(host);
     let mut mcp_config = options.mcp.clone();
     mcp_config.request_state_key = Some(request_state_key(&options.data)?);
-    let endpoints = keel_mcp::http_service(Arc::clone(&host), &mcp_config, Vec::new())
+    let packs: Vec<Arc<dyn keel_mcp::ToolPack>> =
+        browser_pack(&options.browser)?.into_iter().collect();
+    let endpoints = keel_mcp::http_service(Arc::clone(&host), &mcp_config, packs)
         .map_err(anyhow::Error::msg)?;
     let mcp_shutdown = endpoints.shutdown;
     let state = Arc::new(AppState {

@@ -1,0 +1,35 @@
+//! Errors of the browser crate. Every message says what happened and what to do.
+
+/// What went wrong driving the browser.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BrowserError {
+    /// No Chromium binary.
+    #[error("{0}")]
+    NotFound(String),
+    /// Chromium could not be started.
+    #[error("the browser could not be started: {0}")]
+    Launch(String),
+    /// The browser process went away (crashed or was killed); the next call starts a new one.
+    #[error(
+        "the browser closed the connection (it crashed or was killed); try again: a new browser is started"
+    )]
+    Disconnected,
+    /// A protocol call or a wait ran out of time.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The browser answered a call with an error.
+    #[error("the browser refused: {0}")]
+    Cdp(String),
+    /// A message that could not be read or written.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The URL policy refused a URL.
+    #[error("{0}")]
+    Refused(String),
+    /// A limit (contexts, tabs, snapshot size) was hit.
+    #[error("{0}")]
+    Limit(String),
+    /// What the caller asked for cannot be done as asked (a stale ref, a missing element, …).
+    #[error("{0}")]
+    Invalid(String),
+}

@@ -1,0 +1,16 @@
+//! `keel-browser`: real Chromium that agents can read and operate. A plain Rust API first
+//! ([`BrowserPool`] → [`BrowsingContext`] → [`Tab`]), and the MCP tool pack second
+//! ([`tools::BrowserPack`]).
+
+pub mod cdp;
+mod error;
+pub mod launch;
+pub mod policy;
+mod pool;
+pub mod snapshot;
+mod tab;
+pub mod tools;
+
+pub use error::BrowserError;
+pub use pool::{BrowserConfig, BrowserPool, BrowsingContext};
+pub use tab::{ActionOutcome, Dialog, NetworkEntry, Tab, Timeouts};

@@ -1,0 +1,483 @@
+//! The URL policy: pages may reach http and https only, and no loopback, private, link-local or
+//! cloud-metadata address unless `browser.allow` names it. It is enforced on every request a page
+//! makes by an HTTP proxy that Chromium must use for everything (loopback included): the proxy
+//! resolves the host itself, checks every address, and connects to the address it checked, so DNS
+//! rebinding cannot slip a private address past the check.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::error::BrowserError;
+
+/// How many refused requests are remembered for tool results.
+const REFUSED_KEPT: usize = 256;
+/// Largest request head the proxy reads.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// One `browser.allow` entry.
+#[derive(Debug, Clone)]
+enum AllowRule {
+    Host(String),
+    Net(IpAddr, u8),
+}
+
+/// Which URLs and addresses pages may reach.
+#[derive(Debug, Default)]
+pub struct UrlPolicy {
+    allow: Vec<AllowRule>,
+    refused: Mutex<VecDeque<String>>,
+    total: std::sync::atomic::AtomicUsize,
+}
+
+impl UrlPolicy {
+    /// A policy that also allows the hosts, IPs and networks (`10.0.0.0/8`) in `allow`.
+    pub fn new(allow: &[String]) -> Result<Self, BrowserError> {
+        let mut rules = Vec::new();
+        for entry in allow {
+            let entry = entry.trim();
+            if entry.is_empty() {
+                continue;
+            }
+            if let Some((ip, bits)) = entry.split_once('/') {
+                let ip: IpAddr = ip.parse().map_err(|_| {
+                    BrowserError::Invalid(format!(
+                        "browser.allow: {entry:?} is not a network like 10.0.0.0/8"
+                    ))
+                })?;
+                let max = if ip.is_ipv4() { 32 } else { 128 };
+                let bits: u8 = bits.parse().ok().filter(|b| *b <= max).ok_or_else(|| {
+                    BrowserError::Invalid(format!(
+                        "browser.allow: {entry:?} has a bad prefix length"
+                    ))
+                })?;
+                rules.push(AllowRule::Net(ip, bits));
+            } else if let Ok(ip) = entry.trim_matches(['[', ']']).parse::<IpAddr>() {
+                rules.push(AllowRule::Net(ip, if ip.is_ipv4() { 32 } else { 128 }));
+            } else {
+                rules.push(AllowRule::Host(entry.to_ascii_lowercase()));
+            }
+        }
+        Ok(Self {
+            allow: rules,
+            refused: Mutex::default(),
+            total: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+        self.allow
+            .iter()
+            .any(|rule| matches!(rule, AllowRule::Host(h) if *h == host))
+    }
+
+    fn ip_allowed(&self, ip: IpAddr) -> bool {
+        self.allow.iter().any(|rule| match rule {
+            AllowRule::Net(net, bits) => in_network(ip, *net, *bits),
+            AllowRule::Host(_) => false,
+        })
+    }
+
+    /// Checks a URL before navigating to it: scheme and (for IP literals) address. Host names are
+    /// checked again, after resolution, by the proxy.
+    pub fn check_url(&self, url: &str) -> Result<url::Url, BrowserError> {
+        let parsed = url::Url::parse(url).map_err(|e| {
+            BrowserError::Invalid(format!(
+                "{url:?} is not a URL ({e}): give an absolute http or https URL"
+            ))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(BrowserError::Refused(format!(
+                "refused by the URL policy: {url} (only http and https URLs may be opened)"
+            )));
+        }
+        let host = parsed.host_str().unwrap_or_default();
+        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>()
+            && let Err(reason) = self.check_address(host, ip)
+        {
+            return Err(BrowserError::Refused(format!(
+                "refused by the URL policy: {url} ({reason})"
+            )));
+        }
+        Ok(parsed)
+    }
+
+    /// Whether a page may connect to `ip` (reached through `host`); the reason when not.
+    pub fn check_address(&self, host: &str, ip: IpAddr) -> Result<(), String> {
+        match restricted(ip) {
+            None => Ok(()),
+            Some(_) if self.host_allowed(host) || self.ip_allowed(ip) => Ok(()),
+            Some(kind) => Err(format!(
+                "{ip} is a {kind} address; add it to browser.allow to permit it"
+            )),
+        }
+    }
+
+    fn remember_refused(&self, what: String) {
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if refused.len() == REFUSED_KEPT {
+            refused.pop_front();
+        }
+        refused.push_back(what);
+        self.total.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many requests were refused so far (a mark for [`UrlPolicy::refused_since`]).
+    pub fn refusal_count(&self) -> usize {
+        self.total.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The URLs refused after `mark` was taken (the last few hundred at most).
+    pub fn refused_since(&self, mark: usize) -> Vec<String> {
+        let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        let new = self.refusal_count().saturating_sub(mark).min(refused.len());
+        refused.iter().skip(refused.len() - new).cloned().collect()
+    }
+}
+
+/// Why an address is off limits by default, if it is.
+fn restricted(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => restricted_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return restricted_v4(v4);
+            }
+            let first = v6.segments()[0];
+            if v6.is_loopback() {
+                Some("loopback")
+            } else if v6.is_unspecified() || v6.is_multicast() {
+                Some("reserved")
+            } else if first & 0xfe00 == 0xfc00 {
+                // fc00::/7, which holds fd00:ec2::254, a cloud metadata address.
+                Some("private")
+            } else if first & 0xffc0 == 0xfe80 {
+                Some("link-local")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn restricted_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, ..] = ip.octets();
+    if ip.is_loopback() {
+        Some("loopback")
+    } else if ip.is_private() || (a == 100 && (64..128).contains(&b)) {
+        Some("private")
+    } else if ip.is_link_local() {
+        // 169.254.0.0/16 holds 169.254.169.254, the cloud metadata service.
+        Some("link-local (cloud metadata)")
+    } else if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || a == 0 || a >= 240 {
+        Some("reserved")
+    } else {
+        None
+    }
+}
+
+fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(bits))
+            };
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(bits))
+            };
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V4(_)) => ip
+            .to_ipv4_mapped()
+            .is_some_and(|v4| in_network(IpAddr::V4(v4), net, bits)),
+        (IpAddr::V4(_), IpAddr::V6(_)) => false,
+    }
+}
+
+/// The proxy Chromium sends every request through.
+pub struct PolicyProxy {
+    /// Where it listens (loopback, an ephemeral port).
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PolicyProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl PolicyProxy {
+    /// Starts the proxy for `policy`.
+    pub async fn start(policy: Arc<UrlPolicy>) -> Result<Self, BrowserError> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .map_err(|e| BrowserError::Launch(format!("cannot start the URL-policy proxy: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| BrowserError::Launch(e.to_string()))?;
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = client.set_nodelay(true);
+                let policy = Arc::clone(&policy);
+                tokio::spawn(async move {
+                    if let Err(error) = serve(client, &policy).await {
+                        tracing::debug!(%error, "proxy connection ended");
+                    }
+                });
+            }
+        });
+        Ok(Self { addr, task })
+    }
+}
+
+async fn serve(mut client: TcpStream, policy: &UrlPolicy) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(2048);
+    let mut buf = [0u8; 8192];
+    let end = loop {
+        let n = tokio::time::timeout(Duration::from_secs(30), client.read(&mut buf))
+            .await
+            .map_err(|_| std::io::Error::other("request head timed out"))??;
+        if n == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buf[..n]);
+        if let Some(pos) = find(&head, b"\r\n\r\n") {
+            break pos + 4;
+        }
+        if head.len() > MAX_HEAD_BYTES {
+            return refuse(&mut client, "request head too large").await;
+        }
+    };
+    let (head, body_start) = head.split_at(end);
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let request_line = lines.next().unwrap_or_default();
+    let mut parts = request_line.split(' ');
+    let (method, target, version) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or("HTTP/1.1"),
+    );
+    if method.eq_ignore_ascii_case("CONNECT") {
+        let Some((host, port)) = split_host_port(target) else {
+            return refuse(&mut client, "bad CONNECT target").await;
+        };
+        let shown = if port == 443 {
+            format!("https://{host}/")
+        } else {
+            format!("https://{host}:{port}/")
+        };
+        let mut upstream = match connect_checked(policy, host, port, &shown).await {
+            Ok(upstream) => upstream,
+            Err(reason) => return refuse(&mut client, &reason).await,
+        };
+        client
+            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .await?;
+        if !body_start.is_empty() {
+            upstream.write_all(body_start).await?;
+        }
+        tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+        return Ok(());
+    }
+    let Ok(url) = url::Url::parse(target) else {
+        return refuse(&mut client, "the proxy only takes absolute http URLs").await;
+    };
+    if url.scheme() != "http" {
+        let reason = format!("refused by the URL policy: {target} (only http and https)");
+        policy.remember_refused(target.to_string());
+        return refuse(&mut client, &reason).await;
+    }
+    let host = url.host_str().unwrap_or_default().to_string();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let mut upstream = match connect_checked(policy, &host, port, url.as_str()).await {
+        Ok(upstream) => upstream,
+        Err(reason) => return refuse(&mut client, &reason).await,
+    };
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    let mut forwarded = format!("{method} {path} {version}\r\n");
+    for line in lines {
+        if line.is_empty() {
+            continue;
+        }
+        let name = line.split(':').next().unwrap_or_default().trim();
+        if name.eq_ignore_ascii_case("proxy-connection")
+            || name.eq_ignore_ascii_case("proxy-authorization")
+            || name.eq_ignore_ascii_case("connection")
+            || name.eq_ignore_ascii_case("keep-alive")
+        {
+            continue;
+        }
+        forwarded.push_str(line);
+        forwarded.push_str("\r\n");
+    }
+    // One request per proxied connection: the next request may go to another host.
+    forwarded.push_str("Connection: close\r\n\r\n");
+    upstream.write_all(forwarded.as_bytes()).await?;
+    if !body_start.is_empty() {
+        upstream.write_all(body_start).await?;
+    }
+    tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+    Ok(())
+}
+
+/// Resolves `host`, checks every address, and connects to one it checked.
+async fn connect_checked(
+    policy: &UrlPolicy,
+    host: &str,
+    port: u16,
+    shown: &str,
+) -> Result<TcpStream, String> {
+    let bare = host.trim_matches(['[', ']']);
+    let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => match tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::net::lookup_host((bare, port)),
+        )
+        .await
+        {
+            Ok(Ok(addrs)) => addrs.collect(),
+            _ => return Err(format!("cannot resolve {host}")),
+        },
+    };
+    if addrs.is_empty() {
+        return Err(format!("cannot resolve {host}"));
+    }
+    for addr in &addrs {
+        if let Err(reason) = policy.check_address(bare, addr.ip()) {
+            policy.remember_refused(shown.to_string());
+            return Err(format!("refused by the URL policy: {shown} ({reason})"));
+        }
+    }
+    let mut last = String::new();
+    for addr in addrs {
+        match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = "connect timed out".into(),
+        }
+    }
+    Err(format!("cannot connect to {shown}: {last}"))
+}
+
+async fn refuse(client: &mut TcpStream, reason: &str) -> std::io::Result<()> {
+    let body = format!("keel: {reason}\n");
+    let response = format!(
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    client.write_all(response.as_bytes()).await?;
+    client.shutdown().await
+}
+
+fn split_host_port(target: &str) -> Option<(&str, u16)> {
+    let (host, port) = target.rsplit_once(':')?;
+    Some((host, port.parse().ok()?))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_and_metadata_addresses_are_refused_unless_allowed() {
+        let policy = UrlPolicy::new(&[]).unwrap();
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00:ec2::254",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            let parsed: IpAddr = ip.parse().unwrap();
+            assert!(policy.check_address("x", parsed).is_err(), "{ip} passed");
+        }
+        for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
+            assert!(
+                policy.check_address("x", ip.parse().unwrap()).is_ok(),
+                "{ip} refused"
+            );
+        }
+        let allowed = UrlPolicy::new(&[
+            "127.0.0.1".into(),
+            "10.0.0.0/8".into(),
+            "intranet.local".into(),
+        ])
+        .unwrap();
+        assert!(
+            allowed
+                .check_address("a", "127.0.0.1".parse().unwrap())
+                .is_ok()
+        );
+        assert!(
+            allowed
+                .check_address("a", "10.200.0.1".parse().unwrap())
+                .is_ok()
+        );
+        assert!(
+            allowed
+                .check_address("intranet.local", "192.168.0.9".parse().unwrap())
+                .is_ok()
+        );
+        assert!(
+            allowed
+                .check_address("a", "192.168.0.9".parse().unwrap())
+                .is_err()
+        );
+        assert!(UrlPolicy::new(&["10.0.0.0/99".into()]).is_err());
+    }
+
+    #[test]
+    fn only_http_and_https_urls_are_opened() {
+        let policy = UrlPolicy::new(&[]).unwrap();
+        for url in [
+            "file:///etc/passwd",
+            "chrome://settings",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "ftp://x.example/",
+        ] {
+            let e = policy.check_url(url).unwrap_err();
+            assert!(e.to_string().contains("only http and https"), "{url}: {e}");
+        }
+        let e = policy
+            .check_url("http://169.254.169.254/latest/meta-data")
+            .unwrap_err();
+        assert!(e.to_string().contains("browser.allow"), "{e}");
+        assert!(policy.check_url("https://example.com/a?b=1").is_ok());
+        assert!(policy.check_url("not a url").is_err());
+    }
+}

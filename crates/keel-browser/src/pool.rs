@@ -1,0 +1,303 @@
+//! The browser pool: one Chromium process (started on first use, started again if it dies), and
+//! one isolated browser context (own cookies, storage and cache) per browsing session, created
+//! lazily, each with its tabs.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::cdp::Connection;
+use crate::error::BrowserError;
+use crate::launch::{ChromeProcess, find_chromium};
+use crate::policy::{PolicyProxy, UrlPolicy};
+use crate::tab::{Tab, Timeouts};
+
+/// Settings of the browser pool.
+#[derive(Debug, Clone)]
+pub struct BrowserConfig {
+    /// The Chromium binary; `None`: `chromium` on PATH or in /usr/bin.
+    pub chrome_path: Option<PathBuf>,
+    /// Hosts, IPs and networks pages may reach although they are loopback or private.
+    pub allow: Vec<String>,
+    /// Longest navigation.
+    pub navigation_timeout: Duration,
+    /// Longest action (and protocol call).
+    pub action_timeout: Duration,
+    /// Browsing sessions open at once.
+    pub max_contexts: usize,
+    /// Tabs per browsing session.
+    pub max_tabs: usize,
+    /// Largest snapshot, in bytes, unless a call asks for less.
+    pub max_snapshot_bytes: usize,
+}
+
+impl Default for BrowserConfig {
+    fn default() -> Self {
+        Self {
+            chrome_path: None,
+            allow: Vec::new(),
+            navigation_timeout: Duration::from_secs(30),
+            action_timeout: Duration::from_secs(10),
+            max_contexts: 64,
+            max_tabs: 8,
+            max_snapshot_bytes: 100_000,
+        }
+    }
+}
+
+/// One browsing session: a browser context and its tabs.
+pub struct BrowsingContext {
+    /// The CDP browser context ID.
+    pub id: String,
+    conn: Connection,
+    timeouts: Timeouts,
+    max_tabs: usize,
+    tabs: tokio::sync::Mutex<(Vec<Arc<Tab>>, usize)>,
+}
+
+impl BrowsingContext {
+    /// The current tab (a new one if the session has none).
+    pub async fn current_tab(&self) -> Result<Arc<Tab>, BrowserError> {
+        let mut tabs = self.tabs.lock().await;
+        tabs.0.retain(|t| !t.is_closed());
+        if tabs.0.is_empty() {
+            let tab = self.open_tab().await?;
+            tabs.0.push(tab);
+            tabs.1 = 0;
+        }
+        let index = tabs.1.min(tabs.0.len() - 1);
+        Ok(Arc::clone(&tabs.0[index]))
+    }
+
+    async fn open_tab(&self) -> Result<Arc<Tab>, BrowserError> {
+        let created = self
+            .conn
+            .call(
+                "Target.createTarget",
+                json!({"url": "about:blank", "browserContextId": self.id}),
+                None,
+                self.timeouts.action,
+            )
+            .await?;
+        let target = created["targetId"]
+            .as_str()
+            .ok_or_else(|| BrowserError::Protocol("createTarget gave no targetId".into()))?
+            .to_string();
+        Tab::attach(self.conn.clone(), target, self.timeouts).await
+    }
+
+    /// Opens a new tab and makes it current.
+    pub async fn new_tab(&self) -> Result<Arc<Tab>, BrowserError> {
+        let mut tabs = self.tabs.lock().await;
+        tabs.0.retain(|t| !t.is_closed());
+        if tabs.0.len() >= self.max_tabs {
+            return Err(BrowserError::Limit(format!(
+                "this session has {} tabs open, the most allowed (browser.max_tabs): close one with browser_tabs",
+                tabs.0.len()
+            )));
+        }
+        let tab = self.open_tab().await?;
+        tabs.0.push(Arc::clone(&tab));
+        tabs.1 = tabs.0.len() - 1;
+        Ok(tab)
+    }
+
+    /// The tabs (URL each) and the index of the current one.
+    pub async fn list_tabs(&self) -> (Vec<String>, usize) {
+        let mut tabs = self.tabs.lock().await;
+        tabs.0.retain(|t| !t.is_closed());
+        (tabs.0.iter().map(|t| t.url()).collect(), tabs.1)
+    }
+
+    /// Makes tab `index` current.
+    pub async fn select_tab(&self, index: usize) -> Result<Arc<Tab>, BrowserError> {
+        let mut tabs = self.tabs.lock().await;
+        let tab = tabs.0.get(index).cloned().ok_or_else(|| {
+            BrowserError::Invalid(format!("there is no tab {index}: browser_tabs lists them"))
+        })?;
+        tabs.1 = index;
+        Ok(tab)
+    }
+
+    /// Closes tab `index` (the current one if `None`).
+    pub async fn close_tab(&self, index: Option<usize>) -> Result<(), BrowserError> {
+        let tab = {
+            let mut tabs = self.tabs.lock().await;
+            let index = index.unwrap_or(tabs.1);
+            if index >= tabs.0.len() {
+                return Err(BrowserError::Invalid(format!(
+                    "there is no tab {index}: browser_tabs lists them"
+                )));
+            }
+            let tab = tabs.0.remove(index);
+            tabs.1 = tabs.1.min(tabs.0.len().saturating_sub(1));
+            tab
+        };
+        self.conn
+            .call(
+                "Target.closeTarget",
+                json!({"targetId": tab.target_id}),
+                None,
+                self.timeouts.action,
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+struct Running {
+    process: ChromeProcess,
+    contexts: HashMap<String, Arc<BrowsingContext>>,
+}
+
+/// The pool of browser contexts over one browser process.
+pub struct BrowserPool {
+    config: BrowserConfig,
+    binary: PathBuf,
+    policy: Arc<UrlPolicy>,
+    proxy: tokio::sync::OnceCell<PolicyProxy>,
+    running: tokio::sync::Mutex<Option<Running>>,
+}
+
+impl BrowserPool {
+    /// A pool with `config`; fails at once (with the package to install) if there is no Chromium.
+    pub fn new(config: BrowserConfig) -> Result<Self, BrowserError> {
+        let binary = find_chromium(config.chrome_path.as_deref())?;
+        let policy = Arc::new(UrlPolicy::new(&config.allow)?);
+        Ok(Self {
+            config,
+            binary,
+            policy,
+            proxy: tokio::sync::OnceCell::new(),
+            running: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &BrowserConfig {
+        &self.config
+    }
+
+    /// The URL policy.
+    pub fn policy(&self) -> &Arc<UrlPolicy> {
+        &self.policy
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            navigation: self.config.navigation_timeout,
+            action: self.config.action_timeout,
+        }
+    }
+
+    /// The browsing session `key` (created on first use).
+    pub async fn context(&self, key: &str) -> Result<Arc<BrowsingContext>, BrowserError> {
+        let proxy = self
+            .proxy
+            .get_or_try_init(|| PolicyProxy::start(Arc::clone(&self.policy)))
+            .await?
+            .addr;
+        let mut running = self.running.lock().await;
+        if running
+            .as_ref()
+            .is_some_and(|r| r.process.connection.is_closed())
+        {
+            tracing::warn!("the browser went away; starting a new one");
+            *running = None;
+        }
+        if running.is_none() {
+            let process = ChromeProcess::start(&self.binary, Some(proxy))?;
+            // The first call proves the browser is up (a broken install fails here, clearly).
+            process
+                .connection
+                .call(
+                    "Browser.getVersion",
+                    json!({}),
+                    None,
+                    Duration::from_secs(30),
+                )
+                .await
+                .map_err(|e| {
+                    BrowserError::Launch(format!("{} did not answer: {e}", self.binary.display()))
+                })?;
+            *running = Some(Running {
+                process,
+                contexts: HashMap::new(),
+            });
+        }
+        let Some(state) = running.as_mut() else {
+            return Err(BrowserError::Disconnected);
+        };
+        if let Some(context) = state.contexts.get(key) {
+            return Ok(Arc::clone(context));
+        }
+        if state.contexts.len() >= self.config.max_contexts {
+            return Err(BrowserError::Limit(format!(
+                "{} browsing sessions are open, the most allowed (browser.max_contexts); close one with browser_close",
+                state.contexts.len()
+            )));
+        }
+        let conn = state.process.connection.clone();
+        let created = conn
+            .call(
+                "Target.createBrowserContext",
+                json!({"disposeOnDetach": false}),
+                None,
+                self.config.action_timeout,
+            )
+            .await?;
+        let id = created["browserContextId"]
+            .as_str()
+            .ok_or_else(|| BrowserError::Protocol("createBrowserContext gave no ID".into()))?
+            .to_string();
+        let context = Arc::new(BrowsingContext {
+            id,
+            conn,
+            timeouts: self.timeouts(),
+            max_tabs: self.config.max_tabs,
+            tabs: tokio::sync::Mutex::new((Vec::new(), 0)),
+        });
+        state.contexts.insert(key.to_string(), Arc::clone(&context));
+        Ok(context)
+    }
+
+    /// Ends the browsing session `key`: its tabs, cookies and storage. Returns whether it existed.
+    pub async fn close(&self, key: &str) -> Result<bool, BrowserError> {
+        let context = {
+            let mut running = self.running.lock().await;
+            running.as_mut().and_then(|r| r.contexts.remove(key))
+        };
+        let Some(context) = context else {
+            return Ok(false);
+        };
+        context
+            .conn
+            .call(
+                "Target.disposeBrowserContext",
+                json!({"browserContextId": context.id}),
+                None,
+                self.config.action_timeout,
+            )
+            .await?;
+        Ok(true)
+    }
+
+    /// Browsing sessions open now.
+    pub async fn open_sessions(&self) -> usize {
+        self.running
+            .lock()
+            .await
+            .as_ref()
+            .map_or(0, |r| r.contexts.len())
+    }
+
+    /// Kills the browser process (tests use it to prove a crash is survived).
+    pub async fn kill_browser(&self) {
+        if let Some(running) = self.running.lock().await.as_mut() {
+            running.process.kill().await;
+        }
+    }
+}

@@ -1,0 +1,1019 @@
+//! One page (tab) of a browsing session: its flat CDP session, what its events tell (loading,
+//! requests in flight, dialogs, console, network), its element refs, and the actions on it. An
+//! action returns as soon as what it caused has settled (a navigation, the requests it started, a
+//! short quiet period), not after a fixed pause.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::cdp::Connection;
+use crate::error::BrowserError;
+use crate::snapshot::{self, Snapshot, SnapshotOptions};
+
+/// How long an action waits for what it started (a task queued by a click, a fetch) to show up.
+const SETTLE_GRACE: Duration = Duration::from_millis(8);
+/// Quiet time after the last request finished before the page counts as settled.
+const SETTLE_QUIET: Duration = Duration::from_millis(15);
+/// Longest wait for requests still running once the page itself has loaded (long polls never end).
+const SETTLE_REQUESTS_MAX: Duration = Duration::from_millis(1500);
+/// Console messages and network requests kept per tab.
+const LOG_KEPT: usize = 500;
+
+/// Time limits of a tab's work.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// A navigation (and the load it starts).
+    pub navigation: Duration,
+    /// Any other action, and each protocol call.
+    pub action: Duration,
+}
+
+/// A JavaScript dialog waiting for an answer.
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    /// `alert`, `confirm`, `prompt` or `beforeunload`.
+    pub kind: String,
+    /// Its message.
+    pub message: String,
+}
+
+/// A request the page made.
+#[derive(Debug, Clone)]
+pub struct NetworkEntry {
+    /// HTTP method.
+    pub method: String,
+    /// URL.
+    pub url: String,
+    /// Status, once the response came (0: failed or pending).
+    pub status: i64,
+    /// Resource type (Document, XHR, Fetch, Script, …).
+    pub kind: String,
+}
+
+#[derive(Default)]
+struct TabState {
+    url: String,
+    main_frame: Option<String>,
+    loading: bool,
+    inflight: HashSet<String>,
+    last_activity: Option<Instant>,
+    /// Main-frame documents seen (grows with every navigation).
+    documents: u64,
+    refs: HashMap<i64, u64>,
+    by_ref: HashMap<u64, i64>,
+    next_ref: u64,
+    /// The first ref number handed out for the current document: lower ones are stale.
+    document_first_ref: u64,
+    dialog: Option<Dialog>,
+    console: VecDeque<String>,
+    network: VecDeque<NetworkEntry>,
+    network_index: HashMap<String, usize>,
+    network_base: usize,
+    closed: bool,
+}
+
+/// A page of a browsing session.
+pub struct Tab {
+    /// The CDP target ID.
+    pub target_id: String,
+    /// The flat session ID of the target.
+    pub session_id: String,
+    conn: Connection,
+    state: Arc<Mutex<TabState>>,
+    changed: Arc<Notify>,
+    timeouts: Timeouts,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Tab {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// What an action caused, for its tool result.
+#[derive(Debug, Clone, Default)]
+pub struct ActionOutcome {
+    /// The page's URL after the action.
+    pub url: String,
+    /// True if the main frame loaded a new document.
+    pub navigated: bool,
+    /// A dialog the action opened (answer it with `handle_dialog`).
+    pub dialog: Option<Dialog>,
+    /// True if the page was still busy when the wait ran out.
+    pub still_busy: bool,
+}
+
+impl Tab {
+    /// Attaches to `target_id` and enables the domains the tab uses.
+    pub async fn attach(
+        conn: Connection,
+        target_id: String,
+        timeouts: Timeouts,
+    ) -> Result<Arc<Tab>, BrowserError> {
+        // Subscribe before attaching so that no event of the new session is missed.
+        let mut events = conn.events();
+        let attached = conn
+            .call(
+                "Target.attachToTarget",
+                json!({"targetId": target_id, "flatten": true}),
+                None,
+                timeouts.action,
+            )
+            .await?;
+        let session_id = attached["sessionId"]
+            .as_str()
+            .ok_or_else(|| BrowserError::Protocol("attachToTarget gave no sessionId".into()))?
+            .to_string();
+        let state = Arc::new(Mutex::new(TabState::default()));
+        let changed = Arc::new(Notify::new());
+        let listener = {
+            let state = Arc::clone(&state);
+            let changed = Arc::clone(&changed);
+            let session = session_id.clone();
+            tokio::spawn(async move {
+                loop {
+                    let event = match events.recv().await {
+                        Ok(event) => event,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => break,
+                    };
+                    let mine = event.session_id.as_deref() == Some(session.as_str())
+                        || (event.method == "Target.detachedFromTarget"
+                            && event.params["sessionId"] == json!(session));
+                    if !mine {
+                        continue;
+                    }
+                    apply(&state, &event.method, &event.params);
+                    changed.notify_waiters();
+                }
+                state.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
+                changed.notify_waiters();
+            })
+        };
+        let tab = Arc::new(Tab {
+            target_id,
+            session_id,
+            conn,
+            state,
+            changed,
+            timeouts,
+            listener,
+        });
+        for (method, params) in [
+            ("Page.enable", json!({})),
+            ("Page.setLifecycleEventsEnabled", json!({"enabled": true})),
+            ("Runtime.enable", json!({})),
+            ("Network.enable", json!({"maxPostDataSize": 0})),
+        ] {
+            tab.call(method, params).await?;
+        }
+        let tree = tab.call("Page.getFrameTree", json!({})).await?;
+        {
+            let mut state = tab.lock();
+            state.main_frame = tree["frameTree"]["frame"]["id"]
+                .as_str()
+                .map(str::to_string);
+            state.url = tree["frameTree"]["frame"]["url"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        }
+        Ok(tab)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, TabState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A protocol call on this tab with the action timeout.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, BrowserError> {
+        self.conn
+            .call(method, params, Some(&self.session_id), self.timeouts.action)
+            .await
+    }
+
+    /// The current URL.
+    pub fn url(&self) -> String {
+        self.lock().url.clone()
+    }
+
+    /// True once the tab was closed or its browser went away.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// The dialog waiting for an answer, if any.
+    pub fn dialog(&self) -> Option<Dialog> {
+        self.lock().dialog.clone()
+    }
+
+    /// Opens `url` and waits for it to load.
+    pub async fn navigate(&self, url: &str) -> Result<ActionOutcome, BrowserError> {
+        let before = self.lock().documents;
+        self.lock().loading = true;
+        let result = self
+            .conn
+            .call(
+                "Page.navigate",
+                json!({"url": url}),
+                Some(&self.session_id),
+                self.timeouts.navigation,
+            )
+            .await?;
+        if let Some(error) = result.get("errorText").and_then(Value::as_str)
+            && !error.is_empty()
+        {
+            self.lock().loading = false;
+            return Err(BrowserError::Invalid(navigation_error(url, error)));
+        }
+        let mut outcome = self.settle(before, self.timeouts.navigation, false).await;
+        outcome.navigated = true;
+        Ok(outcome)
+    }
+
+    /// Goes back in history.
+    pub async fn back(&self) -> Result<ActionOutcome, BrowserError> {
+        let history = self.call("Page.getNavigationHistory", json!({})).await?;
+        let index = history["currentIndex"].as_i64().unwrap_or(0);
+        if index <= 0 {
+            return Err(BrowserError::Invalid(
+                "there is no previous page in this tab's history".into(),
+            ));
+        }
+        let entry = &history["entries"][(index - 1) as usize];
+        let before = self.lock().documents;
+        self.call(
+            "Page.navigateToHistoryEntry",
+            json!({"entryId": entry["id"]}),
+        )
+        .await?;
+        Ok(self.settle(before, self.timeouts.navigation, true).await)
+    }
+
+    /// Waits until what an action started has settled: a navigation and the requests in flight,
+    /// then a short quiet period. Returns early when a dialog opens.
+    pub async fn settle(
+        &self,
+        documents_before: u64,
+        budget: Duration,
+        grace: bool,
+    ) -> ActionOutcome {
+        let start = Instant::now();
+        let deadline = start + budget;
+        if grace {
+            tokio::time::sleep(SETTLE_GRACE).await;
+        }
+        let mut loaded_at: Option<Instant> = None;
+        let mut still_busy = false;
+        loop {
+            let notified = self.changed.notified();
+            let (loading, inflight, last, dialog, closed) = {
+                let s = self.lock();
+                (
+                    s.loading,
+                    !s.inflight.is_empty(),
+                    s.last_activity,
+                    s.dialog.is_some(),
+                    s.closed,
+                )
+            };
+            if dialog || closed {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                still_busy = loading || inflight;
+                break;
+            }
+            let wait = if loading {
+                deadline - now
+            } else if inflight {
+                let since = *loaded_at.get_or_insert(now);
+                if now.duration_since(since) >= SETTLE_REQUESTS_MAX {
+                    still_busy = true;
+                    break;
+                }
+                (since + SETTLE_REQUESTS_MAX).min(deadline) - now
+            } else {
+                let quiet = last.map_or(SETTLE_QUIET, |t| now.duration_since(t));
+                if quiet >= SETTLE_QUIET {
+                    break;
+                }
+                SETTLE_QUIET - quiet
+            };
+            let _ = tokio::time::timeout(wait, notified).await;
+        }
+        let s = self.lock();
+        ActionOutcome {
+            url: s.url.clone(),
+            navigated: s.documents > documents_before,
+            dialog: s.dialog.clone(),
+            still_busy,
+        }
+    }
+
+    /// The page's accessibility snapshot, with refs.
+    pub async fn snapshot(&self, options: SnapshotOptions) -> Result<Snapshot, BrowserError> {
+        if let Some(dialog) = self.dialog() {
+            return Err(dialog_open(&dialog));
+        }
+        let tree = self.call("Accessibility.getFullAXTree", json!({})).await?;
+        let nodes = tree["nodes"].as_array().cloned().unwrap_or_default();
+        let mut state = self.lock();
+        let state = &mut *state;
+        Ok(snapshot::render(&nodes, options, |backend| {
+            let n = *state.refs.entry(backend).or_insert_with(|| {
+                state.next_ref += 1;
+                state.next_ref
+            });
+            state.by_ref.insert(n, backend);
+            format!("e{n}")
+        }))
+    }
+
+    /// The DOM node a `target` names: a ref from the latest snapshot (`e12`) or a CSS selector
+    /// that matches exactly one element.
+    pub async fn resolve_target(&self, target: &str) -> Result<i64, BrowserError> {
+        let target = target.trim();
+        if let Some(n) = target.strip_prefix('e').and_then(|n| n.parse::<u64>().ok()) {
+            let state = self.lock();
+            if let Some(backend) = state.by_ref.get(&n) {
+                return Ok(*backend);
+            }
+            return Err(BrowserError::Invalid(
+                if n < state.document_first_ref || n > state.next_ref {
+                    format!(
+                        "ref {target} is stale: it belongs to an earlier page; take a new snapshot (browser_snapshot) and use its refs"
+                    )
+                } else {
+                    format!(
+                        "ref {target} is not in the latest snapshot; take a new snapshot (browser_snapshot)"
+                    )
+                },
+            ));
+        }
+        let found = self
+            .call(
+                "Runtime.evaluate",
+                json!({
+                    "expression": format!("(() => {{ const all = document.querySelectorAll({}); return all.length === 1 ? all[0] : all.length; }})()", serde_json::to_string(target).unwrap_or_default()),
+                    "returnByValue": false,
+                }),
+            )
+            .await?;
+        if let Some(details) = found.get("exceptionDetails") {
+            let text = details["exception"]["description"]
+                .as_str()
+                .unwrap_or("invalid selector");
+            return Err(BrowserError::Invalid(format!(
+                "{target:?} is neither a ref from the snapshot (like e12) nor a valid CSS selector: {}",
+                text.lines().next().unwrap_or_default()
+            )));
+        }
+        if let Some(count) = found["result"]["value"].as_i64() {
+            return Err(BrowserError::Invalid(format!(
+                "selector {target:?} matches {count} elements; it must match exactly one (or use a ref from browser_snapshot)"
+            )));
+        }
+        let object = found["result"]["objectId"].as_str().ok_or_else(|| {
+            BrowserError::Invalid(format!("selector {target:?} matches no element"))
+        })?;
+        let node = self
+            .call("DOM.describeNode", json!({"objectId": object}))
+            .await?;
+        node["node"]["backendNodeId"]
+            .as_i64()
+            .ok_or_else(|| BrowserError::Protocol("describeNode gave no backendNodeId".into()))
+    }
+
+    /// The JavaScript object of a DOM node; an error that says to take a new snapshot if it is gone.
+    async fn object_of(&self, backend: i64, target: &str) -> Result<String, BrowserError> {
+        let resolved = self
+            .call("DOM.resolveNode", json!({"backendNodeId": backend}))
+            .await
+            .map_err(|_| {
+                BrowserError::Invalid(format!(
+                    "element {target} is no longer on the page; take a new snapshot (browser_snapshot)"
+                ))
+            })?;
+        resolved["object"]["objectId"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| {
+                BrowserError::Invalid(format!(
+                    "element {target} is no longer on the page; take a new snapshot"
+                ))
+            })
+    }
+
+    /// Calls `function` (JavaScript, `this` is the element) on the node and returns its value.
+    async fn call_on(
+        &self,
+        backend: i64,
+        target: &str,
+        function: &str,
+        args: Vec<Value>,
+    ) -> Result<Value, BrowserError> {
+        let object = self.object_of(backend, target).await?;
+        let arguments: Vec<Value> = args.into_iter().map(|v| json!({"value": v})).collect();
+        let result = self
+            .call(
+                "Runtime.callFunctionOn",
+                json!({"objectId": object, "functionDeclaration": function, "arguments": arguments,
+                       "returnByValue": true, "awaitPromise": true}),
+            )
+            .await?;
+        if let Some(details) = result.get("exceptionDetails") {
+            return Err(BrowserError::Invalid(format!(
+                "script error on {target}: {}",
+                details["exception"]["description"]
+                    .as_str()
+                    .or(details["text"].as_str())
+                    .unwrap_or("unknown")
+            )));
+        }
+        Ok(result["result"]["value"].clone())
+    }
+
+    /// The point to click on an element: scrolled into view, its center, and checked to be the
+    /// element on top there (else an error names what covers it).
+    async fn click_point(&self, backend: i64, target: &str) -> Result<(f64, f64), BrowserError> {
+        let point = self.call_on(backend, target, POINT_JS, vec![]).await?;
+        if let Some(problem) = point.get("problem").and_then(Value::as_str) {
+            return Err(BrowserError::Invalid(format!(
+                "cannot click {target}: {problem}"
+            )));
+        }
+        match (point["x"].as_f64(), point["y"].as_f64()) {
+            (Some(x), Some(y)) => Ok((x, y)),
+            _ => Err(BrowserError::Invalid(format!(
+                "cannot click {target}: it has no position on the page"
+            ))),
+        }
+    }
+
+    /// Clicks an element like a person (mouse down and up at its center) and waits for what it caused.
+    pub async fn click(
+        &self,
+        target: &str,
+        double: bool,
+        button: &str,
+    ) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let backend = self.resolve_target(target).await?;
+        let (x, y) = self.click_point(backend, target).await?;
+        let before = self.lock().documents;
+        let clicks = if double { 2 } else { 1 };
+        self.call(
+            "Input.dispatchMouseEvent",
+            json!({"type": "mouseMoved", "x": x, "y": y}),
+        )
+        .await?;
+        for count in 1..=clicks {
+            self.call(
+                "Input.dispatchMouseEvent",
+                json!({"type": "mousePressed", "x": x, "y": y, "button": button, "clickCount": count}),
+            )
+            .await?;
+            // A dialog opened by the click holds mouseReleased until it is answered: return then.
+            let released = self.conn.call(
+                "Input.dispatchMouseEvent",
+                json!({"type": "mouseReleased", "x": x, "y": y, "button": button, "clickCount": count}),
+                Some(&self.session_id),
+                self.timeouts.action,
+            );
+            tokio::select! {
+                result = released => { result?; }
+                () = self.dialog_opened() => break,
+            }
+        }
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    async fn dialog_opened(&self) {
+        loop {
+            let notified = self.changed.notified();
+            if self.lock().dialog.is_some() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn no_dialog(&self) -> Result<(), BrowserError> {
+        match self.dialog() {
+            Some(dialog) => Err(dialog_open(&dialog)),
+            None => Ok(()),
+        }
+    }
+
+    /// Moves the mouse over an element.
+    pub async fn hover(&self, target: &str) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let backend = self.resolve_target(target).await?;
+        let (x, y) = self.click_point(backend, target).await?;
+        let before = self.lock().documents;
+        self.call(
+            "Input.dispatchMouseEvent",
+            json!({"type": "mouseMoved", "x": x, "y": y}),
+        )
+        .await?;
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    /// Replaces the text of an editable element with `text` (as typed input events); with
+    /// `submit`, presses Enter afterwards.
+    pub async fn type_text(
+        &self,
+        target: &str,
+        text: &str,
+        submit: bool,
+        slowly: bool,
+    ) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let backend = self.resolve_target(target).await?;
+        let editable = self
+            .call_on(backend, target, FOCUS_AND_SELECT_JS, vec![])
+            .await?;
+        if let Some(problem) = editable.get("problem").and_then(Value::as_str) {
+            return Err(BrowserError::Invalid(format!(
+                "cannot type into {target}: {problem}"
+            )));
+        }
+        let before = self.lock().documents;
+        if slowly {
+            for ch in text.chars() {
+                self.call(
+                    "Input.dispatchKeyEvent",
+                    json!({"type": "keyDown", "text": ch.to_string(), "key": ch.to_string()}),
+                )
+                .await?;
+                self.call(
+                    "Input.dispatchKeyEvent",
+                    json!({"type": "keyUp", "key": ch.to_string()}),
+                )
+                .await?;
+            }
+        } else if text.is_empty() {
+            self.call("Input.dispatchKeyEvent", json!({"type": "keyDown", "key": "Delete", "code": "Delete", "windowsVirtualKeyCode": 46}))
+                .await?;
+            self.call("Input.dispatchKeyEvent", json!({"type": "keyUp", "key": "Delete", "code": "Delete", "windowsVirtualKeyCode": 46}))
+                .await?;
+        } else {
+            self.call("Input.insertText", json!({"text": text})).await?;
+        }
+        if submit {
+            self.key("Enter").await?;
+            return Ok(self.settle(before, self.timeouts.navigation, true).await);
+        }
+        let s = self.lock();
+        Ok(ActionOutcome {
+            url: s.url.clone(),
+            navigated: false,
+            dialog: s.dialog.clone(),
+            still_busy: false,
+        })
+    }
+
+    /// Presses a key (`Enter`, `Tab`, `ArrowDown`, `a`, …) on the focused element.
+    pub async fn press_key(&self, key: &str) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let before = self.lock().documents;
+        self.key(key).await?;
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    async fn key(&self, key: &str) -> Result<(), BrowserError> {
+        let (code, vk, text) = key_definition(key)
+            .ok_or_else(|| BrowserError::Invalid(format!("unknown key {key:?}: use a key name like Enter, Tab, Escape, Backspace, ArrowDown, or one character")))?;
+        let mut down = json!({"type": if text.is_some() { "keyDown" } else { "rawKeyDown" }, "key": key, "code": code, "windowsVirtualKeyCode": vk});
+        if let Some(text) = text {
+            down["text"] = json!(text);
+        }
+        self.call("Input.dispatchKeyEvent", down).await?;
+        self.call(
+            "Input.dispatchKeyEvent",
+            json!({"type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": vk}),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Picks options of a `<select>` by value or visible text; returns the values now selected.
+    pub async fn select_option(
+        &self,
+        target: &str,
+        values: &[String],
+    ) -> Result<(ActionOutcome, Value), BrowserError> {
+        self.no_dialog()?;
+        let backend = self.resolve_target(target).await?;
+        let before = self.lock().documents;
+        let picked = self
+            .call_on(backend, target, SELECT_JS, vec![json!(values)])
+            .await?;
+        if let Some(problem) = picked.get("problem").and_then(Value::as_str) {
+            return Err(BrowserError::Invalid(format!(
+                "cannot select in {target}: {problem}"
+            )));
+        }
+        Ok((
+            self.settle(before, self.timeouts.action, true).await,
+            picked["selected"].clone(),
+        ))
+    }
+
+    /// Answers the open dialog (accept or dismiss, with text for a prompt).
+    pub async fn handle_dialog(
+        &self,
+        accept: bool,
+        prompt_text: Option<&str>,
+    ) -> Result<ActionOutcome, BrowserError> {
+        if self.dialog().is_none() {
+            return Err(BrowserError::Invalid("no dialog is open".into()));
+        }
+        let before = self.lock().documents;
+        let mut params = json!({"accept": accept});
+        if let Some(text) = prompt_text {
+            params["promptText"] = json!(text);
+        }
+        self.call("Page.handleJavaScriptDialog", params).await?;
+        self.lock().dialog = None;
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    /// Runs a JavaScript function (`() => …`, or `(element) => …` with a target) and returns its
+    /// JSON value.
+    pub async fn evaluate(
+        &self,
+        function: &str,
+        target: Option<&str>,
+    ) -> Result<Value, BrowserError> {
+        self.no_dialog()?;
+        match target {
+            Some(target) => {
+                let backend = self.resolve_target(target).await?;
+                let wrapped = format!("function() {{ return ({function})(this); }}");
+                self.call_on(backend, target, &wrapped, vec![]).await
+            }
+            None => {
+                let result = self
+                    .call(
+                        "Runtime.evaluate",
+                        json!({"expression": format!("({function})()"), "returnByValue": true, "awaitPromise": true}),
+                    )
+                    .await?;
+                if let Some(details) = result.get("exceptionDetails") {
+                    return Err(BrowserError::Invalid(format!(
+                        "the function threw: {}",
+                        details["exception"]["description"]
+                            .as_str()
+                            .or(details["text"].as_str())
+                            .unwrap_or("unknown")
+                    )));
+                }
+                Ok(result["result"]["value"].clone())
+            }
+        }
+    }
+
+    /// A screenshot (PNG or JPEG, base64) of the viewport, the whole page, or one element.
+    pub async fn screenshot(
+        &self,
+        full_page: bool,
+        target: Option<&str>,
+        jpeg: bool,
+    ) -> Result<String, BrowserError> {
+        self.no_dialog()?;
+        let mut params = json!({"format": if jpeg { "jpeg" } else { "png" }});
+        if let Some(target) = target {
+            let backend = self.resolve_target(target).await?;
+            let rect = self.call_on(backend, target, RECT_JS, vec![]).await?;
+            params["clip"] = json!({"x": rect["x"], "y": rect["y"], "width": rect["width"], "height": rect["height"], "scale": 1});
+            params["captureBeyondViewport"] = json!(true);
+        } else if full_page {
+            params["captureBeyondViewport"] = json!(true);
+            let metrics = self.call("Page.getLayoutMetrics", json!({})).await?;
+            let size = &metrics["cssContentSize"];
+            params["clip"] = json!({"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1});
+        }
+        let shot = self.call("Page.captureScreenshot", params).await?;
+        shot["data"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| BrowserError::Protocol("captureScreenshot gave no data".into()))
+    }
+
+    /// The page as PDF (base64).
+    pub async fn pdf(&self) -> Result<String, BrowserError> {
+        self.no_dialog()?;
+        let pdf = self
+            .conn
+            .call(
+                "Page.printToPDF",
+                json!({"printBackground": true}),
+                Some(&self.session_id),
+                self.timeouts.navigation,
+            )
+            .await?;
+        pdf["data"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| BrowserError::Protocol("printToPDF gave no data".into()))
+    }
+
+    /// The page's HTML.
+    pub async fn content(&self) -> Result<String, BrowserError> {
+        let html = self
+            .evaluate(
+                "() => document.documentElement ? document.documentElement.outerHTML : ''",
+                None,
+            )
+            .await?;
+        Ok(html.as_str().unwrap_or_default().to_string())
+    }
+
+    /// Console messages so far (the last few hundred).
+    pub fn console(&self) -> Vec<String> {
+        self.lock().console.iter().cloned().collect()
+    }
+
+    /// Requests the page made (the last few hundred).
+    pub fn network(&self) -> Vec<NetworkEntry> {
+        self.lock().network.iter().cloned().collect()
+    }
+
+    /// Waits until `text` appears or `gone` disappears, or `seconds` pass.
+    pub async fn wait_for(
+        &self,
+        text: Option<&str>,
+        gone: Option<&str>,
+        seconds: Option<f64>,
+    ) -> Result<String, BrowserError> {
+        let budget = Duration::from_secs_f64(seconds.unwrap_or(0.0).clamp(0.0, 60.0));
+        if text.is_none() && gone.is_none() {
+            tokio::time::sleep(budget).await;
+            return Ok(format!("waited {:.1} s", budget.as_secs_f64()));
+        }
+        let deadline = Instant::now()
+            + if seconds.is_some() {
+                budget
+            } else {
+                self.timeouts.navigation
+            };
+        loop {
+            let body = self
+                .evaluate("() => document.body ? document.body.innerText : ''", None)
+                .await?;
+            let body = body.as_str().unwrap_or_default();
+            let appeared = text.is_none_or(|t| body.contains(t));
+            let vanished = gone.is_none_or(|g| !body.contains(g));
+            if appeared && vanished {
+                return Ok(match (text, gone) {
+                    (Some(t), _) => format!("{t:?} is on the page"),
+                    (None, Some(g)) => format!("{g:?} is gone from the page"),
+                    _ => String::new(),
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(BrowserError::Timeout(match (text, gone) {
+                    (Some(t), _) => format!("{t:?} did not appear"),
+                    (None, Some(g)) => format!("{g:?} did not go away"),
+                    _ => String::new(),
+                }));
+            }
+            let notified = self.changed.notified();
+            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
+        }
+    }
+}
+
+fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
+    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    let is_main =
+        |s: &TabState, frame: Option<&str>| frame.is_some() && frame == s.main_frame.as_deref();
+    match method {
+        "Page.frameRequestedNavigation" | "Page.frameStartedLoading" => {
+            if is_main(&s, params["frameId"].as_str()) {
+                s.loading = true;
+                s.last_activity = Some(Instant::now());
+            }
+        }
+        "Page.frameStoppedLoading" => {
+            if is_main(&s, params["frameId"].as_str()) {
+                s.loading = false;
+                s.last_activity = Some(Instant::now());
+            }
+        }
+        "Page.frameNavigated" => {
+            let frame = &params["frame"];
+            if frame.get("parentId").is_none() {
+                s.main_frame = frame["id"].as_str().map(str::to_string);
+                s.url = frame["url"].as_str().unwrap_or_default().to_string();
+                s.documents += 1;
+                s.refs.clear();
+                s.by_ref.clear();
+                s.document_first_ref = s.next_ref + 1;
+                s.last_activity = Some(Instant::now());
+            }
+        }
+        "Page.navigatedWithinDocument" => {
+            if is_main(&s, params["frameId"].as_str()) {
+                s.url = params["url"].as_str().unwrap_or_default().to_string();
+            }
+        }
+        "Page.javascriptDialogOpening" => {
+            s.dialog = Some(Dialog {
+                kind: params["type"].as_str().unwrap_or("alert").to_string(),
+                message: params["message"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+        "Page.javascriptDialogClosed" => s.dialog = None,
+        "Network.requestWillBeSent" => {
+            let kind = params["type"].as_str().unwrap_or("Other").to_string();
+            let id = params["requestId"].as_str().unwrap_or_default().to_string();
+            let url = params["request"]["url"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            // Streams that never end would keep the page busy forever.
+            if !matches!(kind.as_str(), "EventSource" | "WebSocket" | "Ping")
+                && !url.starts_with("data:")
+            {
+                s.inflight.insert(id.clone());
+            }
+            s.last_activity = Some(Instant::now());
+            if s.network.len() == LOG_KEPT {
+                s.network.pop_front();
+                s.network_base += 1;
+            }
+            let index = s.network_base + s.network.len();
+            s.network.push_back(NetworkEntry {
+                method: params["request"]["method"]
+                    .as_str()
+                    .unwrap_or("GET")
+                    .to_string(),
+                url,
+                status: 0,
+                kind,
+            });
+            s.network_index.insert(id, index);
+        }
+        "Network.responseReceived" => {
+            let id = params["requestId"].as_str().unwrap_or_default();
+            if let Some(&index) = s.network_index.get(id)
+                && index >= s.network_base
+            {
+                let base = s.network_base;
+                if let Some(entry) = s.network.get_mut(index - base) {
+                    entry.status = params["response"]["status"].as_i64().unwrap_or(0);
+                }
+            }
+        }
+        "Network.loadingFinished" | "Network.loadingFailed" => {
+            let id = params["requestId"].as_str().unwrap_or_default().to_string();
+            s.inflight.remove(&id);
+            s.network_index.remove(&id);
+            s.last_activity = Some(Instant::now());
+        }
+        "Runtime.consoleAPICalled" => {
+            let kind = params["type"].as_str().unwrap_or("log");
+            let text: Vec<String> = params["args"]
+                .as_array()
+                .map(|args| {
+                    args.iter()
+                        .map(|a| match a.get("value") {
+                            Some(Value::String(s)) => s.clone(),
+                            Some(v) => v.to_string(),
+                            None => a["description"].as_str().unwrap_or("").to_string(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            push_console(&mut s, format!("[{kind}] {}", text.join(" ")));
+        }
+        "Runtime.exceptionThrown" => {
+            let details = &params["exceptionDetails"];
+            let text = details["exception"]["description"]
+                .as_str()
+                .or(details["text"].as_str())
+                .unwrap_or("exception");
+            push_console(&mut s, format!("[error] {text}"));
+        }
+        "Inspector.detached" | "Target.detachedFromTarget" => s.closed = true,
+        _ => {}
+    }
+}
+
+fn push_console(s: &mut TabState, line: String) {
+    if s.console.len() == LOG_KEPT {
+        s.console.pop_front();
+    }
+    s.console.push_back(line);
+}
+
+fn dialog_open(dialog: &Dialog) -> BrowserError {
+    BrowserError::Invalid(format!(
+        "a {} dialog is open ({:?}): answer it with browser_handle_dialog first",
+        dialog.kind, dialog.message
+    ))
+}
+
+fn navigation_error(url: &str, error: &str) -> String {
+    if error.contains("ERR_TUNNEL_CONNECTION_FAILED") || error.contains("ERR_BLOCKED") {
+        format!(
+            "refused by the URL policy: {url} ({error}); add its host to browser.allow to permit it"
+        )
+    } else {
+        format!("could not open {url}: {error}")
+    }
+}
+
+fn key_definition(key: &str) -> Option<(String, i64, Option<String>)> {
+    let named = match key {
+        "Enter" => ("Enter", 13, Some("\r")),
+        "Tab" => ("Tab", 9, None),
+        "Escape" => ("Escape", 27, None),
+        "Backspace" => ("Backspace", 8, None),
+        "Delete" => ("Delete", 46, None),
+        "ArrowUp" => ("ArrowUp", 38, None),
+        "ArrowDown" => ("ArrowDown", 40, None),
+        "ArrowLeft" => ("ArrowLeft", 37, None),
+        "ArrowRight" => ("ArrowRight", 39, None),
+        "Home" => ("Home", 36, None),
+        "End" => ("End", 35, None),
+        "PageUp" => ("PageUp", 33, None),
+        "PageDown" => ("PageDown", 34, None),
+        " " | "Space" => ("Space", 32, Some(" ")),
+        _ => ("", 0, None),
+    };
+    if named.1 != 0 {
+        return Some((named.0.to_string(), named.1, named.2.map(str::to_string)));
+    }
+    let mut chars = key.chars();
+    let (Some(c), None) = (chars.next(), chars.next()) else {
+        return None;
+    };
+    let upper = c.to_ascii_uppercase();
+    let code = if c.is_ascii_alphabetic() {
+        format!("Key{upper}")
+    } else if c.is_ascii_digit() {
+        format!("Digit{c}")
+    } else {
+        String::new()
+    };
+    Some((code, i64::from(upper as u32 as u8), Some(c.to_string())))
+}
+
+/// Scrolls the element into view and returns its center, or the problem (hidden, covered).
+const POINT_JS: &str = r##"function() {
+  if (!this.isConnected) return {problem: "it is no longer on the page; take a new snapshot"};
+  this.scrollIntoView({block: "center", inline: "center", behavior: "instant"});
+  const r = this.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0) return {problem: "it is not visible (zero size or hidden)"};
+  const x = r.left + r.width / 2, y = r.top + r.height / 2;
+  const root = this.getRootNode();
+  const top = (root.elementFromPoint ? root : document).elementFromPoint(x, y);
+  if (top && top !== this && !this.contains(top) && !(top.contains && top.contains(this) && top.tagName === "LABEL")) {
+    let d = top.tagName.toLowerCase();
+    if (top.id) d += "#" + top.id;
+    if (typeof top.className === "string" && top.className.trim()) d += "." + top.className.trim().split(/\s+/).join(".");
+    const t = (top.innerText || "").trim().slice(0, 60);
+    return {problem: "another element is on top of it: <" + d + ">" + (t ? " \"" + t + "\"" : "") + " (close the overlay or cookie banner first)"};
+  }
+  return {x, y};
+}"##;
+
+const FOCUS_AND_SELECT_JS: &str = r#"function() {
+  if (!this.isConnected) return {problem: "it is no longer on the page; take a new snapshot"};
+  const editable = this.isContentEditable || (this.tagName === "TEXTAREA") ||
+    (this.tagName === "INPUT" && !["button","submit","reset","checkbox","radio","file","image","range","color"].includes(this.type));
+  if (!editable) return {problem: "it is not a text field (it is <" + this.tagName.toLowerCase() + (this.type ? " type=" + this.type : "") + ">)"};
+  if (this.disabled || this.readOnly) return {problem: "it is disabled or read-only"};
+  this.scrollIntoView({block: "center", behavior: "instant"});
+  this.focus();
+  if (this.select) this.select(); else document.execCommand("selectAll");
+  return {};
+}"#;
+
+const SELECT_JS: &str = r#"function(values) {
+  if (this.tagName !== "SELECT") return {problem: "it is not a <select> (use browser_click for custom dropdowns)"};
+  const options = Array.from(this.options);
+  const missing = values.filter(v => !options.some(o => o.value === v || o.label === v || o.text.trim() === v));
+  if (missing.length) return {problem: "no option " + JSON.stringify(missing) + "; options are " + JSON.stringify(options.map(o => o.text.trim()))};
+  if (!this.multiple && values.length > 1) return {problem: "it takes one option"};
+  for (const o of options) o.selected = values.some(v => o.value === v || o.label === v || o.text.trim() === v);
+  this.dispatchEvent(new Event("input", {bubbles: true}));
+  this.dispatchEvent(new Event("change", {bubbles: true}));
+  return {selected: options.filter(o => o.selected).map(o => o.value)};
+}"#;
+
+const RECT_JS: &str = r#"function() {
+  this.scrollIntoView({block: "center", behavior: "instant"});
+  const r = this.getBoundingClientRect();
+  return {x: r.left + window.scrollX, y: r.top + window.scrollY, width: Math.max(1, r.width), height: Math.max(1, r.height)};
+}"#;

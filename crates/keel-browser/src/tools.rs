@@ -1,0 +1,715 @@
+//! The browser tools as an MCP pack, named and shaped like Playwright MCP's so agents already know
+//! them. A browsing session lives in a durable object: on the handshake protocol the MCP session's
+//! (by default), on 2026-07-28 one minted by `browser_navigate` whose `handle` later calls pass back.
+
+use std::sync::Arc;
+
+use keel_mcp::{ToolContext, ToolFuture, ToolPack};
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
+use serde_json::{Map, Value, json};
+
+use crate::error::BrowserError;
+use crate::pool::{BrowserPool, BrowsingContext};
+use crate::snapshot::SnapshotOptions;
+use crate::tab::{ActionOutcome, Tab};
+
+/// The namespace of browsing-session objects minted through handles.
+pub const BROWSER_NAMESPACE: &str = "browser";
+
+/// The browser pack.
+pub struct BrowserPack {
+    pool: Arc<BrowserPool>,
+}
+
+impl BrowserPack {
+    /// A pack over `pool`.
+    pub fn new(pool: Arc<BrowserPool>) -> Self {
+        Self { pool }
+    }
+}
+
+fn schema(mut properties: Map<String, Value>, required: &[&str]) -> Arc<Map<String, Value>> {
+    properties.insert(
+        "handle".into(),
+        keel_mcp::handles::handle_property(
+            "The browsing session to use, as returned by an earlier browser call. Leave it out on a session (handshake) connection; on stateless requests leave it out only to start a new browsing session.",
+        ),
+    );
+    let mut schema = Map::new();
+    schema.insert("type".into(), json!("object"));
+    schema.insert("properties".into(), Value::Object(properties));
+    schema.insert("required".into(), json!(required));
+    schema.insert("additionalProperties".into(), json!(false));
+    Arc::new(schema)
+}
+
+fn props(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// `target`/`ref` and `element`, as Playwright MCP names an element.
+fn element_props(extra: Value) -> Map<String, Value> {
+    let mut p = props(json!({
+        "element": {"type": "string", "description": "Human-readable description of the element (for the log and for permission prompts)."},
+        "target": {"type": "string", "description": "The element: a ref from the latest browser_snapshot (like e12), or a CSS selector matching exactly one element."},
+        "ref": {"type": "string", "description": "Alias of `target`."}
+    }));
+    p.extend(props(extra));
+    p
+}
+
+fn tool(
+    name: &'static str,
+    description: &'static str,
+    schema: Arc<Map<String, Value>>,
+    read_only: bool,
+) -> Tool {
+    let mut tool = Tool::new(name, description, schema);
+    let mut annotations = ToolAnnotations::default();
+    annotations.read_only_hint = Some(read_only);
+    annotations.destructive_hint = Some(false);
+    annotations.open_world_hint = Some(true);
+    tool.annotations = Some(annotations);
+    tool
+}
+
+/// The pack's tools.
+pub fn tools() -> Vec<Tool> {
+    let snapshot_props = json!({
+        "depth": {"type": "integer", "minimum": 0, "description": "Levels to show below the root (default: all)."},
+        "max_bytes": {"type": "integer", "minimum": 200, "description": "Cut the snapshot at this many bytes."}
+    });
+    vec![
+        tool(
+            "browser_navigate",
+            "Open a URL in the current tab; returns the page's snapshot.",
+            schema(
+                props(
+                    json!({"url": {"type": "string", "description": "The URL (http or https)."}}),
+                ),
+                &["url"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_navigate_back",
+            "Go back to the previous page.",
+            schema(Map::new(), &[]),
+            false,
+        ),
+        tool(
+            "browser_snapshot",
+            "The page's accessibility snapshot: elements with refs to act on. Scope it with `target`, cut it with `depth` or `max_bytes`.",
+            schema(
+                {
+                    let mut p = props(snapshot_props.clone());
+                    p.insert("target".into(), json!({"type": "string", "description": "Only this element's subtree (a ref or CSS selector)."}));
+                    p
+                },
+                &[],
+            ),
+            true,
+        ),
+        tool(
+            "browser_click",
+            "Click an element; returns what changed and the new snapshot.",
+            schema(
+                element_props(json!({
+                    "doubleClick": {"type": "boolean", "description": "Double-click."},
+                    "button": {"type": "string", "enum": ["left", "right", "middle"]}
+                })),
+                &[],
+            ),
+            false,
+        ),
+        tool(
+            "browser_type",
+            "Type text into an editable element (replacing its text).",
+            schema(
+                element_props(json!({
+                    "text": {"type": "string"},
+                    "submit": {"type": "boolean", "description": "Press Enter afterwards."},
+                    "slowly": {"type": "boolean", "description": "One key at a time (for pages that react to each key)."}
+                })),
+                &["text"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_fill_form",
+            "Fill several fields at once.",
+            schema(
+                props(json!({
+                    "fields": {"type": "array", "minItems": 1, "items": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "target": {"type": "string"}, "ref": {"type": "string"},
+                        "type": {"type": "string", "enum": ["textbox", "checkbox", "radio", "combobox", "slider"]},
+                        "value": {"type": "string"}}, "required": ["value"]}}
+                })),
+                &["fields"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_select_option",
+            "Select options in a <select> by value or visible text.",
+            schema(
+                element_props(json!({
+                    "values": {"type": "array", "items": {"type": "string"}, "minItems": 1}
+                })),
+                &["values"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_hover",
+            "Move the mouse over an element.",
+            schema(element_props(json!({})), &[]),
+            false,
+        ),
+        tool(
+            "browser_press_key",
+            "Press a key (Enter, Tab, Escape, ArrowDown, a, …) in the focused element.",
+            schema(props(json!({"key": {"type": "string"}})), &["key"]),
+            false,
+        ),
+        tool(
+            "browser_wait_for",
+            "Wait for text to appear or disappear, or for some seconds.",
+            schema(
+                props(json!({
+                    "text": {"type": "string"}, "textGone": {"type": "string"}, "time": {"type": "number", "minimum": 0, "maximum": 60}
+                })),
+                &[],
+            ),
+            true,
+        ),
+        tool(
+            "browser_take_screenshot",
+            "A screenshot of the viewport, the full page, or one element.",
+            schema(
+                element_props(json!({
+                    "fullPage": {"type": "boolean"}, "type": {"type": "string", "enum": ["png", "jpeg"]}
+                })),
+                &[],
+            ),
+            true,
+        ),
+        tool(
+            "browser_pdf_save",
+            "The page as a PDF (returned as an embedded resource).",
+            schema(Map::new(), &[]),
+            true,
+        ),
+        tool(
+            "browser_tabs",
+            "List, open, select or close tabs.",
+            schema(
+                props(json!({
+                    "action": {"type": "string", "enum": ["list", "new", "select", "close"]},
+                    "index": {"type": "integer", "minimum": 0}, "url": {"type": "string"}
+                })),
+                &["action"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_handle_dialog",
+            "Accept or dismiss the open alert/confirm/prompt.",
+            schema(
+                props(json!({
+                    "accept": {"type": "boolean"}, "promptText": {"type": "string"}
+                })),
+                &["accept"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_evaluate",
+            "Run a JavaScript function on the page (or on an element) and return its JSON value.",
+            schema(
+                element_props(json!({
+                    "function": {"type": "string", "description": "() => { ... } or (element) => { ... }"}
+                })),
+                &["function"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_console_messages",
+            "The page's console messages.",
+            schema(Map::new(), &[]),
+            true,
+        ),
+        tool(
+            "browser_network_requests",
+            "The requests the page made, and any the URL policy refused.",
+            schema(Map::new(), &[]),
+            true,
+        ),
+        tool(
+            "browser_close",
+            "End the browsing session: its tabs, cookies and storage.",
+            schema(Map::new(), &[]),
+            false,
+        ),
+        tool(
+            "page_content",
+            "The page's HTML (of `url`, opened and closed, or of the current tab).",
+            schema(props(json!({"url": {"type": "string"}})), &[]),
+            true,
+        ),
+    ]
+}
+
+const TOOL_NAMES: [&str; 19] = [
+    "browser_navigate",
+    "browser_navigate_back",
+    "browser_snapshot",
+    "browser_click",
+    "browser_type",
+    "browser_fill_form",
+    "browser_select_option",
+    "browser_hover",
+    "browser_press_key",
+    "browser_wait_for",
+    "browser_take_screenshot",
+    "browser_pdf_save",
+    "browser_tabs",
+    "browser_handle_dialog",
+    "browser_evaluate",
+    "browser_console_messages",
+    "browser_network_requests",
+    "browser_close",
+    "page_content",
+];
+
+impl ToolPack for BrowserPack {
+    fn tools(&self) -> Vec<Tool> {
+        tools()
+    }
+
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        arguments: Option<&'a JsonObject>,
+        cx: &'a ToolContext,
+    ) -> ToolFuture<'a> {
+        Box::pin(async move {
+            debug_assert!(TOOL_NAMES.contains(&name));
+            let empty = Map::new();
+            let args = arguments.unwrap_or(&empty);
+            Ok(match self.run(name, args, cx).await {
+                Ok(result) => result,
+                Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
+            }
+            .into())
+        })
+    }
+}
+
+fn string<'a>(args: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    args.get(name).and_then(Value::as_str)
+}
+
+fn flag(args: &Map<String, Value>, name: &str) -> bool {
+    args.get(name).and_then(Value::as_bool).unwrap_or(false)
+}
+
+fn target_of<'a>(args: &'a Map<String, Value>) -> Result<&'a str, String> {
+    string(args, "target")
+        .or_else(|| string(args, "ref"))
+        .ok_or_else(|| "name the element with `target` (a ref from browser_snapshot, like e12, or a CSS selector)".to_string())
+}
+
+fn err(e: BrowserError) -> String {
+    e.to_string()
+}
+
+impl BrowserPack {
+    async fn session(
+        &self,
+        args: &Map<String, Value>,
+        cx: &ToolContext,
+    ) -> Result<(Arc<BrowsingContext>, Option<String>, bool), String> {
+        let found = cx
+            .handle_object(BROWSER_NAMESPACE, string(args, "handle"))
+            .await?;
+        let key = found.object.key().to_string();
+        let context = self.pool.context(&key).await.map_err(err)?;
+        Ok((context, found.handle, found.minted))
+    }
+
+    async fn run(
+        &self,
+        name: &str,
+        args: &Map<String, Value>,
+        cx: &ToolContext,
+    ) -> Result<CallToolResult, String> {
+        if name == "browser_close" {
+            let found = cx
+                .handle_object(BROWSER_NAMESPACE, string(args, "handle"))
+                .await?;
+            let closed = self
+                .pool
+                .close(&found.object.key().to_string())
+                .await
+                .map_err(err)?;
+            return Ok(text(if closed {
+                "The browsing session was closed."
+            } else {
+                "There was no open browsing session."
+            }));
+        }
+        if name == "browser_navigate"
+            && let Some(url) = string(args, "url")
+        {
+            // A refused URL is refused before any browser work.
+            self.pool.policy().check_url(url).map_err(err)?;
+        }
+        let (session, handle, minted) = self.session(args, cx).await?;
+        let tab = session.current_tab().await.map_err(err)?;
+        let refused_mark = self.pool.policy().refusal_count();
+        let mut out = match name {
+            "browser_navigate" => {
+                let url = string(args, "url").unwrap_or_default();
+                let outcome = tab.navigate(url).await.map_err(err)?;
+                self.report(&tab, &outcome, true, refused_mark).await?
+            }
+            "browser_navigate_back" => {
+                let outcome = tab.back().await.map_err(err)?;
+                self.report(&tab, &outcome, true, refused_mark).await?
+            }
+            "browser_snapshot" => {
+                let mut options = self.snapshot_options(args);
+                if let Some(target) = string(args, "target") {
+                    options.root_backend_id = Some(tab.resolve_target(target).await.map_err(err)?);
+                }
+                let snapshot = tab.snapshot(options).await.map_err(err)?;
+                let mut out = format!(
+                    "### Page\n- URL: {}\n### Snapshot\n{}",
+                    tab.url(),
+                    snapshot.text
+                );
+                if snapshot.truncated {
+                    out.push_str("… (cut: scope it with `target`, or raise `depth`/`max_bytes`)\n");
+                }
+                out
+            }
+            "browser_click" => {
+                let button = string(args, "button").unwrap_or("left");
+                let outcome = tab
+                    .click(target_of(args)?, flag(args, "doubleClick"), button)
+                    .await
+                    .map_err(err)?;
+                self.report(&tab, &outcome, true, refused_mark).await?
+            }
+            "browser_hover" => {
+                let outcome = tab.hover(target_of(args)?).await.map_err(err)?;
+                self.report(&tab, &outcome, false, refused_mark).await?
+            }
+            "browser_type" => {
+                let text = string(args, "text").unwrap_or_default();
+                let outcome = tab
+                    .type_text(
+                        target_of(args)?,
+                        text,
+                        flag(args, "submit"),
+                        flag(args, "slowly"),
+                    )
+                    .await
+                    .map_err(err)?;
+                self.report(&tab, &outcome, outcome.navigated, refused_mark)
+                    .await?
+            }
+            "browser_fill_form" => {
+                let fields = args
+                    .get("fields")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut filled = Vec::new();
+                for field in &fields {
+                    let Some(map) = field.as_object() else {
+                        continue;
+                    };
+                    let target = target_of(map)?;
+                    let value = string(map, "value").unwrap_or_default();
+                    let label = string(map, "name").unwrap_or(target);
+                    match string(map, "type").unwrap_or("textbox") {
+                        "checkbox" | "radio" => {
+                            let want = value == "true";
+                            let checked = tab
+                                .evaluate("(e) => e.checked", Some(target))
+                                .await
+                                .map_err(err)?;
+                            if checked.as_bool() != Some(want) {
+                                tab.click(target, false, "left").await.map_err(err)?;
+                            }
+                        }
+                        "combobox" => {
+                            tab.select_option(target, &[value.to_string()])
+                                .await
+                                .map_err(err)?;
+                        }
+                        _ => {
+                            tab.type_text(target, value, false, false)
+                                .await
+                                .map_err(err)?;
+                        }
+                    }
+                    filled.push(format!("- {label}: {value:?}"));
+                }
+                format!("Filled {} fields:\n{}\n", filled.len(), filled.join("\n"))
+            }
+            "browser_select_option" => {
+                let values: Vec<String> = args
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let (outcome, selected) = tab
+                    .select_option(target_of(args)?, &values)
+                    .await
+                    .map_err(err)?;
+                format!(
+                    "Selected {selected}\n{}",
+                    self.report(&tab, &outcome, outcome.navigated, refused_mark)
+                        .await?
+                )
+            }
+            "browser_press_key" => {
+                let outcome = tab
+                    .press_key(string(args, "key").unwrap_or_default())
+                    .await
+                    .map_err(err)?;
+                self.report(&tab, &outcome, outcome.navigated, refused_mark)
+                    .await?
+            }
+            "browser_wait_for" => {
+                let time = args.get("time").and_then(Value::as_f64);
+                tab.wait_for(string(args, "text"), string(args, "textGone"), time)
+                    .await
+                    .map_err(err)?
+            }
+            "browser_take_screenshot" => {
+                let jpeg = string(args, "type") == Some("jpeg");
+                let target = string(args, "target").or_else(|| string(args, "ref"));
+                let data = tab
+                    .screenshot(flag(args, "fullPage"), target, jpeg)
+                    .await
+                    .map_err(err)?;
+                let mime = if jpeg { "image/jpeg" } else { "image/png" };
+                let mut content = vec![ContentBlock::image(data, mime)];
+                if minted && let Some(handle) = &handle {
+                    content.push(ContentBlock::text(handle_note(handle)));
+                }
+                return Ok(CallToolResult::success(content));
+            }
+            "browser_pdf_save" => {
+                let data = tab.pdf().await.map_err(err)?;
+                let resource = rmcp::model::ResourceContents::BlobResourceContents {
+                    uri: format!("keel://browser/{}/page.pdf", tab.target_id),
+                    mime_type: Some("application/pdf".into()),
+                    blob: data,
+                    meta: None,
+                };
+                let mut content = vec![
+                    ContentBlock::resource(resource),
+                    ContentBlock::text(format!("PDF of {}", tab.url())),
+                ];
+                if minted && let Some(handle) = &handle {
+                    content.push(ContentBlock::text(handle_note(handle)));
+                }
+                return Ok(CallToolResult::success(content));
+            }
+            "browser_tabs" => self.tabs(&session, args).await?,
+            "browser_handle_dialog" => {
+                let outcome = tab
+                    .handle_dialog(flag(args, "accept"), string(args, "promptText"))
+                    .await
+                    .map_err(err)?;
+                self.report(&tab, &outcome, outcome.navigated, refused_mark)
+                    .await?
+            }
+            "browser_evaluate" => {
+                let function = string(args, "function").unwrap_or_default();
+                let target = string(args, "target").or_else(|| string(args, "ref"));
+                let value = tab.evaluate(function, target).await.map_err(err)?;
+                format!(
+                    "### Result\n{}\n",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                )
+            }
+            "browser_console_messages" => {
+                let lines = tab.console();
+                if lines.is_empty() {
+                    "No console messages.\n".to_string()
+                } else {
+                    lines.join("\n") + "\n"
+                }
+            }
+            "browser_network_requests" => {
+                let mut out = String::new();
+                for entry in tab.network() {
+                    out.push_str(&format!(
+                        "[{}] {} {} => {}\n",
+                        entry.kind,
+                        entry.method,
+                        entry.url,
+                        if entry.status == 0 {
+                            "failed or pending".to_string()
+                        } else {
+                            entry.status.to_string()
+                        }
+                    ));
+                }
+                let refused = self.pool.policy().refused_since(0);
+                if !refused.is_empty() {
+                    out.push_str("Refused by the URL policy:\n");
+                    for url in refused {
+                        out.push_str(&format!("- {url}\n"));
+                    }
+                }
+                if out.is_empty() {
+                    "No requests.\n".into()
+                } else {
+                    out
+                }
+            }
+            "page_content" => {
+                if let Some(url) = string(args, "url") {
+                    self.pool.policy().check_url(url).map_err(err)?;
+                    let scratch = session.new_tab().await.map_err(err)?;
+                    let result = async {
+                        scratch.navigate(url).await?;
+                        scratch.content().await
+                    }
+                    .await;
+                    let _ = session.close_tab(None).await;
+                    result.map_err(err)?
+                } else {
+                    tab.content().await.map_err(err)?
+                }
+            }
+            other => return Err(format!("unknown browser tool {other}")),
+        };
+        if minted && let Some(handle) = &handle {
+            out.push_str(&handle_note(handle));
+        }
+        Ok(text(&out))
+    }
+
+    fn snapshot_options(&self, args: &Map<String, Value>) -> SnapshotOptions {
+        let max = args
+            .get("max_bytes")
+            .and_then(Value::as_u64)
+            .map_or(self.pool.config().max_snapshot_bytes, |n| {
+                (n as usize).min(self.pool.config().max_snapshot_bytes)
+            });
+        SnapshotOptions {
+            root_backend_id: None,
+            max_depth: args
+                .get("depth")
+                .and_then(Value::as_u64)
+                .map(|d| d as usize),
+            max_bytes: Some(max),
+        }
+    }
+
+    /// What an action did, and (when asked) the page's new snapshot.
+    async fn report(
+        &self,
+        tab: &Tab,
+        outcome: &ActionOutcome,
+        with_snapshot: bool,
+        refused_mark: usize,
+    ) -> Result<String, String> {
+        let mut out = format!("### Page\n- URL: {}\n", outcome.url);
+        if outcome.navigated {
+            out.push_str("- The page navigated.\n");
+        }
+        if outcome.still_busy {
+            out.push_str("- The page was still loading when the wait ended.\n");
+        }
+        for url in self.pool.policy().refused_since(refused_mark) {
+            out.push_str(&format!("- Refused by the URL policy: {url}\n"));
+        }
+        if let Some(dialog) = &outcome.dialog {
+            out.push_str(&format!(
+                "- A {} dialog is open: {:?}. Answer it with browser_handle_dialog.\n",
+                dialog.kind, dialog.message
+            ));
+            return Ok(out);
+        }
+        if with_snapshot {
+            let snapshot = tab
+                .snapshot(SnapshotOptions {
+                    max_bytes: Some(self.pool.config().max_snapshot_bytes),
+                    ..Default::default()
+                })
+                .await
+                .map_err(err)?;
+            out.push_str("### Snapshot\n");
+            out.push_str(&snapshot.text);
+            if snapshot.truncated {
+                out.push_str("… (cut: call browser_snapshot with `target` for a part)\n");
+            }
+        }
+        Ok(out)
+    }
+
+    async fn tabs(
+        &self,
+        session: &BrowsingContext,
+        args: &Map<String, Value>,
+    ) -> Result<String, String> {
+        let index = args
+            .get("index")
+            .and_then(Value::as_u64)
+            .map(|i| i as usize);
+        match string(args, "action").unwrap_or("list") {
+            "new" => {
+                let tab = session.new_tab().await.map_err(err)?;
+                if let Some(url) = string(args, "url") {
+                    self.pool.policy().check_url(url).map_err(err)?;
+                    tab.navigate(url).await.map_err(err)?;
+                }
+            }
+            "select" => {
+                session
+                    .select_tab(index.ok_or("`index` is required to select a tab")?)
+                    .await
+                    .map_err(err)?;
+            }
+            "close" => session.close_tab(index).await.map_err(err)?,
+            _ => {}
+        }
+        let (urls, current) = session.list_tabs().await;
+        let mut out = String::from("### Tabs\n");
+        for (i, url) in urls.iter().enumerate() {
+            out.push_str(&format!(
+                "- {i}:{} {url}\n",
+                if i == current { " (current)" } else { "" }
+            ));
+        }
+        Ok(out)
+    }
+}
+
+fn handle_note(handle: &str) -> String {
+    format!(
+        "### Browsing session\nhandle: {handle} (pass it as `handle` to later browser calls to keep using this browsing session)\n"
+    )
+}
+
+fn text(s: &str) -> CallToolResult {
+    CallToolResult::success(vec![ContentBlock::text(s.to_string())])
+}

@@ -1,0 +1,239 @@
+//! `keel demo booking`: a small court-booking web site with no API for agents, the showcase of the
+//! browser tools. Parks with courts 1–6 and hourly slots, a form with a name field, a confirmation
+//! page; bookings are kept by the server (`GET /api/bookings` shows them, for tests).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde_json::json;
+
+const PARKS: [(&str, &str); 2] = [("riverside", "Riverside Park"), ("hilltop", "Hilltop Park")];
+const COURTS: std::ops::RangeInclusive<u32> = 1..=6;
+const HOURS: std::ops::RangeInclusive<u32> = 8..=21;
+
+#[derive(Clone, serde::Serialize)]
+struct Booking {
+    id: u64,
+    park: String,
+    court: u32,
+    hour: String,
+    name: String,
+}
+
+#[derive(Default)]
+struct Bookings {
+    list: Vec<Booking>,
+    /// (park, court, hour) already taken.
+    taken: HashMap<(String, u32, u32), u64>,
+}
+
+type Shared = Arc<Mutex<Bookings>>;
+
+/// The site's routes. Some slots start out taken, so a page has both kinds.
+pub fn router() -> Router {
+    let mut bookings = Bookings::default();
+    for (park, court, hour) in [
+        ("riverside", 1, 9),
+        ("riverside", 3, 18),
+        ("riverside", 5, 17),
+        ("hilltop", 2, 10),
+    ] {
+        bookings.taken.insert((park.to_string(), court, hour), 0);
+    }
+    let state: Shared = Arc::new(Mutex::new(bookings));
+    Router::new()
+        .route("/", get(home))
+        .route("/park/{park}", get(park))
+        .route("/book", get(book_form).post(book))
+        .route("/confirmation/{id}", get(confirmation))
+        .route("/api/bookings", get(list))
+        .with_state(state)
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} · CourtBook</title>
+<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 6px}}
+.taken{{color:#999}} nav a{{margin-right:1em}}</style></head>
+<body><nav><a href="/">All parks</a></nav><main><h1>{title}</h1>{body}</main>
+<footer><p>CourtBook · tennis courts of the city</p></footer></body></html>"#
+    ))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn park_name(id: &str) -> Option<&'static str> {
+    PARKS.iter().find(|(p, _)| *p == id).map(|(_, name)| *name)
+}
+
+async fn home() -> Html<String> {
+    let links: String = PARKS
+        .iter()
+        .map(|(id, name)| format!(r#"<li><a href="/park/{id}">{name}</a></li>"#))
+        .collect();
+    page(
+        "Book a tennis court",
+        &format!("<p>Choose a park.</p><ul>{links}</ul>"),
+    )
+}
+
+async fn park(State(state): State<Shared>, Path(park): Path<String>) -> Response {
+    let Some(name) = park_name(&park) else {
+        return (
+            StatusCode::NOT_FOUND,
+            page("No such park", "<p>Go back to the list of parks.</p>"),
+        )
+            .into_response();
+    };
+    let bookings = state.lock().unwrap_or_else(|p| p.into_inner());
+    let mut table = String::from(
+        r#"<table><caption>Today's slots</caption><thead><tr><th scope="col">Court</th>"#,
+    );
+    for hour in HOURS {
+        table.push_str(&format!(r#"<th scope="col">{hour:02}:00</th>"#));
+    }
+    table.push_str("</tr></thead><tbody>");
+    for court in COURTS {
+        table.push_str(&format!(r#"<tr><th scope="row">Court {court}</th>"#));
+        for hour in HOURS {
+            if bookings.taken.contains_key(&(park.clone(), court, hour)) {
+                table.push_str(r#"<td class="taken">Taken</td>"#);
+            } else {
+                table.push_str(&format!(
+                    r#"<td><form method="get" action="/book"><input type="hidden" name="park" value="{park}"><input type="hidden" name="court" value="{court}"><input type="hidden" name="hour" value="{hour}"><button type="submit">Book</button></form></td>"#
+                ));
+            }
+        }
+        table.push_str("</tr>");
+    }
+    table.push_str("</tbody></table>");
+    page(name, &table).into_response()
+}
+
+fn query(uri: &Uri) -> HashMap<String, String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn slot(fields: &HashMap<String, String>) -> Option<(String, &'static str, u32, u32)> {
+    let park = fields.get("park")?;
+    let name = park_name(park)?;
+    let court: u32 = fields
+        .get("court")?
+        .parse()
+        .ok()
+        .filter(|c| COURTS.contains(c))?;
+    let hour: u32 = fields
+        .get("hour")?
+        .parse()
+        .ok()
+        .filter(|h| HOURS.contains(h))?;
+    Some((park.clone(), name, court, hour))
+}
+
+async fn book_form(uri: Uri) -> Response {
+    let fields = query(&uri);
+    let Some((park, name, court, hour)) = slot(&fields) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            page("Unknown slot", "<p>Pick a slot on a park's page.</p>"),
+        )
+            .into_response();
+    };
+    page(
+        "Your booking",
+        &format!(
+            r#"<p>{name}, Court {court}, {hour:02}:00.</p>
+<form method="post" action="/book">
+<input type="hidden" name="park" value="{park}"><input type="hidden" name="court" value="{court}"><input type="hidden" name="hour" value="{hour}">
+<p><label for="name">Your name</label> <input id="name" name="name" type="text" required></p>
+<p><button type="submit">Confirm booking</button> <a href="/park/{park}">Cancel</a></p>
+</form>"#
+        ),
+    )
+    .into_response()
+}
+
+async fn book(State(state): State<Shared>, body: axum::body::Bytes) -> Response {
+    let fields: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let Some((park, park_title, court, hour)) = slot(&fields) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            page("Unknown slot", "<p>Pick a slot on a park's page.</p>"),
+        )
+            .into_response();
+    };
+    let person = fields.get("name").map(|n| n.trim()).unwrap_or_default();
+    if person.is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            page("Name missing", "<p>Go back and type your name.</p>"),
+        )
+            .into_response();
+    }
+    let mut bookings = state.lock().unwrap_or_else(|p| p.into_inner());
+    if bookings.taken.contains_key(&(park.clone(), court, hour)) {
+        return (
+            StatusCode::CONFLICT,
+            page("Slot taken", &format!("<p>Court {court} at {hour:02}:00 in {park_title} was just booked by someone else.</p>")),
+        )
+            .into_response();
+    }
+    let id = bookings.list.len() as u64 + 1;
+    bookings.taken.insert((park.clone(), court, hour), id);
+    bookings.list.push(Booking {
+        id,
+        park,
+        court,
+        hour: format!("{hour:02}:00"),
+        name: person.to_string(),
+    });
+    Redirect::to(&format!("/confirmation/{id}")).into_response()
+}
+
+async fn confirmation(State(state): State<Shared>, Path(id): Path<u64>) -> Response {
+    let bookings = state.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(b) = bookings.list.iter().find(|b| b.id == id) else {
+        return (StatusCode::NOT_FOUND, page("No such booking", "")).into_response();
+    };
+    let park = park_name(&b.park).unwrap_or_default();
+    page(
+        "Booking confirmed",
+        &format!(
+            "<p>Court {} at {} in {park} is booked for {}. Booking number {}.</p>",
+            b.court,
+            b.hour,
+            escape(&b.name),
+            b.id
+        ),
+    )
+    .into_response()
+}
+
+async fn list(State(state): State<Shared>) -> Response {
+    let bookings = state.lock().unwrap_or_else(|p| p.into_inner());
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({"bookings": bookings.list}).to_string(),
+    )
+        .into_response()
+}
+
+/// Serves the site on `listen` until the process ends; prints the address first.
+pub async fn run(listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    println!("booking demo on http://{}", listener.local_addr()?);
+    axum::serve(listener, router()).await?;
+    Ok(())
+}
