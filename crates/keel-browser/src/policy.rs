@@ -30,6 +30,11 @@ enum AllowRule {
 #[derive(Debug, Default)]
 pub struct UrlPolicy {
     allow: Vec<AllowRule>,
+}
+
+/// The requests one proxy refused (the last few hundred), for tool results.
+#[derive(Debug, Default)]
+pub struct RefusalLog {
     refused: Mutex<VecDeque<String>>,
     total: std::sync::atomic::AtomicUsize,
 }
@@ -62,11 +67,7 @@ impl UrlPolicy {
                 rules.push(AllowRule::Host(entry.to_ascii_lowercase()));
             }
         }
-        Ok(Self {
-            allow: rules,
-            refused: Mutex::default(),
-            total: std::sync::atomic::AtomicUsize::new(0),
-        })
+        Ok(Self { allow: rules })
     }
 
     fn host_allowed(&self, host: &str) -> bool {
@@ -117,8 +118,10 @@ impl UrlPolicy {
             )),
         }
     }
+}
 
-    fn remember_refused(&self, what: String) {
+impl RefusalLog {
+    fn record(&self, what: String) {
         let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         if refused.len() == REFUSED_KEPT {
             refused.pop_front();
@@ -127,15 +130,15 @@ impl UrlPolicy {
         self.total.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// How many requests were refused so far (a mark for [`UrlPolicy::refused_since`]).
-    pub fn refusal_count(&self) -> usize {
+    /// How many requests were refused so far (a mark for [`RefusalLog::since`]).
+    pub fn count(&self) -> usize {
         self.total.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The URLs refused after `mark` was taken (the last few hundred at most).
-    pub fn refused_since(&self, mark: usize) -> Vec<String> {
+    pub fn since(&self, mark: usize) -> Vec<String> {
         let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
-        let new = self.refusal_count().saturating_sub(mark).min(refused.len());
+        let new = self.count().saturating_sub(mark).min(refused.len());
         refused.iter().skip(refused.len() - new).cloned().collect()
     }
 }
@@ -206,10 +209,12 @@ fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
-/// The proxy Chromium sends every request through.
+/// A proxy Chromium sends every request of a browser context through.
 pub struct PolicyProxy {
     /// Where it listens (loopback, an ephemeral port).
     pub addr: SocketAddr,
+    /// What it refused.
+    pub log: Arc<RefusalLog>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -228,6 +233,8 @@ impl PolicyProxy {
         let addr = listener
             .local_addr()
             .map_err(|e| BrowserError::Launch(e.to_string()))?;
+        let log = Arc::new(RefusalLog::default());
+        let task_log = Arc::clone(&log);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
@@ -235,18 +242,19 @@ impl PolicyProxy {
                 };
                 let _ = client.set_nodelay(true);
                 let policy = Arc::clone(&policy);
+                let log = Arc::clone(&task_log);
                 tokio::spawn(async move {
-                    if let Err(error) = serve(client, &policy).await {
+                    if let Err(error) = serve(client, &policy, &log).await {
                         tracing::debug!(%error, "proxy connection ended");
                     }
                 });
             }
         });
-        Ok(Self { addr, task })
+        Ok(Self { addr, log, task })
     }
 }
 
-async fn serve(mut client: TcpStream, policy: &UrlPolicy) -> std::io::Result<()> {
+async fn serve(mut client: TcpStream, policy: &UrlPolicy, log: &RefusalLog) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(2048);
     let mut buf = [0u8; 8192];
     let end = loop {
@@ -283,7 +291,7 @@ async fn serve(mut client: TcpStream, policy: &UrlPolicy) -> std::io::Result<()>
         } else {
             format!("https://{host}:{port}/")
         };
-        let mut upstream = match connect_checked(policy, host, port, &shown).await {
+        let mut upstream = match connect_checked(policy, log, host, port, &shown).await {
             Ok(upstream) => upstream,
             Err(reason) => return refuse(&mut client, &reason).await,
         };
@@ -301,12 +309,12 @@ async fn serve(mut client: TcpStream, policy: &UrlPolicy) -> std::io::Result<()>
     };
     if url.scheme() != "http" {
         let reason = format!("refused by the URL policy: {target} (only http and https)");
-        policy.remember_refused(target.to_string());
+        log.record(target.to_string());
         return refuse(&mut client, &reason).await;
     }
     let host = url.host_str().unwrap_or_default().to_string();
     let port = url.port_or_known_default().unwrap_or(80);
-    let mut upstream = match connect_checked(policy, &host, port, url.as_str()).await {
+    let mut upstream = match connect_checked(policy, log, &host, port, url.as_str()).await {
         Ok(upstream) => upstream,
         Err(reason) => return refuse(&mut client, &reason).await,
     };
@@ -343,6 +351,7 @@ async fn serve(mut client: TcpStream, policy: &UrlPolicy) -> std::io::Result<()>
 /// Resolves `host`, checks every address, and connects to one it checked.
 async fn connect_checked(
     policy: &UrlPolicy,
+    log: &RefusalLog,
     host: &str,
     port: u16,
     shown: &str,
@@ -365,7 +374,7 @@ async fn connect_checked(
     }
     for addr in &addrs {
         if let Err(reason) = policy.check_address(bare, addr.ip()) {
-            policy.remember_refused(shown.to_string());
+            log.record(shown.to_string());
             return Err(format!("refused by the URL policy: {shown} ({reason})"));
         }
     }

@@ -52,6 +52,8 @@ impl Default for BrowserConfig {
 pub struct BrowsingContext {
     /// The CDP browser context ID.
     pub id: String,
+    /// The context's own policy proxy (so refusals are reported to this session only).
+    proxy: PolicyProxy,
     conn: Connection,
     timeouts: Timeouts,
     max_tabs: usize,
@@ -59,6 +61,11 @@ pub struct BrowsingContext {
 }
 
 impl BrowsingContext {
+    /// What the URL policy refused in this session.
+    pub fn refusals(&self) -> &crate::policy::RefusalLog {
+        &self.proxy.log
+    }
+
     /// The current tab (a new one if the session has none).
     pub async fn current_tab(&self) -> Result<Arc<Tab>, BrowserError> {
         let mut tabs = self.tabs.lock().await;
@@ -241,10 +248,11 @@ impl BrowserPool {
             )));
         }
         let conn = state.process.connection.clone();
+        let proxy = PolicyProxy::start(Arc::clone(&self.policy)).await?;
         let created = conn
             .call(
                 "Target.createBrowserContext",
-                json!({"disposeOnDetach": false}),
+                json!({"disposeOnDetach": false, "proxyServer": format!("http://{}", proxy.addr), "proxyBypassList": "<-loopback>"}),
                 None,
                 self.config.action_timeout,
             )
@@ -255,6 +263,7 @@ impl BrowserPool {
             .to_string();
         let context = Arc::new(BrowsingContext {
             id,
+            proxy,
             conn,
             timeouts: self.timeouts(),
             max_tabs: self.config.max_tabs,

@@ -90,21 +90,64 @@ struct CellContext {
     column: Option<String>,
 }
 
-struct Renderer<'a, F: FnMut(i64) -> String> {
+struct Renderer<'a, 'r> {
     nodes: HashMap<&'a str, Node<'a>>,
-    ref_for: F,
+    ref_for: &'r mut dyn FnMut(i64) -> String,
+    /// The accessibility trees of iframes, by the backend ID of their `<iframe>` element.
+    frames: &'a HashMap<i64, Vec<Value>>,
     out: String,
     options: SnapshotOptions,
     truncated: bool,
+    /// Indentation of this tree's top level (an iframe's tree sits under its iframe line).
+    base_depth: usize,
 }
 
 /// Renders the nodes of `Accessibility.getFullAXTree`; `ref_for` gives the ref of an element by its
-/// DOM backend node ID (the caller keeps refs stable across snapshots).
+/// DOM backend node ID (the caller keeps refs stable across snapshots); `frames` holds the trees of
+/// iframes by their element's backend ID.
 pub fn render(
     nodes: &[Value],
+    frames: &HashMap<i64, Vec<Value>>,
     options: SnapshotOptions,
-    ref_for: impl FnMut(i64) -> String,
+    mut ref_for: impl FnMut(i64) -> String,
 ) -> Snapshot {
+    let mut out = String::new();
+    let truncated = render_tree(
+        nodes,
+        frames,
+        &options,
+        &mut ref_for,
+        &mut out,
+        0,
+        options.root_backend_id,
+    );
+    let mut snapshot = Snapshot {
+        text: out,
+        truncated,
+    };
+    if let Some(max) = options.max_bytes
+        && snapshot.text.len() > max
+    {
+        let mut cut = max;
+        while !snapshot.text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let keep = snapshot.text[..cut].rfind('\n').map_or(cut, |n| n + 1);
+        snapshot.text.truncate(keep);
+        snapshot.truncated = true;
+    }
+    snapshot
+}
+
+fn render_tree(
+    nodes: &[Value],
+    frames: &HashMap<i64, Vec<Value>>,
+    options: &SnapshotOptions,
+    ref_for: &mut dyn FnMut(i64) -> String,
+    out: &mut String,
+    base_depth: usize,
+    root_backend_id: Option<i64>,
+) -> bool {
     let mut map = HashMap::new();
     let mut root = None;
     for raw in nodes {
@@ -137,11 +180,13 @@ pub fn render(
     let mut renderer = Renderer {
         nodes: map,
         ref_for,
+        frames,
         out: String::new(),
-        options,
+        options: options.clone(),
         truncated: false,
+        base_depth,
     };
-    let start = match renderer.options.root_backend_id {
+    let start = match root_backend_id {
         Some(backend) => renderer
             .nodes
             .iter()
@@ -150,31 +195,17 @@ pub fn render(
         None => root,
     };
     if let Some(start) = start {
-        if renderer.options.root_backend_id.is_some() {
+        if root_backend_id.is_some() {
             renderer.node(start, 0, &CellContext::default(), "");
         } else {
             renderer.children(start, 0, &CellContext::default(), "");
         }
     }
-    if let Some(max) = renderer.options.max_bytes
-        && renderer.out.len() > max
-    {
-        let mut cut = max;
-        while !renderer.out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        renderer
-            .out
-            .truncate(renderer.out[..cut].rfind('\n').map_or(cut, |n| n + 1));
-        renderer.truncated = true;
-    }
-    Snapshot {
-        text: renderer.out,
-        truncated: renderer.truncated,
-    }
+    out.push_str(&renderer.out);
+    renderer.truncated
 }
 
-impl<'a, F: FnMut(i64) -> String> Renderer<'a, F> {
+impl<'a, 'r> Renderer<'a, 'r> {
     fn is_interactive(&self, node: &Node<'_>) -> bool {
         INTERACTIVE.contains(&node.role)
             || property(node.raw, "focusable") == Some(&Value::Bool(true))
@@ -211,6 +242,32 @@ impl<'a, F: FnMut(i64) -> String> Renderer<'a, F> {
         let (role, name, backend, raw) = (node.role, node.name, node.backend_id, node.raw);
         if role == "table" || role == "grid" || role == "treegrid" {
             return self.table(id, depth, cx, parent_name);
+        }
+        if role == "Iframe"
+            && let Some(inner) = backend.and_then(|b| self.frames.get(&b))
+        {
+            let mut line = String::from("- iframe");
+            if !name.is_empty() {
+                line.push(' ');
+                line.push_str(&quote(name));
+            }
+            line.push(':');
+            self.line(depth, &line);
+            let mut nested = String::new();
+            let frames = self.frames;
+            let options = self.options.clone();
+            let cut = render_tree(
+                inner,
+                frames,
+                &options,
+                self.ref_for,
+                &mut nested,
+                self.base_depth + depth + 1,
+                None,
+            );
+            self.truncated |= cut;
+            self.out.push_str(&nested);
+            return;
         }
         if self.folds(node) {
             return self.children(id, depth, cx, parent_name);
@@ -421,7 +478,7 @@ impl<'a, F: FnMut(i64) -> String> Renderer<'a, F> {
     }
 
     fn line(&mut self, depth: usize, text: &str) {
-        for _ in 0..depth {
+        for _ in 0..self.base_depth + depth {
             self.out.push_str("  ");
         }
         let _ = writeln!(self.out, "{text}");
@@ -490,7 +547,10 @@ mod tests {
             ax("23", "button", "Book", &["24"], 23),
             ax("24", "StaticText", "Book", &[], 24),
         ];
-        let snapshot = render(&nodes, SnapshotOptions::default(), |b| format!("e{b}"));
+        let frames = HashMap::new();
+        let snapshot = render(&nodes, &frames, SnapshotOptions::default(), |b| {
+            format!("e{b}")
+        });
         let text = snapshot.text;
         assert!(text.contains("- heading \"Riverside Park\"\n"), "{text}");
         assert!(!text.contains("generic"), "{text}");

@@ -324,9 +324,10 @@ impl Tab {
         }
         let tree = self.call("Accessibility.getFullAXTree", json!({})).await?;
         let nodes = tree["nodes"].as_array().cloned().unwrap_or_default();
+        let frames = self.frame_trees(&nodes).await;
         let mut state = self.lock();
         let state = &mut *state;
-        Ok(snapshot::render(&nodes, options, |backend| {
+        Ok(snapshot::render(&nodes, &frames, options, |backend| {
             let n = *state.refs.entry(backend).or_insert_with(|| {
                 state.next_ref += 1;
                 state.next_ref
@@ -334,6 +335,39 @@ impl Tab {
             state.by_ref.insert(n, backend);
             format!("e{n}")
         }))
+    }
+
+    /// The accessibility trees of the (same-process) iframes in `nodes`, nested ones included, by
+    /// the backend ID of their `<iframe>` element.
+    async fn frame_trees(&self, nodes: &[Value]) -> HashMap<i64, Vec<Value>> {
+        const MAX_FRAMES: usize = 32;
+        let mut frames = HashMap::new();
+        let mut queue: Vec<i64> = iframe_elements(nodes);
+        while let Some(element) = queue.pop() {
+            if frames.len() >= MAX_FRAMES {
+                break;
+            }
+            let Ok(described) = self
+                .call("DOM.describeNode", json!({"backendNodeId": element}))
+                .await
+            else {
+                continue;
+            };
+            let Some(frame_id) = described["node"]["frameId"].as_str() else {
+                continue;
+            };
+            let Ok(tree) = self
+                .call("Accessibility.getFullAXTree", json!({"frameId": frame_id}))
+                .await
+            else {
+                // A cross-site iframe runs in another process: not in this tab's trees.
+                continue;
+            };
+            let inner = tree["nodes"].as_array().cloned().unwrap_or_default();
+            queue.extend(iframe_elements(&inner));
+            frames.insert(element, inner);
+        }
+        frames
     }
 
     /// The DOM node a `target` names: a ref from the latest snapshot (`e12`) or a CSS selector
@@ -792,6 +826,14 @@ impl Tab {
     }
 }
 
+fn iframe_elements(nodes: &[Value]) -> Vec<i64> {
+    nodes
+        .iter()
+        .filter(|n| n.pointer("/role/value").and_then(Value::as_str) == Some("Iframe"))
+        .filter_map(|n| n.get("backendDOMNodeId").and_then(Value::as_i64))
+        .collect()
+}
+
 fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
     let is_main =
@@ -985,7 +1027,14 @@ const POINT_JS: &str = r##"function() {
     const t = (top.innerText || "").trim().slice(0, 60);
     return {problem: "another element is on top of it: <" + d + ">" + (t ? " \"" + t + "\"" : "") + " (close the overlay or cookie banner first)"};
   }
-  return {x, y};
+  // Inside (same-origin) iframes, add each frame's offset: the mouse works in the top page's coordinates.
+  let ox = 0, oy = 0, win = this.ownerDocument.defaultView;
+  while (win && win.frameElement) {
+    const f = win.frameElement, fr = f.getBoundingClientRect();
+    ox += fr.left + f.clientLeft; oy += fr.top + f.clientTop;
+    win = win.parent;
+  }
+  return {x: x + ox, y: y + oy};
 }"##;
 
 const FOCUS_AND_SELECT_JS: &str = r#"function() {

@@ -371,16 +371,18 @@ impl BrowserPack {
         }
         let (session, handle, minted) = self.session(args, cx).await?;
         let tab = session.current_tab().await.map_err(err)?;
-        let refused_mark = self.pool.policy().refusal_count();
+        let refused_mark = session.refusals().count();
         let mut out = match name {
             "browser_navigate" => {
                 let url = string(args, "url").unwrap_or_default();
                 let outcome = tab.navigate(url).await.map_err(err)?;
-                self.report(&tab, &outcome, true, refused_mark).await?
+                self.report(&session, &tab, &outcome, true, refused_mark)
+                    .await?
             }
             "browser_navigate_back" => {
                 let outcome = tab.back().await.map_err(err)?;
-                self.report(&tab, &outcome, true, refused_mark).await?
+                self.report(&session, &tab, &outcome, true, refused_mark)
+                    .await?
             }
             "browser_snapshot" => {
                 let mut options = self.snapshot_options(args);
@@ -404,11 +406,13 @@ impl BrowserPack {
                     .click(target_of(args)?, flag(args, "doubleClick"), button)
                     .await
                     .map_err(err)?;
-                self.report(&tab, &outcome, true, refused_mark).await?
+                self.report(&session, &tab, &outcome, true, refused_mark)
+                    .await?
             }
             "browser_hover" => {
                 let outcome = tab.hover(target_of(args)?).await.map_err(err)?;
-                self.report(&tab, &outcome, false, refused_mark).await?
+                self.report(&session, &tab, &outcome, false, refused_mark)
+                    .await?
             }
             "browser_type" => {
                 let text = string(args, "text").unwrap_or_default();
@@ -421,7 +425,7 @@ impl BrowserPack {
                     )
                     .await
                     .map_err(err)?;
-                self.report(&tab, &outcome, outcome.navigated, refused_mark)
+                self.report(&session, &tab, &outcome, outcome.navigated, refused_mark)
                     .await?
             }
             "browser_fill_form" => {
@@ -481,7 +485,7 @@ impl BrowserPack {
                     .map_err(err)?;
                 format!(
                     "Selected {selected}\n{}",
-                    self.report(&tab, &outcome, outcome.navigated, refused_mark)
+                    self.report(&session, &tab, &outcome, outcome.navigated, refused_mark)
                         .await?
                 )
             }
@@ -490,7 +494,7 @@ impl BrowserPack {
                     .press_key(string(args, "key").unwrap_or_default())
                     .await
                     .map_err(err)?;
-                self.report(&tab, &outcome, outcome.navigated, refused_mark)
+                self.report(&session, &tab, &outcome, outcome.navigated, refused_mark)
                     .await?
             }
             "browser_wait_for" => {
@@ -536,7 +540,7 @@ impl BrowserPack {
                     .handle_dialog(flag(args, "accept"), string(args, "promptText"))
                     .await
                     .map_err(err)?;
-                self.report(&tab, &outcome, outcome.navigated, refused_mark)
+                self.report(&session, &tab, &outcome, outcome.navigated, refused_mark)
                     .await?
             }
             "browser_evaluate" => {
@@ -571,7 +575,7 @@ impl BrowserPack {
                         }
                     ));
                 }
-                let refused = self.pool.policy().refused_since(0);
+                let refused = session.refusals().since(0);
                 if !refused.is_empty() {
                     out.push_str("Refused by the URL policy:\n");
                     for url in refused {
@@ -627,6 +631,7 @@ impl BrowserPack {
     /// What an action did, and (when asked) the page's new snapshot.
     async fn report(
         &self,
+        session: &BrowsingContext,
         tab: &Tab,
         outcome: &ActionOutcome,
         with_snapshot: bool,
@@ -639,7 +644,7 @@ impl BrowserPack {
         if outcome.still_busy {
             out.push_str("- The page was still loading when the wait ended.\n");
         }
-        for url in self.pool.policy().refused_since(refused_mark) {
+        for url in session.refusals().since(refused_mark) {
             out.push_str(&format!("- Refused by the URL policy: {url}\n"));
         }
         if let Some(dialog) = &outcome.dialog {

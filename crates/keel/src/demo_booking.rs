@@ -52,6 +52,7 @@ pub fn router() -> Router {
         .route("/book", get(book_form).post(book))
         .route("/confirmation/{id}", get(confirmation))
         .route("/api/bookings", get(list))
+        .route("/lab/{page}", get(lab))
         .with_state(state)
 }
 
@@ -228,6 +229,59 @@ async fn list(State(state): State<Shared>) -> Response {
         json!({"bookings": bookings.list}).to_string(),
     )
         .into_response()
+}
+
+/// Small pages that try the browser tools' hard cases: dialogs, overlays, iframes, shadow DOM,
+/// cookies, a huge DOM, a page that never stops running, endless redirects.
+async fn lab(Path(name): Path<String>, uri: Uri, headers: axum::http::HeaderMap) -> Response {
+    let body = match name.as_str() {
+        "dialog" => r#"<button onclick="alert('Court 3 is yours')">Say hi</button>
+<button onclick="document.getElementById('answer').textContent = confirm('Really cancel?') ? 'cancelled' : 'kept'">Cancel booking</button>
+<p id="answer">undecided</p>"#.to_string(),
+        "overlay" => r#"<button onclick="document.getElementById('done').textContent='booked'">Book now</button><p id="done"></p>
+<div id="cookie-banner" class="banner" style="position:fixed;inset:0;background:rgba(0,0,0,.6);color:white;padding:4em">We use cookies
+<button onclick="document.getElementById('cookie-banner').remove()">Accept</button></div>"#.to_string(),
+        "iframe" => r#"<p>Outside the frame</p><iframe title="Booking widget" src="/lab/widget" style="width:400px;height:200px;margin-top:300px"></iframe>"#.to_string(),
+        "widget" => r#"<button onclick="this.textContent='Reserved'">Reserve court 6</button>"#.to_string(),
+        "shadow" => r#"<court-picker></court-picker><script>
+customElements.define('court-picker', class extends HTMLElement { connectedCallback() {
+  const root = this.attachShadow({mode: 'open'});
+  root.innerHTML = '<button>Pick court 2</button><span></span>';
+  root.querySelector('button').onclick = () => root.querySelector('span').textContent = 'picked 2';
+}});</script>"#.to_string(),
+        "cookie" => {
+            let user = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                .find(|(k, _)| k == "user")
+                .map(|(_, v)| v.into_owned());
+            let cookie = headers
+                .get(header::COOKIE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|c| c.split(';').find_map(|p| p.trim().strip_prefix("user=").map(str::to_string)));
+            let shown = escape(&cookie.clone().unwrap_or_else(|| "nobody".into()));
+            let mut response = page("Who am I", &format!("<p>Signed in as {shown}</p>")).into_response();
+            if let Some(user) = user
+                && let Ok(value) = format!("user={}; Path=/", user.replace([';', ' ', ','], "")).parse()
+            {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            return response;
+        }
+        "big" => {
+            let mut rows = String::from("<ul>");
+            for i in 0..5000 {
+                rows.push_str(&format!("<li><a href=\"/lab/big#{i}\">Slot {i}</a></li>"));
+            }
+            rows.push_str("</ul>");
+            rows
+        }
+        "loop" => "<p>Spinning</p><script>while (true) {}</script>".to_string(),
+        // Asks for addresses the URL policy must refuse (the proxy refuses before connecting).
+        "leak" => r#"<p>Tracking you</p><img alt="pixel" src="http://10.255.255.1/track.png">
+<script>fetch("http://169.254.169.254/latest/meta-data/").catch(() => {})</script>"#.to_string(),
+        "redirect" => return Redirect::to("/lab/redirect").into_response(),
+        _ => return (StatusCode::NOT_FOUND, page("No such lab page", "")).into_response(),
+    };
+    page(&format!("Lab: {name}"), &body).into_response()
 }
 
 /// Serves the site on `listen` until the process ends; prints the address first.

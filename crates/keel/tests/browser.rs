@@ -1,0 +1,415 @@
+//! The browser tools through `/mcp` of the real binary, with a real Chromium (Debian's `chromium`,
+//! which `scripts/test` installs), against `keel demo booking` on loopback.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+use serde_json::{Value, json};
+
+mod common;
+
+use common::{Server, keel, raw};
+
+/// `keel demo booking` on an ephemeral port; killed when dropped.
+struct Demo {
+    child: Child,
+    url: String,
+}
+
+impl Demo {
+    fn start() -> Demo {
+        let mut child = keel()
+            .args(["demo", "booking", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the demo starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the ready line");
+        let url = line
+            .trim()
+            .strip_prefix("booking demo on ")
+            .expect("the address line")
+            .to_string();
+        Demo { child, url }
+    }
+
+    fn get(&self, path: &str) -> String {
+        let addr = self.url.trim_start_matches("http://");
+        let (_, text) = raw(
+            addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+        );
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A stateless (2026-07-28) tools/call; the text of the result and whether it is an error.
+fn call(server: &Server, tool: &str, args: Value) -> (String, bool) {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": tool, "arguments": args, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "keel-test", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {}}}})
+    .to_string();
+    let mut headers = format!(
+        "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: {tool}\r\n"
+    );
+    if let Some(handle) = args.get("handle").and_then(Value::as_str) {
+        headers.push_str(&format!("Mcp-Param-Handle: {handle}\r\n"));
+    }
+    let (status, text) = raw(
+        &server.addr,
+        &format!(
+            "POST /mcp HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+            server.addr,
+            body.len()
+        ),
+    );
+    assert_eq!(status, 200, "{text}");
+    let json_body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let message: Value = serde_json::from_str(json_body.trim()).unwrap_or_else(|_| {
+        // A chunked body: the JSON is on its own line.
+        json_body
+            .lines()
+            .filter(|l| l.trim_start().starts_with('{'))
+            .find_map(|l| serde_json::from_str(l.trim()).ok())
+            .expect("a JSON answer")
+    });
+    let result = &message["result"];
+    assert!(result.is_object(), "no result: {message}");
+    let text = result["content"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter_map(|b| b["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    (text, result["isError"] == json!(true))
+}
+
+/// The ref on the line of the snapshot that contains `needle`.
+fn ref_of(snapshot: &str, needle: &str) -> String {
+    let line = snapshot
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in\n{snapshot}"));
+    let start = line.find("[ref=").expect("a ref") + 5;
+    line[start..].split(']').next().unwrap().to_string()
+}
+
+fn handle_of(text: &str) -> String {
+    let start = text.find("handle: ").expect("a handle") + 8;
+    text[start..start + 32].to_string()
+}
+
+fn serve_with_browser(dir: &std::path::Path, allow: Option<&str>) -> Server {
+    std::fs::write(
+        dir.join("keel.toml"),
+        "[browser]\nnavigation_timeout = \"5s\"\naction_timeout = \"3s\"\n",
+    )
+    .unwrap();
+    let mut args = vec!["--browser", "on"];
+    if let Some(allow) = allow {
+        args.extend(["--browser-allow", allow]);
+    }
+    Server::start(dir, &args)
+}
+
+#[test]
+fn an_agent_books_a_court_reading_the_page_and_clicking() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
+
+    let (page, error) = call(
+        &server,
+        "browser_navigate",
+        json!({"url": format!("{}/park/riverside", demo.url)}),
+    );
+    assert!(!error, "{page}");
+    let handle = handle_of(&page);
+    // Each Book button says which court and hour it is.
+    let book = ref_of(&page, "button \"Book\" [ref=");
+    assert!(page.contains("[Court 3 × 17:00]"), "{page}");
+    let book = if page.contains("[Court 3 × 17:00]") {
+        ref_of(&page, "[Court 3 × 17:00]")
+    } else {
+        book
+    };
+
+    let (page, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": book, "element": "Book court 3 at 17:00"}),
+    );
+    assert!(!error, "{page}");
+    assert!(
+        page.contains("The page navigated") && page.contains("Court 3, 17:00"),
+        "{page}"
+    );
+    let name = ref_of(&page, "textbox \"Your name\"");
+    let (typed, error) = call(
+        &server,
+        "browser_type",
+        json!({"handle": handle, "ref": name, "text": "Alice Marble"}),
+    );
+    assert!(!error, "{typed}");
+    let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    let confirm = ref_of(&page, "button \"Confirm booking\"");
+    // Refs stay the same across snapshots of an unchanged page.
+    let (again, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    assert_eq!(ref_of(&again, "button \"Confirm booking\""), confirm);
+    let (page, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": confirm}),
+    );
+    assert!(!error, "{page}");
+    assert!(
+        page.contains("Booking confirmed") && page.contains("booked for Alice Marble"),
+        "{page}"
+    );
+
+    // The app's own records have it.
+    let records: Value = serde_json::from_str(&demo.get("/api/bookings")).unwrap();
+    assert_eq!(
+        records["bookings"],
+        json!([{"id": 1, "park": "riverside", "court": 3, "hour": "17:00", "name": "Alice Marble"}])
+    );
+
+    // A ref from the earlier page is recognisably stale.
+    let (stale, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": confirm}),
+    );
+    assert!(
+        error && stale.contains("stale") && stale.contains("snapshot"),
+        "{stale}"
+    );
+    // A made-up handle is refused with what to do.
+    let (unknown, error) = call(
+        &server,
+        "browser_snapshot",
+        json!({"handle": "0123456789abcdef0123456789abcdef"}),
+    );
+    assert!(error && unknown.contains("unknown handle"), "{unknown}");
+}
+
+#[test]
+fn the_url_policy_refuses_private_addresses_and_other_schemes() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_browser(dir.path(), None);
+    for url in [
+        format!("{}/", demo.url),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "file:///etc/passwd".to_string(),
+        "chrome://settings".to_string(),
+    ] {
+        let (text, error) = call(&server, "browser_navigate", json!({"url": url}));
+        assert!(
+            error && text.contains("refused by the URL policy"),
+            "{url}: {text}"
+        );
+    }
+    drop(server);
+
+    // Allowed to reach the demo, but not what its page asks for on other private addresses.
+    let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
+    let (page, error) = call(
+        &server,
+        "browser_navigate",
+        json!({"url": format!("{}/lab/leak", demo.url)}),
+    );
+    assert!(!error, "{page}");
+    let handle = handle_of(&page);
+    let (requests, _) = call(
+        &server,
+        "browser_network_requests",
+        json!({"handle": handle}),
+    );
+    assert!(requests.contains("Refused by the URL policy"), "{requests}");
+    assert!(
+        requests.contains("10.255.255.1") && requests.contains("169.254.169.254"),
+        "{requests}"
+    );
+}
+
+#[test]
+fn dialogs_overlays_iframes_and_shadow_dom() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
+
+    // A dialog does not hang the click; the result says how to answer it.
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"url": format!("{}/lab/dialog", demo.url)}),
+    );
+    let handle = handle_of(&page);
+    let (clicked, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "\"Cancel booking\"")}),
+    );
+    assert!(
+        !error && clicked.contains("confirm dialog is open") && clicked.contains("Really cancel?"),
+        "{clicked}"
+    );
+    let (blocked, error) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    assert!(
+        error && blocked.contains("browser_handle_dialog"),
+        "{blocked}"
+    );
+    let (answered, error) = call(
+        &server,
+        "browser_handle_dialog",
+        json!({"handle": handle, "accept": false}),
+    );
+    assert!(!error, "{answered}");
+    let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    assert!(page.contains("kept"), "{page}");
+
+    // A cookie banner on top: the click names it instead of clicking the banner.
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": format!("{}/lab/overlay", demo.url)}),
+    );
+    let book = ref_of(&page, "button \"Book now\"");
+    let (covered, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": book}),
+    );
+    assert!(error && covered.contains("cookie-banner"), "{covered}");
+    call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "button \"Accept\"")}),
+    );
+    let (page, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": book}),
+    );
+    assert!(!error && page.contains("booked"), "{page}");
+
+    // Inside an iframe (scrolled out of view first) and inside an open shadow root.
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": format!("{}/lab/iframe", demo.url)}),
+    );
+    assert!(page.contains("iframe \"Booking widget\""), "{page}");
+    let (page, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "\"Reserve court 6\"")}),
+    );
+    assert!(!error && page.contains("button \"Reserved\""), "{page}");
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": format!("{}/lab/shadow", demo.url)}),
+    );
+    let (page, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "\"Pick court 2\"")}),
+    );
+    assert!(!error && page.contains("picked 2"), "{page}");
+}
+
+#[test]
+fn browsing_sessions_are_isolated_and_limits_hold() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
+
+    // Two sessions, two cookie jars.
+    let (alice, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"url": format!("{}/lab/cookie?user=alice", demo.url)}),
+    );
+    let alice = handle_of(&alice);
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": alice, "url": format!("{}/lab/cookie", demo.url)}),
+    );
+    assert!(page.contains("Signed in as alice"), "{page}");
+    let (bob, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"url": format!("{}/lab/cookie", demo.url)}),
+    );
+    assert!(bob.contains("Signed in as nobody"), "{bob}");
+    assert_ne!(handle_of(&bob), alice);
+
+    // A huge page: the snapshot is cut where asked, and says so.
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": alice, "url": format!("{}/lab/big", demo.url)}),
+    );
+    assert!(
+        page.len() < 120_000,
+        "navigate results are capped: {} bytes",
+        page.len()
+    );
+    let (small, error) = call(
+        &server,
+        "browser_snapshot",
+        json!({"handle": alice, "max_bytes": 2000}),
+    );
+    assert!(!error && small.contains("cut"), "{small}");
+    assert!(small.len() < 2300, "{} bytes", small.len());
+
+    // Hostile pages get a clear error; everything else keeps working.
+    let (looping, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"url": format!("{}/lab/loop", demo.url)}),
+    );
+    assert!(
+        looping.contains("timed out") || looping.contains("still loading"),
+        "{looping}"
+    );
+    let (redirects, error) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": alice, "url": format!("{}/lab/redirect", demo.url)}),
+    );
+    assert!(error && redirects.contains("REDIRECT"), "{redirects}");
+    let (page, error) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": alice, "url": format!("{}/", demo.url)}),
+    );
+    assert!(!error && page.contains("Riverside Park"), "{page}");
+
+    // Closing a session forgets its cookies.
+    let (closed, _) = call(&server, "browser_close", json!({"handle": alice}));
+    assert!(closed.contains("closed"), "{closed}");
+}
