@@ -129,8 +129,16 @@ impl Connection {
             self.forget(id);
             return Err(BrowserError::Disconnected);
         }
+        let started = std::time::Instant::now();
         match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(result)) => result,
+            Ok(Ok(result)) => {
+                tracing::debug!(
+                    method,
+                    ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "cdp call"
+                );
+                result
+            }
             Ok(Err(_)) => Err(BrowserError::Disconnected),
             Err(_) => {
                 self.forget(id);

@@ -117,12 +117,14 @@ impl ChromeProcess {
             .kill_on_drop(true);
         let child_read = to_browser_read.as_raw_fd();
         let child_write = from_browser_write.as_raw_fd();
-        // SAFETY: the closure runs in the child between fork and exec and only calls fcntl and
-        // dup2, which are async-signal-safe. It moves the pipe ends out of the way first (to fds
+        // SAFETY: the closure runs in the child between fork and exec and only calls fcntl, dup2
+        // and prctl, which are async-signal-safe. PR_SET_PDEATHSIG makes the kernel kill Chromium
+        // if keel dies without cleaning up (kill -9), so no browser outlives its server. It moves the pipe ends out of the way first (to fds
         // >= 10) so that placing them at 3 and 4 cannot overwrite one with the other; dup2 clears
         // close-on-exec on the copies, so Chromium inherits exactly fds 3 (commands) and 4 (replies).
         unsafe {
             command.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 let read = libc::fcntl(child_read, libc::F_DUPFD_CLOEXEC, 10);
                 let write = libc::fcntl(child_write, libc::F_DUPFD_CLOEXEC, 10);
                 if read < 0 || write < 0 || libc::dup2(read, 3) < 0 || libc::dup2(write, 4) < 0 {

@@ -12,5 +12,5 @@ mod tab;
 pub mod tools;
 
 pub use error::BrowserError;
-pub use pool::{BrowserConfig, BrowserPool, BrowsingContext};
+pub use pool::{BrowserConfig, BrowserPool, BrowsingContext, InUse};
 pub use tab::{ActionOutcome, Dialog, NetworkEntry, Tab, Timeouts};

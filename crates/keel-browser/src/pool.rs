@@ -32,6 +32,9 @@ pub struct BrowserConfig {
     pub max_tabs: usize,
     /// Largest snapshot, in bytes, unless a call asks for less.
     pub max_snapshot_bytes: usize,
+    /// A browsing session unused this long is put to sleep: its state is saved in its object and
+    /// its browser context closed; the next call restores it.
+    pub idle_timeout: Duration,
 }
 
 impl Default for BrowserConfig {
@@ -44,6 +47,7 @@ impl Default for BrowserConfig {
             max_contexts: 64,
             max_tabs: 8,
             max_snapshot_bytes: 100_000,
+            idle_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -58,12 +62,147 @@ pub struct BrowsingContext {
     timeouts: Timeouts,
     max_tabs: usize,
     tabs: tokio::sync::Mutex<(Vec<Arc<Tab>>, usize)>,
+    usage: Arc<std::sync::Mutex<Usage>>,
 }
+
+/// Who is using a browsing session, so that it is never put to sleep in the middle of a call.
+struct Usage {
+    calls: usize,
+    last_used: std::time::Instant,
+    asleep: bool,
+}
+
+/// Marks a browsing session in use for as long as it lives.
+pub struct InUse(Arc<std::sync::Mutex<Usage>>);
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        let mut usage = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        usage.calls -= 1;
+        usage.last_used = std::time::Instant::now();
+    }
+}
+
+/// Cookie fields `Storage.setCookies` takes back from `Storage.getCookies`.
+const COOKIE_FIELDS: [&str; 12] = [
+    "name",
+    "value",
+    "domain",
+    "path",
+    "secure",
+    "httpOnly",
+    "sameSite",
+    "expires",
+    "priority",
+    "sourceScheme",
+    "sourcePort",
+    "partitionKey",
+];
 
 impl BrowsingContext {
     /// What the URL policy refused in this session.
     pub fn refusals(&self) -> &crate::policy::RefusalLog {
         &self.proxy.log
+    }
+
+    /// Marks the session in use; `None` if it has been put to sleep (get it from the pool again).
+    pub fn enter(&self) -> Option<InUse> {
+        let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        if usage.asleep {
+            return None;
+        }
+        usage.calls += 1;
+        Some(InUse(Arc::clone(&self.usage)))
+    }
+
+    /// Marks the session asleep if nobody has used it for `idle`; true if it now is.
+    pub fn try_sleep(&self, idle: Duration) -> bool {
+        let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        if usage.calls == 0 && usage.last_used.elapsed() >= idle {
+            usage.asleep = true;
+        }
+        usage.asleep
+    }
+
+    /// What a later session needs to carry on: cookies, the current tab's URL, and that page's
+    /// localStorage.
+    pub async fn export_state(&self) -> Result<serde_json::Value, BrowserError> {
+        let cookies = self
+            .conn
+            .call(
+                "Storage.getCookies",
+                json!({"browserContextId": self.id}),
+                None,
+                self.timeouts.action,
+            )
+            .await?;
+        let tab = {
+            let tabs = self.tabs.lock().await;
+            tabs.0.get(tabs.1).cloned()
+        };
+        let (url, storage) = match tab {
+            Some(tab) if !tab.is_closed() => {
+                let storage = tab
+                    .evaluate("() => { try { return {origin: location.origin, items: Object.fromEntries(Object.entries(localStorage))}; } catch (e) { return null; } }", None)
+                    .await
+                    .unwrap_or(serde_json::Value::Null);
+                (tab.url(), storage)
+            }
+            _ => (String::new(), serde_json::Value::Null),
+        };
+        Ok(json!({"cookies": cookies["cookies"], "url": url, "localStorage": storage}))
+    }
+
+    /// Puts back what [`BrowsingContext::export_state`] saved: cookies, localStorage (set before
+    /// the page's own scripts run), and the page.
+    pub async fn import_state(&self, state: &serde_json::Value) -> Result<(), BrowserError> {
+        let cookies: Vec<serde_json::Value> = state["cookies"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|c| {
+                        let kept: serde_json::Map<String, serde_json::Value> = COOKIE_FIELDS
+                            .iter()
+                            .filter_map(|f| c.get(*f).map(|v| ((*f).to_string(), v.clone())))
+                            .collect();
+                        serde_json::Value::Object(kept)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !cookies.is_empty() {
+            self.conn
+                .call(
+                    "Storage.setCookies",
+                    json!({"cookies": cookies, "browserContextId": self.id}),
+                    None,
+                    self.timeouts.action,
+                )
+                .await?;
+        }
+        let tab = self.current_tab().await?;
+        let storage = &state["localStorage"];
+        if let (Some(origin), Some(items)) =
+            (storage["origin"].as_str(), storage["items"].as_object())
+            && !items.is_empty()
+        {
+            let script = format!(
+                "(() => {{ if (location.origin !== {origin}) return; try {{ if (sessionStorage.getItem('__keel_restored')) return; sessionStorage.setItem('__keel_restored', '1'); const items = {items}; for (const k in items) if (localStorage.getItem(k) === null) localStorage.setItem(k, items[k]); }} catch (e) {{}} }})()",
+                origin = serde_json::to_string(origin).unwrap_or_default(),
+                items = serde_json::Value::Object(items.clone()),
+            );
+            tab.call(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({"source": script}),
+            )
+            .await?;
+        }
+        if let Some(url) = state["url"].as_str()
+            && (url.starts_with("http://") || url.starts_with("https://"))
+        {
+            tab.navigate(url).await?;
+        }
+        Ok(())
     }
 
     /// The current tab (a new one if the session has none).
@@ -200,6 +339,29 @@ impl BrowserPool {
         }
     }
 
+    /// The browsing session `key` if it is open.
+    pub async fn existing(&self, key: &str) -> Option<Arc<BrowsingContext>> {
+        let running = self.running.lock().await;
+        let running = running
+            .as_ref()
+            .filter(|r| !r.process.connection.is_closed())?;
+        running.contexts.get(key).cloned()
+    }
+
+    /// The open browsing sessions, with their keys.
+    pub async fn sessions(&self) -> Vec<(String, Arc<BrowsingContext>)> {
+        let running = self.running.lock().await;
+        running
+            .as_ref()
+            .map(|r| {
+                r.contexts
+                    .iter()
+                    .map(|(k, c)| (k.clone(), Arc::clone(c)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The browsing session `key` (created on first use).
     pub async fn context(&self, key: &str) -> Result<Arc<BrowsingContext>, BrowserError> {
         let proxy = self
@@ -268,6 +430,11 @@ impl BrowserPool {
             timeouts: self.timeouts(),
             max_tabs: self.config.max_tabs,
             tabs: tokio::sync::Mutex::new((Vec::new(), 0)),
+            usage: Arc::new(std::sync::Mutex::new(Usage {
+                calls: 0,
+                last_used: std::time::Instant::now(),
+                asleep: false,
+            })),
         });
         state.contexts.insert(key.to_string(), Arc::clone(&context));
         Ok(context)

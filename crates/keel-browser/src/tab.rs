@@ -15,9 +15,9 @@ use crate::error::BrowserError;
 use crate::snapshot::{self, Snapshot, SnapshotOptions};
 
 /// How long an action waits for what it started (a task queued by a click, a fetch) to show up.
-const SETTLE_GRACE: Duration = Duration::from_millis(8);
+const SETTLE_GRACE: Duration = Duration::from_millis(5);
 /// Quiet time after the last request finished before the page counts as settled.
-const SETTLE_QUIET: Duration = Duration::from_millis(15);
+const SETTLE_QUIET: Duration = Duration::from_millis(10);
 /// Longest wait for requests still running once the page itself has loaded (long polls never end).
 const SETTLE_REQUESTS_MAX: Duration = Duration::from_millis(1500);
 /// Console messages and network requests kept per tab.
@@ -148,6 +148,7 @@ impl Tab {
                     if !mine {
                         continue;
                     }
+                    tracing::trace!(method = %event.method, "tab event");
                     apply(&state, &event.method, &event.params);
                     changed.notify_waiters();
                 }
@@ -169,6 +170,7 @@ impl Tab {
             ("Page.setLifecycleEventsEnabled", json!({"enabled": true})),
             ("Runtime.enable", json!({})),
             ("Network.enable", json!({"maxPostDataSize": 0})),
+            ("Accessibility.enable", json!({})),
         ] {
             tab.call(method, params).await?;
         }
@@ -231,7 +233,12 @@ impl Tab {
             self.lock().loading = false;
             return Err(BrowserError::Invalid(navigation_error(url, error)));
         }
+        let navigated_at = Instant::now();
         let mut outcome = self.settle(before, self.timeouts.navigation, false).await;
+        tracing::debug!(
+            settle_ms = navigated_at.elapsed().as_secs_f64() * 1000.0,
+            "navigation settled"
+        );
         outcome.navigated = true;
         Ok(outcome)
     }
@@ -300,11 +307,14 @@ impl Tab {
                 }
                 (since + SETTLE_REQUESTS_MAX).min(deadline) - now
             } else {
-                let quiet = last.map_or(SETTLE_QUIET, |t| now.duration_since(t));
-                if quiet >= SETTLE_QUIET {
+                // After a navigation the load event is the signal; after an action, a short
+                // quiet period lets the page react to what its requests brought.
+                let needed = if grace { SETTLE_QUIET } else { Duration::ZERO };
+                let quiet = last.map_or(needed, |t| now.duration_since(t));
+                if quiet >= needed {
                     break;
                 }
-                SETTLE_QUIET - quiet
+                needed - quiet
             };
             let _ = tokio::time::timeout(wait, notified).await;
         }

@@ -2,29 +2,127 @@
 //! them. A browsing session lives in a durable object: on the handshake protocol the MCP session's
 //! (by default), on 2026-07-28 one minted by `browser_navigate` whose `handle` later calls pass back.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use keel_mcp::{ToolContext, ToolFuture, ToolPack};
+use keel_objects::{ObjectHost, ObjectKey};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
 use serde_json::{Map, Value, json};
 
 use crate::error::BrowserError;
-use crate::pool::{BrowserPool, BrowsingContext};
+use crate::pool::{BrowserPool, BrowsingContext, InUse};
 use crate::snapshot::SnapshotOptions;
 use crate::tab::{ActionOutcome, Tab};
 
 /// The namespace of browsing-session objects minted through handles.
 pub const BROWSER_NAMESPACE: &str = "browser";
 
+/// The KV key under which a browsing session's object keeps its state while it sleeps.
+pub const STATE_KEY: &str = "_keel_browser_state";
+
 /// The browser pack.
 pub struct BrowserPack {
     pool: Arc<BrowserPool>,
+    host: Arc<ObjectHost>,
+    /// Open browsing sessions: pool key -> their object.
+    objects: Arc<Mutex<HashMap<String, ObjectKey>>>,
+    sleeper: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for BrowserPack {
+    fn drop(&mut self) {
+        if let Some(task) = &self.sleeper {
+            task.abort();
+        }
+    }
 }
 
 impl BrowserPack {
-    /// A pack over `pool`.
-    pub fn new(pool: Arc<BrowserPool>) -> Self {
-        Self { pool }
+    /// A pack over `pool`, keeping browsing sessions' state in objects of `host`. Inside a tokio
+    /// runtime it also puts idle sessions to sleep (state saved, browser context closed).
+    pub fn new(pool: Arc<BrowserPool>, host: Arc<ObjectHost>) -> Self {
+        let objects: Arc<Mutex<HashMap<String, ObjectKey>>> = Arc::default();
+        let sleeper = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+            let (pool, host, objects) =
+                (Arc::clone(&pool), Arc::clone(&host), Arc::clone(&objects));
+            runtime.spawn(async move {
+                let idle = pool.config().idle_timeout;
+                let every = (idle / 2).clamp(Duration::from_millis(200), Duration::from_secs(10));
+                loop {
+                    tokio::time::sleep(every).await;
+                    for (key, context) in pool.sessions().await {
+                        if context.try_sleep(idle) {
+                            put_to_sleep(&pool, &host, &objects, &key, &context).await;
+                        }
+                    }
+                }
+            })
+        });
+        Self {
+            pool,
+            host,
+            objects,
+            sleeper,
+        }
+    }
+
+    /// Saves every open browsing session's state in its object (before a shutdown).
+    pub async fn save_all(&self) {
+        for (key, context) in self.pool.sessions().await {
+            save_state(&self.host, &self.objects, &key, &context).await;
+        }
+    }
+}
+
+/// Saves a session's state in its object; failures are logged (the session keeps working).
+async fn save_state(
+    host: &ObjectHost,
+    objects: &Mutex<HashMap<String, ObjectKey>>,
+    key: &str,
+    context: &BrowsingContext,
+) -> bool {
+    let Some(object_key) = objects
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(key)
+        .cloned()
+    else {
+        return false;
+    };
+    let state = match context.export_state().await {
+        Ok(state) => state,
+        Err(error) => {
+            tracing::warn!(%error, key, "a browsing session's state could not be read");
+            return false;
+        }
+    };
+    let saved = async {
+        let object = host.get(&object_key).await?;
+        object.storage().put(STATE_KEY, state).await
+    }
+    .await;
+    if let Err(error) = &saved {
+        tracing::warn!(%error, key, "a browsing session's state could not be saved");
+    }
+    saved.is_ok()
+}
+
+async fn put_to_sleep(
+    pool: &BrowserPool,
+    host: &ObjectHost,
+    objects: &Mutex<HashMap<String, ObjectKey>>,
+    key: &str,
+    context: &BrowsingContext,
+) {
+    if save_state(host, objects, key, context).await {
+        let _ = pool.close(key).await;
+        objects
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        tracing::debug!(key, "browsing session put to sleep");
     }
 }
 
@@ -329,17 +427,49 @@ fn err(e: BrowserError) -> String {
 }
 
 impl BrowserPack {
+    /// The browsing session of this call; a session that slept is restored from its object first
+    /// (its page reopened unless `reopen_page` is false). The bool says whether it was restored.
     async fn session(
         &self,
         args: &Map<String, Value>,
         cx: &ToolContext,
-    ) -> Result<(Arc<BrowsingContext>, Option<String>, bool), String> {
+        reopen_page: bool,
+    ) -> Result<(Arc<BrowsingContext>, InUse, Option<String>, bool, bool), String> {
         let found = cx
             .handle_object(BROWSER_NAMESPACE, string(args, "handle"))
             .await?;
         let key = found.object.key().to_string();
+        if let Some(context) = self.pool.existing(&key).await {
+            if let Some(in_use) = context.enter() {
+                return Ok((context, in_use, found.handle, found.minted, false));
+            }
+            // Being put to sleep right now: wait until it is saved and closed, then wake it.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while self.pool.existing(&key).await.is_some() && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
         let context = self.pool.context(&key).await.map_err(err)?;
-        Ok((context, found.handle, found.minted))
+        let in_use = context
+            .enter()
+            .ok_or("the browsing session was put to sleep while it was being opened; try again")?;
+        self.objects
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, found.object.key().clone());
+        let mut restored = false;
+        if let Ok(Some(keel_objects::Value::Json(mut state))) =
+            found.object.storage().get(STATE_KEY).await
+        {
+            if !reopen_page {
+                state["url"] = Value::Null;
+            }
+            match context.import_state(&state).await {
+                Ok(()) => restored = true,
+                Err(error) => tracing::warn!(%error, "a browsing session could not be restored"),
+            }
+        }
+        Ok((context, in_use, found.handle, found.minted, restored))
     }
 
     async fn run(
@@ -369,7 +499,8 @@ impl BrowserPack {
             // A refused URL is refused before any browser work.
             self.pool.policy().check_url(url).map_err(err)?;
         }
-        let (session, handle, minted) = self.session(args, cx).await?;
+        let reopen = !matches!(name, "browser_navigate" | "page_content");
+        let (session, _in_use, handle, minted, restored) = self.session(args, cx, reopen).await?;
         let tab = session.current_tab().await.map_err(err)?;
         let refused_mark = session.refusals().count();
         let mut out = match name {
@@ -605,6 +736,12 @@ impl BrowserPack {
             }
             other => return Err(format!("unknown browser tool {other}")),
         };
+        if restored {
+            out.insert_str(
+                0,
+                "(This browsing session had slept; its cookies, storage and page were restored.)\n",
+            );
+        }
         if minted && let Some(handle) = &handle {
             out.push_str(&handle_note(handle));
         }

@@ -40,6 +40,7 @@ pub struct BrowserFileConfig {
     pub max_contexts: Option<usize>,
     pub max_tabs: Option<usize>,
     pub max_snapshot_bytes: Option<usize>,
+    pub idle_timeout: Option<String>,
 }
 
 /// `[objects]` in `keel.toml`.

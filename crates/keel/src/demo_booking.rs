@@ -274,6 +274,10 @@ customElements.define('court-picker', class extends HTMLElement { connectedCallb
             rows.push_str("</ul>");
             rows
         }
+        "article" => article(),
+        "storage" => r#"<p>Favourite court: <output id="fav"></output></p>
+<button onclick="localStorage.setItem('court', '4'); document.getElementById('fav').textContent = '4'">Remember court 4</button>
+<script>document.getElementById('fav').textContent = localStorage.getItem('court') || 'none'</script>"#.to_string(),
         "loop" => "<p>Spinning</p><script>while (true) {}</script>".to_string(),
         // Asks for addresses the URL policy must refuse (the proxy refuses before connecting).
         "leak" => r#"<p>Tracking you</p><img alt="pixel" src="http://10.255.255.1/track.png">
@@ -284,10 +288,66 @@ customElements.define('court-picker', class extends HTMLElement { connectedCallb
     page(&format!("Lab: {name}"), &body).into_response()
 }
 
+/// A long article (headings, paragraphs with links, lists, a table): a larger page for the
+/// snapshot-size benchmark.
+fn article() -> String {
+    let words = [
+        "court", "serve", "volley", "baseline", "rally", "umpire", "net", "racket", "clay",
+        "grass", "booking", "season",
+    ];
+    let mut body = String::from(
+        r#"<p>A history of the city's public courts.</p><nav aria-label="Contents"><ol>"#,
+    );
+    for chapter in 1..=12 {
+        body.push_str(&format!(
+            r##"<li><a href="#c{chapter}">Chapter {chapter}</a></li>"##
+        ));
+    }
+    body.push_str("</ol></nav>");
+    for chapter in 1..=12 {
+        body.push_str(&format!(
+            r#"<section><h2 id="c{chapter}">Chapter {chapter}</h2>"#
+        ));
+        for paragraph in 0..6 {
+            let text: Vec<&str> = (0..60)
+                .map(|i| words[(chapter * 7 + paragraph * 3 + i) % words.len()])
+                .collect();
+            body.push_str(&format!(
+                r#"<p>{} <a href="/lab/article?ref={chapter}-{paragraph}">see note {chapter}.{paragraph}</a> {}.</p>"#,
+                text[..30].join(" "),
+                text[30..].join(" ")
+            ));
+        }
+        body.push_str("<ul>");
+        for item in 0..5 {
+            body.push_str(&format!(
+                "<li>Rule {chapter}.{item}: the {} must stay behind the {}</li>",
+                words[item],
+                words[(item + chapter) % words.len()]
+            ));
+        }
+        body.push_str("</ul><table><tr><th>Year</th><th>Courts</th><th>Players</th></tr>");
+        for year in 0..4 {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                1990 + chapter * 2 + year,
+                4 + year,
+                120 + chapter * 10 + year
+            ));
+        }
+        body.push_str("</table></section>");
+    }
+    body.push_str(r#"<form><label>Search the archive <input type="search" name="q"></label> <button>Search</button></form>"#);
+    body
+}
+
 /// Serves the site on `listen` until the process ends; prints the address first.
 pub async fn run(listen: std::net::SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("booking demo on http://{}", listener.local_addr()?);
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router()).await?;
     Ok(())
 }

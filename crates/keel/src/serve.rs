@@ -124,6 +124,11 @@ fn browser_choice(
         max_snapshot_bytes: file
             .max_snapshot_bytes
             .unwrap_or(defaults.max_snapshot_bytes),
+        idle_timeout: duration(
+            file.idle_timeout.as_ref(),
+            "idle_timeout",
+            defaults.idle_timeout,
+        )?,
     };
     match args
         .browser
@@ -139,7 +144,10 @@ fn browser_choice(
 }
 
 /// The browser pack, if it is to be served.
-fn browser_pack(choice: &BrowserChoice) -> anyhow::Result<Option<Arc<dyn keel_mcp::ToolPack>>> {
+fn browser_pack(
+    choice: &BrowserChoice,
+    host: &Arc<ObjectHost>,
+) -> anyhow::Result<Option<Arc<keel_browser::tools::BrowserPack>>> {
     let (config, required) = match choice {
         BrowserChoice::Off => return Ok(None),
         BrowserChoice::Auto(config) => (config, false),
@@ -148,6 +156,7 @@ fn browser_pack(choice: &BrowserChoice) -> anyhow::Result<Option<Arc<dyn keel_mc
     match keel_browser::BrowserPool::new(config.clone()) {
         Ok(pool) => Ok(Some(Arc::new(keel_browser::tools::BrowserPack::new(
             Arc::new(pool),
+            Arc::clone(host),
         )))),
         Err(e) if !required => {
             tracing::warn!("browser tools are off: {e}");
@@ -278,8 +287,11 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let host = Arc::new(host);
     let mut mcp_config = options.mcp.clone();
     mcp_config.request_state_key = Some(request_state_key(&options.data)?);
-    let packs: Vec<Arc<dyn keel_mcp::ToolPack>> =
-        browser_pack(&options.browser)?.into_iter().collect();
+    let browser = browser_pack(&options.browser, &host)?;
+    let packs: Vec<Arc<dyn keel_mcp::ToolPack>> = browser
+        .iter()
+        .map(|b| Arc::clone(b) as Arc<dyn keel_mcp::ToolPack>)
+        .collect();
     let endpoints = keel_mcp::http_service(Arc::clone(&host), &mcp_config, packs)
         .map_err(anyhow::Error::msg)?;
     let mcp_shutdown = endpoints.shutdown;
@@ -318,6 +330,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = options.shutdown_grace;
     let drain_state = Arc::clone(&state);
+    let browser_for_shutdown = browser.clone();
     let shutdown = async move {
         signals.wait().await;
         tracing::info!("shutting down: finishing in-flight requests");
@@ -333,6 +346,10 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         }
         // Tasks still running are stopped and stored as failed, never left `working`.
         mcp_shutdown.stop_tasks(Duration::from_secs(5)).await;
+        // Browsing sessions keep their cookies, storage and page across the restart.
+        if let Some(browser) = &browser_for_shutdown {
+            browser.save_all().await;
+        }
         mcp_shutdown.shutdown();
         let _ = signalled_tx.send(());
     };

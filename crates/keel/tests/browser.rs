@@ -413,3 +413,64 @@ fn browsing_sessions_are_isolated_and_limits_hold() {
     let (closed, _) = call(&server, "browser_close", json!({"handle": alice}));
     assert!(closed.contains("closed"), "{closed}");
 }
+
+#[test]
+fn a_sleeping_browsing_session_keeps_its_login_and_storage_even_across_a_restart() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let start = |dir: &std::path::Path| {
+        std::fs::write(
+            dir.join("keel.toml"),
+            "[browser]\nidle_timeout = \"1s\"\nnavigation_timeout = \"5s\"\naction_timeout = \"3s\"\n",
+        )
+        .unwrap();
+        Server::start(dir, &["--browser", "on", "--browser-allow", "127.0.0.1"])
+    };
+    let server = start(dir.path());
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"url": format!("{}/lab/cookie?user=alice", demo.url)}),
+    );
+    let handle = handle_of(&page);
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": format!("{}/lab/storage", demo.url)}),
+    );
+    let (page, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "Remember court 4")}),
+    );
+    assert!(!error && page.contains("4"), "{page}");
+
+    // Idle past browser.idle_timeout: the session sleeps (state saved in its object, browser
+    // context closed). Time passing is what is under test here.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (page, error) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    assert!(!error && page.contains("had slept"), "{page}");
+    assert!(
+        page.contains("lab/storage") && page.contains("text: \"4\""),
+        "localStorage came back: {page}"
+    );
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": format!("{}/lab/cookie", demo.url)}),
+    );
+    assert!(
+        page.contains("Signed in as alice"),
+        "the login survived the sleep: {page}"
+    );
+
+    // A graceful restart saves every open session; the next call restores it.
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    let server = start(dir.path());
+    let (page, error) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    assert!(
+        !error && page.contains("had slept") && page.contains("Signed in as alice"),
+        "{page}"
+    );
+}
