@@ -272,6 +272,9 @@ impl<'a, 'r> Renderer<'a, 'r> {
         if self.folds(node) {
             return self.children(id, depth, cx, parent_name);
         }
+        if role == "ListMarker" {
+            return;
+        }
         if role == "StaticText" || role == "text" {
             let text = name.trim();
             if !text.is_empty() && !parent_name.contains(text) {
@@ -284,6 +287,22 @@ impl<'a, 'r> Renderer<'a, 'r> {
             return;
         }
         let interactive = self.is_interactive(node);
+        if name.is_empty() && !interactive {
+            let kids = self.flat_children(id, name);
+            if let [only] = kids.as_slice() {
+                let only_role = self.role_of(only);
+                if only_role == "StaticText" || only_role == "text" {
+                    // `- listitem: "Rule 1"` instead of a line for the item and one for its text.
+                    let text = self.nodes.get(only).map_or("", |n| n.name.trim());
+                    self.line(depth, &format!("- {}: {}", display_role(role), quote(text)));
+                    return;
+                }
+                if role == "listitem" {
+                    // A list item holding one element is that element.
+                    return self.node(only, depth, cx, parent_name);
+                }
+            }
+        }
         let mut line = format!("- {}", display_role(role));
         if !name.is_empty() {
             line.push(' ');
@@ -306,7 +325,9 @@ impl<'a, 'r> Renderer<'a, 'r> {
                 _ => {}
             }
         }
-        if let Some(level) = property(raw, "level").and_then(Value::as_i64) {
+        if role == "heading"
+            && let Some(level) = property(raw, "level").and_then(Value::as_i64)
+        {
             line.push_str(&format!(" [level={level}]"));
         }
         if let Some(value) = raw.pointer("/value/value")
@@ -337,6 +358,30 @@ impl<'a, 'r> Renderer<'a, 'r> {
         if has_children {
             self.children(id, depth + 1, cx, name);
         }
+    }
+
+    /// The children that would print, wrappers folded away (text that repeats `name` dropped).
+    fn flat_children(&self, id: &str, name: &str) -> Vec<&'a str> {
+        let mut out = Vec::new();
+        let Some(node) = self.nodes.get(id) else {
+            return out;
+        };
+        for child in node.children.clone() {
+            let Some(c) = self.nodes.get(child) else {
+                continue;
+            };
+            if self.folds(c) {
+                out.extend(self.flat_children(child, name));
+            } else if c.role == "StaticText" || c.role == "text" {
+                let t = c.name.trim();
+                if !t.is_empty() && !name.contains(t) {
+                    out.push(child);
+                }
+            } else if c.role != "ListMarker" {
+                out.push(child);
+            }
+        }
+        out
     }
 
     /// Whether any descendant would print a line (text that repeats `name` does not).
