@@ -278,7 +278,7 @@ impl<'a, 'r> Renderer<'a, 'r> {
         if role == "StaticText" || role == "text" {
             let text = name.trim();
             if !text.is_empty() && !parent_name.contains(text) {
-                self.line(depth, &format!("- text: {}", quote(text)));
+                self.line(depth, &format!("- {}", quote(text)));
             }
             return;
         }
@@ -458,10 +458,29 @@ impl<'a, 'r> Renderer<'a, 'r> {
                 self.line(depth + 1, &format!("- columnheaders: {}", names.join(", ")));
                 continue;
             }
-            match &row_header {
-                Some(name) => self.line(depth + 1, &format!("- row {}:", quote(name))),
-                None => self.line(depth + 1, "- row:"),
+            let row_label = match &row_header {
+                Some(name) => format!("- row {}:", quote(name)),
+                None => "- row:".to_string(),
+            };
+            // A row of plain data under named columns fits on one line.
+            let data: Option<Vec<String>> = cells
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| Some(*index) != header_cell)
+                .map(|(index, cell)| {
+                    let column = columns.get(&index)?;
+                    if self.subtree_interactive(cell) {
+                        return None;
+                    }
+                    let text = self.nodes.get(cell).map_or("", |n| n.name).trim();
+                    Some(format!("{column}={}", quote(text)))
+                })
+                .collect();
+            if let Some(data) = data.filter(|d| !d.is_empty()) {
+                self.line(depth + 1, &format!("{row_label} {}", data.join(", ")));
+                continue;
             }
+            self.line(depth + 1, &row_label);
             for (index, cell) in cells.iter().enumerate() {
                 if Some(index) == header_cell {
                     continue;

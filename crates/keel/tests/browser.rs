@@ -451,7 +451,7 @@ fn a_sleeping_browsing_session_keeps_its_login_and_storage_even_across_a_restart
     let (page, error) = call(&server, "browser_snapshot", json!({"handle": handle}));
     assert!(!error && page.contains("had slept"), "{page}");
     assert!(
-        page.contains("lab/storage") && page.contains("text: \"4\""),
+        page.contains("lab/storage") && page.contains("status: \"4\""),
         "localStorage came back: {page}"
     );
     let (page, _) = call(
