@@ -630,6 +630,7 @@ mod tests {
 
         let capped = render(
             &nodes,
+            &frames,
             SnapshotOptions {
                 max_bytes: Some(30),
                 ..Default::default()

@@ -69,6 +69,9 @@ fn call(server: &Server, tool: &str, args: Value) -> (String, bool) {
     if let Some(handle) = args.get("handle").and_then(Value::as_str) {
         headers.push_str(&format!("Mcp-Param-Handle: {handle}\r\n"));
     }
+    if let Some(object) = args.get("object").and_then(Value::as_str) {
+        headers.push_str(&format!("Mcp-Param-Object: {object}\r\n"));
+    }
     let (status, text) = raw(
         &server.addr,
         &format!(
@@ -473,4 +476,54 @@ fn a_sleeping_browsing_session_keeps_its_login_and_storage_even_across_a_restart
         !error && page.contains("had slept") && page.contains("Signed in as alice"),
         "{page}"
     );
+}
+
+#[test]
+fn a_crashed_browser_is_replaced_and_sessions_carry_on() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"url": format!("{}/", demo.url)}),
+    );
+    let handle = handle_of(&page);
+
+    // SIGKILL the browser (keel's only child process).
+    let killed = std::process::Command::new("pkill")
+        .args(["-KILL", "-P", &server.child.id().to_string()])
+        .status()
+        .expect("pkill runs");
+    assert!(killed.success(), "there was a browser to kill");
+
+    // The next calls get a clear error at worst, then a new browser serves the same session.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (page, error) = call(
+            &server,
+            "browser_navigate",
+            json!({"handle": handle, "url": format!("{}/park/hilltop", demo.url)}),
+        );
+        if !error {
+            assert!(page.contains("Hilltop Park"), "{page}");
+            break;
+        }
+        assert!(
+            page.contains("try again") || page.contains("closed"),
+            "a clear error: {page}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new browser: {page}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Other tools keep working.
+    let (page, error) = call(
+        &server,
+        "kv_put",
+        json!({"key": "k", "value": 1, "object": "after-crash"}),
+    );
+    assert!(!error, "{page}");
 }
