@@ -160,7 +160,8 @@ impl<'a> Session<'a> {
 #[test]
 fn state_tools_act_on_the_session_or_a_named_object_in_both_generations() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    // Only the built-in state pack: the browser pack is tested in browser.rs.
+    let server = Server::start(dir.path(), &["--browser", "off"]);
     let addr = server.addr.as_str();
 
     let mut alice = Session::open(addr);
