@@ -7,6 +7,7 @@ mod error;
 pub mod launch;
 pub mod policy;
 mod pool;
+pub mod reading;
 pub mod snapshot;
 mod tab;
 pub mod tools;

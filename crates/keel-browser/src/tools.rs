@@ -8,11 +8,14 @@ use std::time::Duration;
 
 use keel_mcp::{ToolContext, ToolFuture, ToolPack};
 use keel_objects::{ObjectHost, ObjectKey};
-use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
+use rmcp::model::{
+    CallToolResponse, CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations,
+};
 use serde_json::{Map, Value, json};
 
 use crate::error::BrowserError;
 use crate::pool::{BrowserPool, BrowsingContext, InUse};
+use crate::reading;
 use crate::snapshot::SnapshotOptions;
 use crate::tab::{ActionOutcome, Tab};
 
@@ -359,10 +362,56 @@ pub fn tools() -> Vec<Tool> {
             schema(props(json!({"url": {"type": "string"}})), &[]),
             true,
         ),
+        tool(
+            "page_markdown",
+            "The page's main content as clean Markdown (the whole page with `whole`); of `url` (opened and closed) or the current tab.",
+            schema(
+                props(json!({
+                    "url": {"type": "string"}, "whole": {"type": "boolean", "description": "Include navigation, header, footer and asides."}
+                })),
+                &[],
+            ),
+            true,
+        ),
+        tool(
+            "page_links",
+            "The page's links (text and absolute URL), of `url` or the current tab.",
+            schema(props(json!({"url": {"type": "string"}})), &[]),
+            true,
+        ),
+        tool(
+            "page_scrape",
+            "Elements picked by CSS selectors, as JSON (text, HTML, attributes, box), of `url` or the current tab.",
+            schema(
+                props(json!({
+                    "url": {"type": "string"},
+                    "elements": {"type": "array", "minItems": 1, "items": {"type": "object", "properties": {"selector": {"type": "string"}}, "required": ["selector"]}}
+                })),
+                &["elements"],
+            ),
+            true,
+        ),
+        tool(
+            "page_extract",
+            "JSON matching a JSON Schema, extracted from the page by the client's own model (MCP sampling), guided by a prompt; of `url` or the current tab.",
+            schema(
+                props(json!({
+                    "url": {"type": "string"},
+                    "prompt": {"type": "string", "description": "What to extract."},
+                    "schema": {"type": "object", "description": "JSON Schema the answer must match."}
+                })),
+                &["prompt", "schema"],
+            ),
+            true,
+        ),
     ]
 }
 
-const TOOL_NAMES: [&str; 19] = [
+const TOOL_NAMES: [&str; 23] = [
+    "page_markdown",
+    "page_links",
+    "page_scrape",
+    "page_extract",
     "browser_navigate",
     "browser_navigate_back",
     "browser_snapshot",
@@ -400,10 +449,9 @@ impl ToolPack for BrowserPack {
             let empty = Map::new();
             let args = arguments.unwrap_or(&empty);
             Ok(match self.run(name, args, cx).await {
-                Ok(result) => result,
-                Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
-            }
-            .into())
+                Ok(response) => response,
+                Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]).into(),
+            })
         })
     }
 }
@@ -477,7 +525,7 @@ impl BrowserPack {
         name: &str,
         args: &Map<String, Value>,
         cx: &ToolContext,
-    ) -> Result<CallToolResult, String> {
+    ) -> Result<CallToolResponse, String> {
         if name == "browser_close" {
             let found = cx
                 .handle_object(BROWSER_NAMESPACE, string(args, "handle"))
@@ -487,11 +535,11 @@ impl BrowserPack {
                 .close(&found.object.key().to_string())
                 .await
                 .map_err(err)?;
-            return Ok(text(if closed {
+            return Ok(CallToolResponse::from(text(if closed {
                 "The browsing session was closed."
             } else {
                 "There was no open browsing session."
-            }));
+            })));
         }
         if name == "browser_navigate"
             && let Some(url) = string(args, "url")
@@ -646,7 +694,7 @@ impl BrowserPack {
                 if minted && let Some(handle) = &handle {
                     content.push(ContentBlock::text(handle_note(handle)));
                 }
-                return Ok(CallToolResult::success(content));
+                return Ok(CallToolResult::success(content).into());
             }
             "browser_pdf_save" => {
                 let data = tab.pdf().await.map_err(err)?;
@@ -663,7 +711,7 @@ impl BrowserPack {
                 if minted && let Some(handle) = &handle {
                     content.push(ContentBlock::text(handle_note(handle)));
                 }
-                return Ok(CallToolResult::success(content));
+                return Ok(CallToolResult::success(content).into());
             }
             "browser_tabs" => self.tabs(&session, args).await?,
             "browser_handle_dialog" => {
@@ -719,19 +767,27 @@ impl BrowserPack {
                     out
                 }
             }
-            "page_content" => {
-                if let Some(url) = string(args, "url") {
-                    self.pool.policy().check_url(url).map_err(err)?;
-                    let scratch = session.new_tab().await.map_err(err)?;
-                    let result = async {
-                        scratch.navigate(url).await?;
-                        scratch.content().await
+            "page_content" | "page_markdown" | "page_links" | "page_scrape" | "page_extract" => {
+                let (reading, scratch) = match string(args, "url") {
+                    Some(url) => {
+                        self.pool.policy().check_url(url).map_err(err)?;
+                        let scratch = session.new_tab().await.map_err(err)?;
+                        if let Err(e) = scratch.navigate(url).await {
+                            let _ = session.close_tab(None).await;
+                            return Err(err(e));
+                        }
+                        (scratch, true)
                     }
-                    .await;
+                    None => (Arc::clone(&tab), false),
+                };
+                let result = self.read(name, args, cx, &reading).await;
+                if scratch {
                     let _ = session.close_tab(None).await;
-                    result.map_err(err)?
-                } else {
-                    tab.content().await.map_err(err)?
+                }
+                match result? {
+                    Reading::Text(text) => text,
+                    Reading::Result(result) => return Ok(result.into()),
+                    Reading::InputRequired(ask) => return Ok(ask.into()),
                 }
             }
             other => return Err(format!("unknown browser tool {other}")),
@@ -745,7 +801,105 @@ impl BrowserPack {
         if minted && let Some(handle) = &handle {
             out.push_str(&handle_note(handle));
         }
-        Ok(text(&out))
+        Ok(text(&out).into())
+    }
+
+    /// The reading tools on `tab`.
+    async fn read(
+        &self,
+        name: &str,
+        args: &Map<String, Value>,
+        cx: &ToolContext,
+        tab: &Tab,
+    ) -> Result<Reading, String> {
+        Ok(match name {
+            "page_content" => Reading::Text(tab.content().await.map_err(err)?),
+            "page_markdown" => Reading::Text(
+                reading::markdown(tab, flag(args, "whole"))
+                    .await
+                    .map_err(err)?,
+            ),
+            "page_links" => {
+                let links = reading::links(tab).await.map_err(err)?;
+                Reading::Result(structured(json!({"url": tab.url(), "links": links})))
+            }
+            "page_scrape" => {
+                let selectors: Vec<String> = args
+                    .get("elements")
+                    .and_then(Value::as_array)
+                    .map(|e| {
+                        e.iter()
+                            .filter_map(|x| x["selector"].as_str())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let found = reading::scrape(tab, &selectors).await.map_err(err)?;
+                Reading::Result(structured(json!({"url": tab.url(), "results": found})))
+            }
+            _ => return self.extract(args, cx, tab).await,
+        })
+    }
+
+    /// `page_extract`: the client's model reads the page's Markdown and answers with JSON, which
+    /// must match the schema. Over a session the request goes out as sampling; on 2026-07-28 as an
+    /// input-required result that the client answers by calling again.
+    async fn extract(
+        &self,
+        args: &Map<String, Value>,
+        cx: &ToolContext,
+        tab: &Tab,
+    ) -> Result<Reading, String> {
+        let schema = args.get("schema").cloned().unwrap_or(json!({}));
+        let validator = jsonschema::validator_for(&schema)
+            .map_err(|e| format!("`schema` is not a usable JSON Schema: {e}"))?;
+        let prompt = string(args, "prompt").unwrap_or_default();
+        let reply = match cx.input_responses().and_then(|r| r.get("extract")) {
+            Some(answer) => answer.clone(),
+            None => {
+                let can_sample = cx
+                    .client_capabilities()
+                    .is_some_and(|c| c.sampling.is_some());
+                if !can_sample {
+                    return Err("page_extract asks the client's own model through MCP sampling, and this client does not offer sampling: read the page with page_markdown and extract the data yourself".into());
+                }
+                let page = reading::markdown(tab, false).await.map_err(err)?;
+                let request = reading::extraction_request(prompt, &schema, &page, &tab.url());
+                if cx.session_id().is_some() {
+                    cx.sample(request)
+                        .await
+                        .map_err(|e| format!("the client's model did not answer: {}", e.message))?
+                } else {
+                    let ask = json!({"resultType": "input_required", "inputRequests": {
+                        "extract": {"method": "sampling/createMessage", "params": request}}});
+                    let result: rmcp::model::InputRequiredResult = serde_json::from_value(ask)
+                        .map_err(|e| format!("cannot ask the client: {e}"))?;
+                    return Ok(Reading::InputRequired(result));
+                }
+            }
+        };
+        let text = reply["content"]["text"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| reply["content"].to_string());
+        let value = reading::json_in_reply(&text).ok_or_else(|| {
+            format!(
+                "the client's model did not answer with JSON: {}",
+                text.chars().take(300).collect::<String>()
+            )
+        })?;
+        let problems: Vec<String> = validator
+            .iter_errors(&value)
+            .take(5)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        if !problems.is_empty() {
+            return Err(format!(
+                "the extracted JSON does not match the schema: {}",
+                problems.join("; ")
+            ));
+        }
+        Ok(Reading::Result(structured(value)))
     }
 
     fn snapshot_options(&self, args: &Map<String, Value>) -> SnapshotOptions {
@@ -844,6 +998,22 @@ impl BrowserPack {
         }
         Ok(out)
     }
+}
+
+/// What a reading tool produced.
+enum Reading {
+    Text(String),
+    Result(CallToolResult),
+    InputRequired(rmcp::model::InputRequiredResult),
+}
+
+/// A result with `value` as structured content and as text.
+fn structured(value: Value) -> CallToolResult {
+    let mut result = CallToolResult::success(vec![ContentBlock::text(
+        serde_json::to_string_pretty(&value).unwrap_or_default(),
+    )]);
+    result.structured_content = Some(value);
+    result
 }
 
 fn handle_note(handle: &str) -> String {

@@ -527,3 +527,164 @@ fn a_crashed_browser_is_replaced_and_sessions_carry_on() {
     );
     assert!(!error, "{page}");
 }
+
+/// A stateless tools/call with the client's capabilities and input responses; the whole result.
+fn call_with(
+    server: &Server,
+    tool: &str,
+    args: Value,
+    capabilities: Value,
+    responses: Option<Value>,
+) -> Value {
+    let mut params = json!({"name": tool, "arguments": args, "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "keel-test", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": capabilities}});
+    if let Some(responses) = responses {
+        params["inputResponses"] = responses;
+    }
+    let body =
+        json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params}).to_string();
+    let mut headers = format!(
+        "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: {tool}\r\n"
+    );
+    if let Some(handle) = args.get("handle").and_then(Value::as_str) {
+        headers.push_str(&format!("Mcp-Param-Handle: {handle}\r\n"));
+    }
+    let (_, text) = raw(
+        &server.addr,
+        &format!(
+            "POST /mcp HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+            server.addr,
+            body.len()
+        ),
+    );
+    let json_body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let message: Value = serde_json::from_str(json_body.trim()).unwrap_or_else(|_| {
+        json_body
+            .lines()
+            .filter(|l| l.trim_start().starts_with('{'))
+            .find_map(|l| serde_json::from_str(l.trim()).ok())
+            .expect("a JSON answer")
+    });
+    message["result"].clone()
+}
+
+#[test]
+fn reading_tools_give_markdown_links_selected_elements_and_extracted_json() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
+    let article = format!("{}/lab/article", demo.url);
+
+    let (markdown, error) = call(&server, "page_markdown", json!({"url": article}));
+    assert!(!error, "{markdown}");
+    assert!(
+        markdown.contains("## Chapter 12") && markdown.contains("| Year | Courts | Players |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(&format!("[see note 1.0]({}/lab/article?ref=1-0)", demo.url)),
+        "{markdown}"
+    );
+    assert!(
+        !markdown.contains("CourtBook · tennis courts"),
+        "the footer is not main content: {markdown}"
+    );
+
+    let links = call_with(
+        &server,
+        "page_links",
+        json!({"url": article}),
+        json!({}),
+        None,
+    );
+    let links = links["structuredContent"]["links"]
+        .as_array()
+        .expect("links")
+        .clone();
+    assert!(links.len() > 80, "{}", links.len());
+    assert!(
+        links
+            .iter()
+            .all(|l| l["href"].as_str().unwrap().starts_with("http://"))
+    );
+
+    let scraped = call_with(
+        &server,
+        "page_scrape",
+        json!({"url": article, "elements": [{"selector": "h2"}, {"selector": "nav a"}]}),
+        json!({}),
+        None,
+    );
+    let results = &scraped["structuredContent"]["results"];
+    assert_eq!(
+        results[0]["results"].as_array().unwrap().len(),
+        12,
+        "{scraped}"
+    );
+    assert_eq!(results[0]["results"][0]["text"], "Chapter 1");
+    assert!(
+        results[1]["results"][0]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "href")
+    );
+    let (bad, error) = call(
+        &server,
+        "page_scrape",
+        json!({"url": article, "elements": [{"selector": "h2[["}]}),
+    );
+    assert!(error && bad.contains("not a valid CSS selector"), "{bad}");
+
+    // Extraction uses the client's model: without sampling, a clear error; with it (2026-07-28),
+    // an input request, answered by calling again.
+    let schema = json!({"type": "object", "properties": {"chapters": {"type": "integer"}}, "required": ["chapters"]});
+    let args = json!({"url": article, "prompt": "How many chapters are there?", "schema": schema});
+    let (refused, error) = call(&server, "page_extract", args.clone());
+    assert!(error && refused.contains("sampling"), "{refused}");
+    let asked = call_with(
+        &server,
+        "page_extract",
+        args.clone(),
+        json!({"sampling": {}}),
+        None,
+    );
+    assert_eq!(asked["resultType"], "input_required", "{asked}");
+    let request = &asked["inputRequests"]["extract"];
+    assert_eq!(request["method"], "sampling/createMessage");
+    assert!(
+        request["params"]["messages"][0]["content"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Chapter 12")
+    );
+    let answer = |text: &str| {
+        json!({"extract": {"role": "assistant", "model": "test-model",
+        "content": {"type": "text", "text": text}}})
+    };
+    let done = call_with(
+        &server,
+        "page_extract",
+        args.clone(),
+        json!({"sampling": {}}),
+        Some(answer("```json\n{\"chapters\": 12}\n```")),
+    );
+    assert_eq!(done["structuredContent"], json!({"chapters": 12}), "{done}");
+    let wrong = call_with(
+        &server,
+        "page_extract",
+        args,
+        json!({"sampling": {}}),
+        Some(answer("{\"chapters\": \"twelve\"}")),
+    );
+    assert_eq!(wrong["isError"], true, "{wrong}");
+    assert!(
+        wrong.to_string().contains("does not match the schema"),
+        "{wrong}"
+    );
+}
