@@ -59,7 +59,7 @@ for (let i = 0; i < runs; i++) {
   t.type.push(type.ms);
 }
 const sizes = {};
-for (const [label, path] of [['booking park page', '/park/riverside'], ['article (12 chapters)', '/lab/article'], ['5000 links', '/lab/big']]) {
+for (const [label, path] of [['booking park page', '/park/riverside'], ['article (12 chapters)', '/lab/article'], ['5000 links', '/lab/big?n=5000']]) {
   await timed(client, 'browser_navigate', { url: `${site}${path}` });
   const snap = await timed(client, 'browser_snapshot', {});
   sizes[label] = { bytes: Buffer.byteLength(snap.text), refs: (snap.text.match(/\[ref=/g) || []).length };

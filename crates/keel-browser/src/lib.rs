@@ -13,5 +13,5 @@ mod tab;
 pub mod tools;
 
 pub use error::BrowserError;
-pub use pool::{BrowserConfig, BrowserPool, BrowsingContext, InUse};
+pub use pool::{BrowserConfig, BrowserPool, BrowsingContext, InUse, Note};
 pub use tab::{ActionOutcome, Dialog, NetworkEntry, Tab, Timeouts};

@@ -58,11 +58,134 @@ pub struct BrowsingContext {
     pub id: String,
     /// The context's own policy proxy (so refusals are reported to this session only).
     proxy: PolicyProxy,
+    /// Where the session's downloads are saved.
+    downloads: tempfile::TempDir,
+    /// What happened on its own since the last tool result (tabs a page opened, downloads).
+    notes: Arc<std::sync::Mutex<Vec<Note>>>,
+    watcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     conn: Connection,
     timeouts: Timeouts,
     max_tabs: usize,
     tabs: tokio::sync::Mutex<(Vec<Arc<Tab>>, usize)>,
     usage: Arc<std::sync::Mutex<Usage>>,
+}
+
+/// Something a page did on its own that the next tool result reports.
+#[derive(Debug, Clone)]
+pub enum Note {
+    /// A page opened a tab (now at `index` in the tab list).
+    TabOpened { index: usize, url: String },
+    /// A download finished: saved at `path`.
+    Downloaded {
+        file_name: String,
+        url: String,
+        path: std::path::PathBuf,
+    },
+}
+
+impl Drop for BrowsingContext {
+    fn drop(&mut self) {
+        if let Some(watcher) = self
+            .watcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            watcher.abort();
+        }
+    }
+}
+
+/// Follows the browser's events for one context: tabs its pages open, and its downloads.
+async fn watch_context(
+    context: std::sync::Weak<BrowsingContext>,
+    mut events: tokio::sync::broadcast::Receiver<crate::cdp::CdpEvent>,
+) {
+    let mut downloads: HashMap<String, (String, String)> = HashMap::new();
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(_) => return,
+        };
+        let Some(context) = context.upgrade() else {
+            return;
+        };
+        let p = &event.params;
+        match event.method.as_str() {
+            "Target.targetCreated" => {
+                let info = &p["targetInfo"];
+                let opened_by_page =
+                    info.get("openerId").is_some() || info.get("openerFrameId").is_some();
+                if info["type"] == "page"
+                    && info["browserContextId"] == json!(context.id)
+                    && opened_by_page
+                {
+                    let Some(target) = info["targetId"].as_str().map(str::to_string) else {
+                        continue;
+                    };
+                    let context = Arc::clone(&context);
+                    tokio::spawn(async move {
+                        if let Ok(tab) =
+                            Tab::attach(context.conn.clone(), target, context.timeouts).await
+                        {
+                            let mut tabs = context.tabs.lock().await;
+                            tabs.0.push(Arc::clone(&tab));
+                            let note = Note::TabOpened {
+                                index: tabs.0.len() - 1,
+                                url: tab.url(),
+                            };
+                            context
+                                .notes
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(note);
+                            // The new tab took the foreground; input to a background tab stalls,
+                            // so the current tab goes back in front until the agent switches.
+                            if let Some(current) = tabs.0.get(tabs.1) {
+                                let _ = current.call("Page.bringToFront", json!({})).await;
+                            }
+                        }
+                    });
+                }
+            }
+            "Browser.downloadWillBegin" => {
+                if let Some(guid) = p["guid"].as_str() {
+                    let name = p["suggestedFilename"]
+                        .as_str()
+                        .unwrap_or("download")
+                        .to_string();
+                    downloads.insert(
+                        guid.to_string(),
+                        (name, p["url"].as_str().unwrap_or_default().to_string()),
+                    );
+                }
+            }
+            "Browser.downloadProgress" if p["state"] == "completed" => {
+                let guid = p["guid"].as_str().unwrap_or_default();
+                // Each context's watcher sees every download; only the one whose directory
+                // Chromium wrote to reports it.
+                let path = p["filePath"]
+                    .as_str()
+                    .map(std::path::PathBuf::from)
+                    .unwrap_or_else(|| context.downloads.path().join(guid));
+                if let Some((file_name, url)) = downloads.remove(guid)
+                    && path.starts_with(context.downloads.path())
+                {
+                    context
+                        .notes
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(Note::Downloaded {
+                            file_name,
+                            url,
+                            path,
+                        });
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Who is using a browsing session, so that it is never put to sleep in the middle of a call.
@@ -103,6 +226,23 @@ impl BrowsingContext {
     /// What the URL policy refused in this session.
     pub fn refusals(&self) -> &crate::policy::RefusalLog {
         &self.proxy.log
+    }
+
+    /// A fresh directory for files an agent uploads (inside the session's scratch directory).
+    pub fn upload_dir(&self) -> Result<std::path::PathBuf, BrowserError> {
+        let dir = self
+            .downloads
+            .path()
+            .join("uploads")
+            .join(keel_objects::ObjectId::unique().to_hex());
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| BrowserError::Invalid(format!("cannot store the files: {e}")))?;
+        Ok(dir)
+    }
+
+    /// What happened on its own since the last call (and forgets it).
+    pub fn take_notes(&self) -> Vec<Note> {
+        std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Marks the session in use; `None` if it has been put to sleep (get it from the pool again).
@@ -265,6 +405,7 @@ impl BrowsingContext {
             BrowserError::Invalid(format!("there is no tab {index}: browser_tabs lists them"))
         })?;
         tabs.1 = index;
+        tab.call("Page.bringToFront", json!({})).await?;
         Ok(tab)
     }
 
@@ -290,6 +431,13 @@ impl BrowsingContext {
                 self.timeouts.action,
             )
             .await?;
+        let current = {
+            let tabs = self.tabs.lock().await;
+            tabs.0.get(tabs.1).cloned()
+        };
+        if let Some(current) = current {
+            let _ = current.call("Page.bringToFront", json!({})).await;
+        }
         Ok(())
     }
 }
@@ -392,6 +540,16 @@ impl BrowserPool {
                 .map_err(|e| {
                     BrowserError::Launch(format!("{} did not answer: {e}", self.binary.display()))
                 })?;
+            // Tabs that pages open (window.open, target=_blank) are announced as targets.
+            process
+                .connection
+                .call(
+                    "Target.setDiscoverTargets",
+                    json!({"discover": true}),
+                    None,
+                    self.config.action_timeout,
+                )
+                .await?;
             *running = Some(Running {
                 process,
                 contexts: HashMap::new(),
@@ -423,9 +581,26 @@ impl BrowserPool {
             .as_str()
             .ok_or_else(|| BrowserError::Protocol("createBrowserContext gave no ID".into()))?
             .to_string();
+        let downloads = tempfile::Builder::new()
+            .prefix("keel-downloads-")
+            .tempdir()
+            .map_err(|e| {
+                BrowserError::Launch(format!("cannot create a download directory: {e}"))
+            })?;
+        conn.call(
+            "Browser.setDownloadBehavior",
+            json!({"behavior": "allowAndName", "browserContextId": id, "downloadPath": downloads.path(), "eventsEnabled": true}),
+            None,
+            self.config.action_timeout,
+        )
+        .await?;
+        let events = conn.events();
         let context = Arc::new(BrowsingContext {
             id,
             proxy,
+            downloads,
+            notes: Arc::default(),
+            watcher: std::sync::Mutex::new(None),
             conn,
             timeouts: self.timeouts(),
             max_tabs: self.config.max_tabs,
@@ -436,6 +611,8 @@ impl BrowserPool {
                 asleep: false,
             })),
         });
+        let watcher = tokio::spawn(watch_context(Arc::downgrade(&context), events));
+        *context.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
         state.contexts.insert(key.to_string(), Arc::clone(&context));
         Ok(context)
     }

@@ -69,6 +69,8 @@ struct TabState {
     /// The first ref number handed out for the current document: lower ones are stale.
     document_first_ref: u64,
     dialog: Option<Dialog>,
+    /// The `<input type=file>` whose chooser a click opened (intercepted, never shown).
+    file_chooser: Option<i64>,
     console: VecDeque<String>,
     network: VecDeque<NetworkEntry>,
     network_index: HashMap<String, usize>,
@@ -104,6 +106,8 @@ pub struct ActionOutcome {
     pub navigated: bool,
     /// A dialog the action opened (answer it with `handle_dialog`).
     pub dialog: Option<Dialog>,
+    /// True if the action opened a file chooser (answer it with `upload_files`).
+    pub file_chooser: bool,
     /// True if the page was still busy when the wait ran out.
     pub still_busy: bool,
 }
@@ -171,6 +175,10 @@ impl Tab {
             ("Runtime.enable", json!({})),
             ("Network.enable", json!({"maxPostDataSize": 0})),
             ("Accessibility.enable", json!({})),
+            (
+                "Page.setInterceptFileChooserDialog",
+                json!({"enabled": true}),
+            ),
         ] {
             tab.call(method, params).await?;
         }
@@ -323,6 +331,7 @@ impl Tab {
             url: s.url.clone(),
             navigated: s.documents > documents_before,
             dialog: s.dialog.clone(),
+            file_chooser: s.file_chooser.is_some(),
             still_busy,
         }
     }
@@ -332,7 +341,16 @@ impl Tab {
         if let Some(dialog) = self.dialog() {
             return Err(dialog_open(&dialog));
         }
-        let tree = self.call("Accessibility.getFullAXTree", json!({})).await?;
+        // A huge page's tree takes a while to build: it gets the navigation's time limit.
+        let tree = self
+            .conn
+            .call(
+                "Accessibility.getFullAXTree",
+                json!({}),
+                Some(&self.session_id),
+                self.timeouts.navigation,
+            )
+            .await?;
         let nodes = tree["nodes"].as_array().cloned().unwrap_or_default();
         let frames = self.frame_trees(&nodes).await;
         let mut state = self.lock();
@@ -486,7 +504,11 @@ impl Tab {
 
     /// The point to click on an element: scrolled into view, its center, and checked to be the
     /// element on top there (else an error names what covers it).
-    async fn click_point(&self, backend: i64, target: &str) -> Result<(f64, f64), BrowserError> {
+    async fn click_point(
+        &self,
+        backend: i64,
+        target: &str,
+    ) -> Result<(f64, f64, bool), BrowserError> {
         let point = self.call_on(backend, target, POINT_JS, vec![]).await?;
         if let Some(problem) = point.get("problem").and_then(Value::as_str) {
             return Err(BrowserError::Invalid(format!(
@@ -494,7 +516,7 @@ impl Tab {
             )));
         }
         match (point["x"].as_f64(), point["y"].as_f64()) {
-            (Some(x), Some(y)) => Ok((x, y)),
+            (Some(x), Some(y)) => Ok((x, y, point["file"] == json!(true))),
             _ => Err(BrowserError::Invalid(format!(
                 "cannot click {target}: it has no position on the page"
             ))),
@@ -510,7 +532,7 @@ impl Tab {
     ) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
         let backend = self.resolve_target(target).await?;
-        let (x, y) = self.click_point(backend, target).await?;
+        let (x, y, file_input) = self.click_point(backend, target).await?;
         let before = self.lock().documents;
         let clicks = if double { 2 } else { 1 };
         self.call(
@@ -534,6 +556,14 @@ impl Tab {
             tokio::select! {
                 result = released => { result?; }
                 () = self.dialog_opened() => break,
+            }
+        }
+        if file_input {
+            // The chooser is announced a moment after the click: wait for it.
+            let deadline = Instant::now() + self.timeouts.action;
+            while self.lock().file_chooser.is_none() && Instant::now() < deadline {
+                let notified = self.changed.notified();
+                let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
             }
         }
         Ok(self.settle(before, self.timeouts.action, true).await)
@@ -560,7 +590,7 @@ impl Tab {
     pub async fn hover(&self, target: &str) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
         let backend = self.resolve_target(target).await?;
-        let (x, y) = self.click_point(backend, target).await?;
+        let (x, y, _) = self.click_point(backend, target).await?;
         let before = self.lock().documents;
         self.call(
             "Input.dispatchMouseEvent",
@@ -620,8 +650,39 @@ impl Tab {
             url: s.url.clone(),
             navigated: false,
             dialog: s.dialog.clone(),
+            file_chooser: s.file_chooser.is_some(),
             still_busy: false,
         })
+    }
+
+    /// Puts files (paths on this machine) into a file input: `target`, or the one whose chooser the
+    /// last click opened.
+    pub async fn upload_files(
+        &self,
+        target: Option<&str>,
+        paths: &[std::path::PathBuf],
+    ) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let backend = match target {
+            Some(target) => self.resolve_target(target).await?,
+            None => self.lock().file_chooser.ok_or_else(|| {
+                BrowserError::Invalid("no file chooser is open: click the upload button first, or name the file input with `target`".into())
+            })?,
+        };
+        let before = self.lock().documents;
+        let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        self.call(
+            "DOM.setFileInputFiles",
+            json!({"files": files, "backendNodeId": backend}),
+        )
+        .await
+        .map_err(|e| {
+            BrowserError::Invalid(format!(
+                "cannot put files into that element (is it an <input type=file>?): {e}"
+            ))
+        })?;
+        self.lock().file_chooser = None;
+        Ok(self.settle(before, self.timeouts.action, true).await)
     }
 
     /// Presses a key (`Enter`, `Tab`, `ArrowDown`, `a`, …) on the focused element.
@@ -871,6 +932,7 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                 s.by_ref.clear();
                 s.document_first_ref = s.next_ref + 1;
                 s.last_activity = Some(Instant::now());
+                s.file_chooser = None;
             }
         }
         "Page.navigatedWithinDocument" => {
@@ -885,6 +947,7 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
             });
         }
         "Page.javascriptDialogClosed" => s.dialog = None,
+        "Page.fileChooserOpened" => s.file_chooser = params["backendNodeId"].as_i64(),
         "Network.requestWillBeSent" => {
             let kind = params["type"].as_str().unwrap_or("Other").to_string();
             let id = params["requestId"].as_str().unwrap_or_default().to_string();
@@ -1044,7 +1107,7 @@ const POINT_JS: &str = r##"function() {
     ox += fr.left + f.clientLeft; oy += fr.top + f.clientTop;
     win = win.parent;
   }
-  return {x: x + ox, y: y + oy};
+  return {x: x + ox, y: y + oy, file: this.tagName === "INPUT" && this.type === "file"};
 }"##;
 
 const FOCUS_AND_SELECT_JS: &str = r#"function() {

@@ -363,6 +363,21 @@ pub fn tools() -> Vec<Tool> {
             true,
         ),
         tool(
+            "browser_file_upload",
+            "Upload files into the file chooser a click opened (or the file input named by `target`). Send the files' content; paths are not accepted.",
+            schema(
+                element_props(json!({
+                    "files": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "object", "properties": {
+                        "name": {"type": "string", "description": "File name, e.g. report.pdf"},
+                        "text": {"type": "string", "description": "The content as text."},
+                        "base64": {"type": "string", "description": "The content, base64-encoded (binary files)."}
+                    }, "required": ["name"]}}
+                })),
+                &["files"],
+            ),
+            false,
+        ),
+        tool(
             "page_markdown",
             "The page's main content as clean Markdown (the whole page with `whole`); of `url` (opened and closed) or the current tab.",
             schema(
@@ -407,7 +422,8 @@ pub fn tools() -> Vec<Tool> {
     ]
 }
 
-const TOOL_NAMES: [&str; 23] = [
+const TOOL_NAMES: [&str; 24] = [
+    "browser_file_upload",
     "page_markdown",
     "page_links",
     "page_scrape",
@@ -668,6 +684,50 @@ impl BrowserPack {
                         .await?
                 )
             }
+            "browser_file_upload" => {
+                let dir = session.upload_dir().map_err(err)?;
+                let mut paths = Vec::new();
+                for file in args
+                    .get("files")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let name = file["name"].as_str().unwrap_or("upload");
+                    // Only the last path component: a name cannot reach outside the directory.
+                    let safe = std::path::Path::new(name)
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+                        .ok_or_else(|| format!("{name:?} is not a file name"))?;
+                    let bytes = match (file["text"].as_str(), file["base64"].as_str()) {
+                        (Some(text), _) => text.as_bytes().to_vec(),
+                        (None, Some(encoded)) => {
+                            use base64::Engine as _;
+                            base64::engine::general_purpose::STANDARD
+                                .decode(encoded.trim())
+                                .map_err(|e| {
+                                    format!("{name}: `base64` is not valid base64 ({e})")
+                                })?
+                        }
+                        (None, None) => {
+                            return Err(format!("{name}: give its content as `text` or `base64`"));
+                        }
+                    };
+                    let path = dir.join(safe);
+                    std::fs::write(&path, bytes)
+                        .map_err(|e| format!("cannot store {name}: {e}"))?;
+                    paths.push(path);
+                }
+                let target = string(args, "target").or_else(|| string(args, "ref"));
+                let outcome = tab.upload_files(target, &paths).await.map_err(err)?;
+                format!(
+                    "Uploaded {} file(s).\n{}",
+                    paths.len(),
+                    self.report(&session, &tab, &outcome, outcome.navigated, refused_mark)
+                        .await?
+                )
+            }
             "browser_press_key" => {
                 let outcome = tab
                     .press_key(string(args, "key").unwrap_or_default())
@@ -792,6 +852,18 @@ impl BrowserPack {
             }
             other => return Err(format!("unknown browser tool {other}")),
         };
+        // What pages did on their own (new tabs, downloads) since the last call.
+        for note in session.take_notes() {
+            match note {
+                crate::pool::Note::TabOpened { index, url } => out.push_str(&format!(
+                    "- The page opened a new tab ({index}): {url}. Switch to it with browser_tabs (action select, index {index}).\n"
+                )),
+                crate::pool::Note::Downloaded { file_name, url, path } => out.push_str(&format!(
+                    "- Downloaded {file_name} from {url}: saved at {} (until this browsing session ends).\n",
+                    path.display()
+                )),
+            }
+        }
         if restored {
             out.insert_str(
                 0,
@@ -937,6 +1009,9 @@ impl BrowserPack {
         }
         for url in session.refusals().since(refused_mark) {
             out.push_str(&format!("- Refused by the URL policy: {url}\n"));
+        }
+        if outcome.file_chooser {
+            out.push_str("- A file chooser is open: send the files with browser_file_upload.\n");
         }
         if let Some(dialog) = &outcome.dialog {
             out.push_str(&format!(

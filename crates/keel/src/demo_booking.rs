@@ -267,8 +267,14 @@ customElements.define('court-picker', class extends HTMLElement { connectedCallb
             return response;
         }
         "big" => {
+            // `?n=` links (1000 by default, at most 20000).
+            let n: usize = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                .find(|(k, _)| k == "n")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(1000)
+                .min(20_000);
             let mut rows = String::from("<ul>");
-            for i in 0..5000 {
+            for i in 0..n {
                 rows.push_str(&format!("<li><a href=\"/lab/big#{i}\">Slot {i}</a></li>"));
             }
             rows.push_str("</ul>");
@@ -278,6 +284,18 @@ customElements.define('court-picker', class extends HTMLElement { connectedCallb
         "storage" => r#"<p>Favourite court: <output id="fav"></output></p>
 <button onclick="localStorage.setItem('court', '4'); document.getElementById('fav').textContent = '4'">Remember court 4</button>
 <script>document.getElementById('fav').textContent = localStorage.getItem('court') || 'none'</script>"#.to_string(),
+        "upload" => r#"<label>Team photo <input type="file" id="photo" multiple onchange="
+  Promise.all(Array.from(this.files).map(f => f.text().then(t => f.name + ' (' + t.length + ' chars)'))).then(n => document.getElementById('got').textContent = n.join(', '))"></label>
+<p>Received: <span id="got">nothing</span></p>"#.to_string(),
+        "popup" => r#"<button onclick="window.open('/lab/widget', '_blank')">Open the widget</button>
+<a href="/lab/file" download>Download the rules</a>"#.to_string(),
+        "file" => {
+            return (
+                [(header::CONTENT_TYPE, "text/plain"), (header::CONTENT_DISPOSITION, "attachment; filename=\"rules.txt\"")],
+                "Rule 1: the ball must land in the court.\n",
+            )
+                .into_response();
+        }
         "loop" => "<p>Spinning</p><script>while (true) {}</script>".to_string(),
         // Asks for addresses the URL policy must refuse (the proxy refuses before connecting).
         "leak" => r#"<p>Tracking you</p><img alt="pixel" src="http://10.255.255.1/track.png">

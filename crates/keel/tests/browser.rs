@@ -688,3 +688,122 @@ fn reading_tools_give_markdown_links_selected_elements_and_extracted_json() {
         "{wrong}"
     );
 }
+
+#[test]
+fn uploads_popups_and_downloads_are_handled_and_reported() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
+
+    // Clicking a file input opens a chooser (intercepted); the files go in by content.
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"url": format!("{}/lab/upload", demo.url)}),
+    );
+    let handle = handle_of(&page);
+    let input = ref_of(&page, "button \"Team photo\"");
+    let (clicked, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": input}),
+    );
+    assert!(
+        !error && clicked.contains("file chooser is open"),
+        "{clicked}"
+    );
+    let (uploaded, error) = call(
+        &server,
+        "browser_file_upload",
+        json!({"handle": handle, "files": [
+        {"name": "team.txt", "text": "Alice, Bob"}, {"name": "../../escape.bin", "base64": "AAEC"}]}),
+    );
+    assert!(!error, "{uploaded}");
+    let got = call(
+        &server,
+        "browser_wait_for",
+        json!({"handle": handle, "text": "team.txt (10 chars)"}),
+    );
+    assert!(!got.1, "{}", got.0);
+    let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    assert!(
+        page.contains("escape.bin (3 chars)"),
+        "the name was reduced to a file name: {page}"
+    );
+    let (none, error) = call(
+        &server,
+        "browser_file_upload",
+        json!({"handle": handle, "files": [{"name": "x.txt", "text": "x"}]}),
+    );
+    assert!(error && none.contains("no file chooser is open"), "{none}");
+
+    // A tab the page opens is reported, and can be used.
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": format!("{}/lab/popup", demo.url)}),
+    );
+    let (clicked, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "Open the widget")}),
+    );
+    let reported = if clicked.contains("opened a new tab") {
+        clicked
+    } else {
+        // The new tab may be announced a moment after the click returned.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        call(
+            &server,
+            "browser_tabs",
+            json!({"handle": handle, "action": "list"}),
+        )
+        .0
+    };
+    assert!(
+        !error && (reported.contains("opened a new tab") || reported.contains("lab/widget")),
+        "{reported}"
+    );
+    let (tabs, error) = call(
+        &server,
+        "browser_tabs",
+        json!({"handle": handle, "action": "select", "index": 1}),
+    );
+    assert!(!error && tabs.contains("1: (current)"), "{tabs}");
+    let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    assert!(page.contains("Reserve court 6"), "{page}");
+
+    // A download is saved and its path reported.
+    call(
+        &server,
+        "browser_tabs",
+        json!({"handle": handle, "action": "select", "index": 0}),
+    );
+    let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    let (clicked, _) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "Download the rules")}),
+    );
+    let report = if clicked.contains("Downloaded") {
+        clicked.clone()
+    } else {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        call(&server, "browser_snapshot", json!({"handle": handle})).0
+    };
+    assert!(
+        report.contains("Downloaded rules.txt"),
+        "{clicked}\n---\n{report}"
+    );
+    let path = report
+        .split("saved at ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(path).unwrap(),
+        "Rule 1: the ball must land in the court.\n"
+    );
+}
