@@ -71,6 +71,8 @@ struct TabState {
     dialog: Option<Dialog>,
     /// The `<input type=file>` whose chooser a click opened (intercepted, never shown).
     file_chooser: Option<i64>,
+    /// The accessibility tree of the last snapshot, while Chromium reports no change to it.
+    ax_cache: Option<Arc<Vec<Value>>>,
     console: VecDeque<String>,
     network: VecDeque<NetworkEntry>,
     network_index: HashMap<String, usize>,
@@ -179,6 +181,16 @@ impl Tab {
                 "Page.setInterceptFileChooserDialog",
                 json!({"enabled": true}),
             ),
+            // Page changes are reported (in a world the page cannot see) so that an unchanged
+            // page's snapshot is served from cache and a changed one never is.
+            (
+                "Runtime.addBinding",
+                json!({"name": CHANGE_BINDING, "executionContextName": KEEL_WORLD}),
+            ),
+            (
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({"source": CHANGE_OBSERVER_JS, "worldName": KEEL_WORLD, "runImmediately": true}),
+            ),
         ] {
             tab.call(method, params).await?;
         }
@@ -224,6 +236,7 @@ impl Tab {
 
     /// Opens `url` and waits for it to load.
     pub async fn navigate(&self, url: &str) -> Result<ActionOutcome, BrowserError> {
+        self.lock().ax_cache = None;
         let before = self.lock().documents;
         self.lock().loading = true;
         let result = self
@@ -341,18 +354,30 @@ impl Tab {
         if let Some(dialog) = self.dialog() {
             return Err(dialog_open(&dialog));
         }
-        // A huge page's tree takes a while to build: it gets the navigation's time limit.
-        let tree = self
-            .conn
-            .call(
-                "Accessibility.getFullAXTree",
-                json!({}),
-                Some(&self.session_id),
-                self.timeouts.navigation,
-            )
-            .await?;
-        let nodes = tree["nodes"].as_array().cloned().unwrap_or_default();
-        let frames = self.frame_trees(&nodes).await;
+        let cached = self.lock().ax_cache.clone();
+        let (nodes, frames) = match cached {
+            Some(nodes) => (nodes, HashMap::new()),
+            None => {
+                // A huge page's tree takes a while to build: it gets the navigation's time limit.
+                let tree = self
+                    .conn
+                    .call(
+                        "Accessibility.getFullAXTree",
+                        json!({}),
+                        Some(&self.session_id),
+                        self.timeouts.navigation,
+                    )
+                    .await?;
+                let nodes = Arc::new(tree["nodes"].as_array().cloned().unwrap_or_default());
+                let frames = self.frame_trees(&nodes).await;
+                if frames.is_empty() && iframe_elements(&nodes).is_empty() {
+                    // Kept until Chromium reports a change (Accessibility.nodesUpdated and the
+                    // like) or an action runs: an unchanged page is not fetched twice.
+                    self.lock().ax_cache = Some(Arc::clone(&nodes));
+                }
+                (nodes, frames)
+            }
+        };
         let mut state = self.lock();
         let state = &mut *state;
         Ok(snapshot::render(&nodes, &frames, options, |backend| {
@@ -580,6 +605,8 @@ impl Tab {
     }
 
     fn no_dialog(&self) -> Result<(), BrowserError> {
+        // Every action starts here: what it does may change the page.
+        self.lock().ax_cache = None;
         match self.dialog() {
             Some(dialog) => Err(dialog_open(&dialog)),
             None => Ok(()),
@@ -611,8 +638,11 @@ impl Tab {
     ) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
         let backend = self.resolve_target(target).await?;
+        // Focus, select and insert in one call (execCommand goes through the browser's editing
+        // pipeline: the page sees the same input events as from a keyboard).
+        let typed_now = if slowly { Value::Null } else { json!(text) };
         let editable = self
-            .call_on(backend, target, FOCUS_AND_SELECT_JS, vec![])
+            .call_on(backend, target, FOCUS_AND_SELECT_JS, vec![typed_now])
             .await?;
         if let Some(problem) = editable.get("problem").and_then(Value::as_str) {
             return Err(BrowserError::Invalid(format!(
@@ -633,12 +663,8 @@ impl Tab {
                 )
                 .await?;
             }
-        } else if text.is_empty() {
-            self.call("Input.dispatchKeyEvent", json!({"type": "keyDown", "key": "Delete", "code": "Delete", "windowsVirtualKeyCode": 46}))
-                .await?;
-            self.call("Input.dispatchKeyEvent", json!({"type": "keyUp", "key": "Delete", "code": "Delete", "windowsVirtualKeyCode": 46}))
-                .await?;
-        } else {
+        } else if editable.get("typed") != Some(&json!(true)) {
+            // The page's editor refused execCommand: type through the input pipeline instead.
             self.call("Input.insertText", json!({"text": text})).await?;
         }
         if submit {
@@ -907,6 +933,20 @@ fn iframe_elements(nodes: &[Value]) -> Vec<i64> {
 
 fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    // Anything that may change the accessibility tree drops the cached one.
+    if method.starts_with("Accessibility.")
+        || method == "Runtime.bindingCalled"
+        || matches!(
+            method,
+            "Page.frameNavigated"
+                | "Page.navigatedWithinDocument"
+                | "Page.javascriptDialogOpening"
+                | "Page.javascriptDialogClosed"
+                | "Runtime.executionContextsCleared"
+        )
+    {
+        s.ax_cache = None;
+    }
     let is_main =
         |s: &TabState, frame: Option<&str>| frame.is_some() && frame == s.main_frame.as_deref();
     match method {
@@ -1084,6 +1124,23 @@ fn key_definition(key: &str) -> Option<(String, i64, Option<String>)> {
     Some((code, i64::from(upper as u32 as u8), Some(c.to_string())))
 }
 
+/// The isolated world keel's own page scripts run in.
+const KEEL_WORLD: &str = "keel";
+/// The binding the change observer calls.
+const CHANGE_BINDING: &str = "__keelChanged";
+
+/// Reports DOM changes and user input through the binding, at most once per microtask.
+const CHANGE_OBSERVER_JS: &str = r#"(() => {
+  let pending = false;
+  const changed = () => {
+    if (pending) return;
+    pending = true;
+    queueMicrotask(() => { pending = false; try { __keelChanged(""); } catch (e) {} });
+  };
+  new MutationObserver(changed).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+  for (const type of ["input", "change", "scroll", "focusin", "toggle"]) document.addEventListener(type, changed, true);
+})()"#;
+
 /// Scrolls the element into view and returns its center, or the problem (hidden, covered).
 const POINT_JS: &str = r##"function() {
   if (!this.isConnected) return {problem: "it is no longer on the page; take a new snapshot"};
@@ -1110,7 +1167,7 @@ const POINT_JS: &str = r##"function() {
   return {x: x + ox, y: y + oy, file: this.tagName === "INPUT" && this.type === "file"};
 }"##;
 
-const FOCUS_AND_SELECT_JS: &str = r#"function() {
+const FOCUS_AND_SELECT_JS: &str = r#"function(text) {
   if (!this.isConnected) return {problem: "it is no longer on the page; take a new snapshot"};
   const editable = this.isContentEditable || (this.tagName === "TEXTAREA") ||
     (this.tagName === "INPUT" && !["button","submit","reset","checkbox","radio","file","image","range","color"].includes(this.type));
@@ -1119,7 +1176,9 @@ const FOCUS_AND_SELECT_JS: &str = r#"function() {
   this.scrollIntoView({block: "center", behavior: "instant"});
   this.focus();
   if (this.select) this.select(); else document.execCommand("selectAll");
-  return {};
+  if (text === null) return {};
+  const typed = text === "" ? document.execCommand("delete") : document.execCommand("insertText", false, text);
+  return {typed};
 }"#;
 
 const SELECT_JS: &str = r#"function(values) {

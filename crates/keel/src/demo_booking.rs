@@ -281,6 +281,7 @@ customElements.define('court-picker', class extends HTMLElement { connectedCallb
             rows
         }
         "article" => article(),
+        "clock" => r#"<p id="t">soon</p><script>setTimeout(() => document.getElementById("t").textContent = "later", 300)</script>"#.to_string(),
         "storage" => r#"<p>Favourite court: <output id="fav"></output></p>
 <button onclick="localStorage.setItem('court', '4'); document.getElementById('fav').textContent = '4'">Remember court 4</button>
 <script>document.getElementById('fav').textContent = localStorage.getItem('court') || 'none'</script>"#.to_string(),

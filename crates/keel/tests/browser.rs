@@ -317,6 +317,27 @@ fn dialogs_overlays_iframes_and_shadow_dom() {
     );
     assert!(!error && page.contains("booked"), "{page}");
 
+    // A page that changes itself: a later snapshot shows the change (snapshots are cached only
+    // while Chromium reports the page unchanged).
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": format!("{}/lab/clock", demo.url)}),
+    );
+    assert!(page.contains("soon"), "{page}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
+        if page.contains("later") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change never showed: {page}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
     // Inside an iframe (scrolled out of view first) and inside an open shadow root.
     let (page, _) = call(
         &server,
