@@ -57,44 +57,8 @@ impl Drop for Demo {
 
 /// A stateless (2026-07-28) tools/call; the text of the result and whether it is an error.
 fn call(server: &Server, tool: &str, args: Value) -> (String, bool) {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": tool, "arguments": args, "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientInfo": {"name": "keel-test", "version": "1"},
-            "io.modelcontextprotocol/clientCapabilities": {}}}})
-    .to_string();
-    let mut headers = format!(
-        "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: {tool}\r\n"
-    );
-    if let Some(handle) = args.get("handle").and_then(Value::as_str) {
-        headers.push_str(&format!("Mcp-Param-Handle: {handle}\r\n"));
-    }
-    if let Some(object) = args.get("object").and_then(Value::as_str) {
-        headers.push_str(&format!("Mcp-Param-Object: {object}\r\n"));
-    }
-    let (status, text) = raw(
-        &server.addr,
-        &format!(
-            "POST /mcp HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{headers}Content-Length: {}\r\n\r\n{body}",
-            server.addr,
-            body.len()
-        ),
-    );
-    assert_eq!(status, 200, "{text}");
-    let json_body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    let message: Value = serde_json::from_str(json_body.trim()).unwrap_or_else(|_| {
-        // A chunked body: the JSON is on its own line.
-        json_body
-            .lines()
-            .filter(|l| l.trim_start().starts_with('{'))
-            .find_map(|l| serde_json::from_str(l.trim()).ok())
-            .expect("a JSON answer")
-    });
-    let result = &message["result"];
-    assert!(result.is_object(), "no result: {message}");
+    let result = call_with(server, tool, args, json!({}), None);
+    assert!(result.is_object(), "no result");
     let text = result["content"]
         .as_array()
         .map(|c| {
@@ -572,7 +536,10 @@ fn call_with(
     if let Some(handle) = args.get("handle").and_then(Value::as_str) {
         headers.push_str(&format!("Mcp-Param-Handle: {handle}\r\n"));
     }
-    let (_, text) = raw(
+    if let Some(object) = args.get("object").and_then(Value::as_str) {
+        headers.push_str(&format!("Mcp-Param-Object: {object}\r\n"));
+    }
+    let (status, text) = raw(
         &server.addr,
         &format!(
             "POST /mcp HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{headers}Content-Length: {}\r\n\r\n{body}",
@@ -591,6 +558,8 @@ fn call_with(
             .find_map(|l| serde_json::from_str(l.trim()).ok())
             .expect("a JSON answer")
     });
+    assert_eq!(status, 200, "{text}");
+    assert!(message["result"].is_object(), "no result: {message}");
     message["result"].clone()
 }
 
