@@ -3,7 +3,7 @@
 //! action returns as soon as what it caused has settled (a navigation, the requests it started, a
 //! short quiet period), not after a fixed pause.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,7 +59,8 @@ struct TabState {
     url: String,
     main_frame: Option<String>,
     loading: bool,
-    inflight: HashSet<String>,
+    /// Requests in flight: request ID -> the frame it loads for.
+    inflight: HashMap<String, String>,
     last_activity: Option<Instant>,
     /// Main-frame documents seen (grows with every navigation).
     documents: u64,
@@ -73,6 +74,10 @@ struct TabState {
     file_chooser: Option<i64>,
     /// The accessibility tree of the last snapshot, while Chromium reports no change to it.
     ax_cache: Option<Arc<Vec<Value>>>,
+    /// Out-of-process (cross-site) iframes attached to this page: (session, frame ID). A node in
+    /// one is named by `backend + (index + 1) << 32` (see `split_node`), so refs and targets stay
+    /// plain numbers.
+    child_frames: Vec<Option<(String, String)>>,
     console: VecDeque<String>,
     network: VecDeque<NetworkEntry>,
     network_index: HashMap<String, usize>,
@@ -148,10 +153,15 @@ impl Tab {
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                         Err(_) => break,
                     };
-                    let mine = event.session_id.as_deref() == Some(session.as_str())
-                        || (event.method == "Target.detachedFromTarget"
-                            && event.params["sessionId"] == json!(session));
-                    if !mine {
+                    let on_page = event.session_id.as_deref() == Some(session.as_str());
+                    let page_detached = event.method == "Target.detachedFromTarget"
+                        && event.params["sessionId"] == json!(session);
+                    if page_detached {
+                        state.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
+                        changed.notify_waiters();
+                        continue;
+                    }
+                    if !on_page {
                         continue;
                     }
                     tracing::trace!(method = %event.method, "tab event");
@@ -190,6 +200,11 @@ impl Tab {
             (
                 "Page.addScriptToEvaluateOnNewDocument",
                 json!({"source": CHANGE_OBSERVER_JS, "worldName": KEEL_WORLD, "runImmediately": true}),
+            ),
+            // Cross-site iframes run in their own process: attach to them to read and act on them.
+            (
+                "Target.setAutoAttach",
+                json!({"autoAttach": true, "waitForDebuggerOnStart": false, "flatten": true}),
             ),
         ] {
             tab.call(method, params).await?;
@@ -409,18 +424,63 @@ impl Tab {
             let Some(frame_id) = described["node"]["frameId"].as_str() else {
                 continue;
             };
-            let Ok(tree) = self
+            let same_process = self
                 .call("Accessibility.getFullAXTree", json!({"frameId": frame_id}))
                 .await
-            else {
-                // A cross-site iframe runs in another process: not in this tab's trees.
-                continue;
+                .ok();
+            let child = match same_process {
+                Some(_) => None,
+                // Not in this process: a cross-site iframe, whose session is announced a moment
+                // after the page loads.
+                None => self.child_session(frame_id, Duration::from_secs(2)).await,
             };
-            let inner = tree["nodes"].as_array().cloned().unwrap_or_default();
+            let inner = match child {
+                // A cross-site iframe runs in another process: its tree comes from its session.
+                Some((index, session)) => {
+                    let Ok(tree) = self
+                        .call_in(&session, "Accessibility.getFullAXTree", json!({}))
+                        .await
+                    else {
+                        continue;
+                    };
+                    let mut inner = tree["nodes"].as_array().cloned().unwrap_or_default();
+                    tag_nodes(&mut inner, index);
+                    inner
+                }
+                None => match same_process {
+                    Some(tree) => tree["nodes"].as_array().cloned().unwrap_or_default(),
+                    None => continue,
+                },
+            };
             queue.extend(iframe_elements(&inner));
             frames.insert(element, inner);
         }
         frames
+    }
+
+    /// The index (1-based) and session of the out-of-process iframe showing `frame_id`, waiting up
+    /// to `wait` for it to be attached.
+    async fn child_session(&self, frame_id: &str, wait: Duration) -> Option<(usize, String)> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let notified = self.changed.notified();
+            {
+                let state = self.lock();
+                let found = state.child_frames.iter().enumerate().find_map(|(i, c)| {
+                    c.as_ref()
+                        .filter(|(_, f)| f == frame_id)
+                        .map(|(session, _)| (i + 1, session.clone()))
+                });
+                if found.is_some() {
+                    return found;
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            let _ = tokio::time::timeout(deadline - now, notified).await;
+        }
     }
 
     /// The DOM node a `target` names: a ref from the latest snapshot (`e12`) or a CSS selector
@@ -478,10 +538,39 @@ impl Tab {
             .ok_or_else(|| BrowserError::Protocol("describeNode gave no backendNodeId".into()))
     }
 
-    /// The JavaScript object of a DOM node; an error that says to take a new snapshot if it is gone.
-    async fn object_of(&self, backend: i64, target: &str) -> Result<String, BrowserError> {
+    /// The session a node lives in (the page's, or an out-of-process iframe's) and its backend ID.
+    fn node_session(&self, node: i64, target: &str) -> Result<(String, i64), BrowserError> {
+        let (frame, backend) = split_node(node);
+        if frame == 0 {
+            return Ok((self.session_id.clone(), backend));
+        }
+        let state = self.lock();
+        match state.child_frames.get(frame - 1) {
+            Some(Some((session, _))) => Ok((session.clone(), backend)),
+            _ => Err(BrowserError::Invalid(format!(
+                "element {target} was in a frame that is gone; take a new snapshot (browser_snapshot)"
+            ))),
+        }
+    }
+
+    /// A call on the session `session` with the action timeout.
+    async fn call_in(
+        &self,
+        session: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, BrowserError> {
+        self.conn
+            .call(method, params, Some(session), self.timeouts.action)
+            .await
+    }
+
+    /// The JavaScript object of a DOM node (and its session); an error that says to take a new
+    /// snapshot if it is gone.
+    async fn object_of(&self, node: i64, target: &str) -> Result<(String, String), BrowserError> {
+        let (session, backend) = self.node_session(node, target)?;
         let resolved = self
-            .call("DOM.resolveNode", json!({"backendNodeId": backend}))
+            .call_in(&session, "DOM.resolveNode", json!({"backendNodeId": backend}))
             .await
             .map_err(|_| {
                 BrowserError::Invalid(format!(
@@ -490,7 +579,7 @@ impl Tab {
             })?;
         resolved["object"]["objectId"]
             .as_str()
-            .map(str::to_string)
+            .map(|object| (session, object.to_string()))
             .ok_or_else(|| {
                 BrowserError::Invalid(format!(
                     "element {target} is no longer on the page; take a new snapshot"
@@ -506,10 +595,11 @@ impl Tab {
         function: &str,
         args: Vec<Value>,
     ) -> Result<Value, BrowserError> {
-        let object = self.object_of(backend, target).await?;
+        let (session, object) = self.object_of(backend, target).await?;
         let arguments: Vec<Value> = args.into_iter().map(|v| json!({"value": v})).collect();
         let result = self
-            .call(
+            .call_in(
+                &session,
                 "Runtime.callFunctionOn",
                 json!({"objectId": object, "functionDeclaration": function, "arguments": arguments,
                        "returnByValue": true, "awaitPromise": true}),
@@ -527,6 +617,47 @@ impl Tab {
         Ok(result["result"]["value"].clone())
     }
 
+    /// The `<iframe>` element (in the page) of out-of-process frame `frame`, scrolled into view.
+    async fn frame_owner(&self, frame: usize, target: &str) -> Result<i64, BrowserError> {
+        let frame_id = {
+            let state = self.lock();
+            match state.child_frames.get(frame - 1) {
+                Some(Some((_, frame_id))) => frame_id.clone(),
+                _ => {
+                    return Err(BrowserError::Invalid(format!(
+                        "element {target} was in a frame that is gone; take a new snapshot"
+                    )));
+                }
+            }
+        };
+        let owner = self
+            .call("DOM.getFrameOwner", json!({"frameId": frame_id}))
+            .await?;
+        let owner = owner["backendNodeId"]
+            .as_i64()
+            .ok_or_else(|| BrowserError::Protocol("getFrameOwner gave no node".into()))?;
+        let _ = self
+            .call(
+                "DOM.scrollIntoViewIfNeeded",
+                json!({"backendNodeId": owner}),
+            )
+            .await;
+        Ok(owner)
+    }
+
+    /// Where an iframe's content starts in the page's viewport: mouse events go to the page in its
+    /// coordinates.
+    async fn frame_offset(&self, owner: i64) -> Result<(f64, f64), BrowserError> {
+        let model = self
+            .call("DOM.getBoxModel", json!({"backendNodeId": owner}))
+            .await?;
+        let content = &model["model"]["content"];
+        Ok((
+            content[0].as_f64().unwrap_or(0.0),
+            content[1].as_f64().unwrap_or(0.0),
+        ))
+    }
+
     /// The point to click on an element: scrolled into view, its center, and checked to be the
     /// element on top there (else an error names what covers it).
     async fn click_point(
@@ -534,14 +665,35 @@ impl Tab {
         backend: i64,
         target: &str,
     ) -> Result<(f64, f64, bool), BrowserError> {
+        let (frame, _) = split_node(backend);
+        let owner = if frame > 0 {
+            Some(self.frame_owner(frame, target).await?)
+        } else {
+            None
+        };
         let point = self.call_on(backend, target, POINT_JS, vec![]).await?;
+        // Measured after the element was scrolled into view, which may scroll the page too.
+        let offset = match owner {
+            Some(owner) => {
+                // The browser routes input to another process's frame by the last frames drawn:
+                // let two frames be drawn after the scroll so the click lands where it aims.
+                let _ = self
+                    .call(
+                        "Runtime.evaluate",
+                        json!({"expression": "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))", "awaitPromise": true}),
+                    )
+                    .await;
+                self.frame_offset(owner).await?
+            }
+            None => (0.0, 0.0),
+        };
         if let Some(problem) = point.get("problem").and_then(Value::as_str) {
             return Err(BrowserError::Invalid(format!(
                 "cannot click {target}: {problem}"
             )));
         }
         match (point["x"].as_f64(), point["y"].as_f64()) {
-            (Some(x), Some(y)) => Ok((x, y, point["file"] == json!(true))),
+            (Some(x), Some(y)) => Ok((x + offset.0, y + offset.1, point["file"] == json!(true))),
             _ => Err(BrowserError::Invalid(format!(
                 "cannot click {target}: it has no position on the page"
             ))),
@@ -697,7 +849,9 @@ impl Tab {
         };
         let before = self.lock().documents;
         let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        self.call(
+        let (session, backend) = self.node_session(backend, target.unwrap_or("the file input"))?;
+        self.call_in(
+            &session,
             "DOM.setFileInputFiles",
             json!({"files": files, "backendNodeId": backend}),
         )
@@ -923,6 +1077,22 @@ impl Tab {
     }
 }
 
+/// Splits a node ID into its frame (0: the page's own process, i: out-of-process iframe i-1) and
+/// its backend node ID there.
+fn split_node(id: i64) -> (usize, i64) {
+    ((id >> 32) as usize, id & 0xffff_ffff)
+}
+
+/// Gives the nodes of an out-of-process iframe's tree page-wide IDs (see `split_node`).
+fn tag_nodes(nodes: &mut [Value], frame: usize) {
+    let offset = (frame as i64) << 32;
+    for node in nodes {
+        if let Some(backend) = node.get("backendDOMNodeId").and_then(Value::as_i64) {
+            node["backendDOMNodeId"] = json!(backend + offset);
+        }
+    }
+}
+
 fn iframe_elements(nodes: &[Value]) -> Vec<i64> {
     nodes
         .iter()
@@ -999,7 +1169,8 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
             if !matches!(kind.as_str(), "EventSource" | "WebSocket" | "Ping")
                 && !url.starts_with("data:")
             {
-                s.inflight.insert(id.clone());
+                let frame = params["frameId"].as_str().unwrap_or_default().to_string();
+                s.inflight.insert(id.clone(), frame);
             }
             s.last_activity = Some(Instant::now());
             if s.network.len() == LOG_KEPT {
@@ -1059,7 +1230,31 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                 .unwrap_or("exception");
             push_console(&mut s, format!("[error] {text}"));
         }
-        "Inspector.detached" | "Target.detachedFromTarget" => s.closed = true,
+        "Target.attachedToTarget" => {
+            let info = &params["targetInfo"];
+            if info["type"] == "iframe"
+                && let (Some(session), Some(frame)) =
+                    (params["sessionId"].as_str(), info["targetId"].as_str())
+            {
+                s.child_frames
+                    .push(Some((session.to_string(), frame.to_string())));
+                s.ax_cache = None;
+                // The frame's requests now finish in its own process: they are not waited for here.
+                s.inflight.retain(|_, f| f != frame);
+            }
+        }
+        // On the page's own session this is a child frame going away (the page's own detach is
+        // handled by the listener).
+        "Target.detachedFromTarget" => {
+            let gone = params["sessionId"].as_str().unwrap_or_default().to_string();
+            for slot in s.child_frames.iter_mut() {
+                if slot.as_ref().is_some_and(|(c, _)| *c == gone) {
+                    *slot = None;
+                }
+            }
+            s.ax_cache = None;
+        }
+        "Inspector.detached" => s.closed = true,
         _ => {}
     }
 }

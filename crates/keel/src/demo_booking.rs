@@ -242,6 +242,15 @@ async fn lab(Path(name): Path<String>, uri: Uri, headers: axum::http::HeaderMap)
 <div id="cookie-banner" class="banner" style="position:fixed;inset:0;background:rgba(0,0,0,.6);color:white;padding:4em">We use cookies
 <button onclick="document.getElementById('cookie-banner').remove()">Accept</button></div>"#.to_string(),
         "iframe" => r#"<p>Outside the frame</p><iframe title="Booking widget" src="/lab/widget" style="width:400px;height:200px;margin-top:300px"></iframe>"#.to_string(),
+        // The widget from another site (localhost vs 127.0.0.1): an out-of-process iframe.
+        "xiframe" => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("127.0.0.1")
+                .replace("127.0.0.1", "localhost");
+            format!(r#"<p>Partner courts</p><iframe title="Partner widget" src="http://{}/lab/widget" style="width:400px;height:200px;margin-top:300px"></iframe>"#, escape(&host))
+        }
         "widget" => r#"<button onclick="this.textContent='Reserved'">Reserve court 6</button>"#.to_string(),
         "shadow" => r#"<court-picker></court-picker><script>
 customElements.define('court-picker', class extends HTMLElement { connectedCallback() {

@@ -224,7 +224,7 @@ fn the_url_policy_refuses_private_addresses_and_other_schemes() {
 fn dialogs_overlays_iframes_and_shadow_dom() {
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();
-    let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
+    let server = serve_with_browser(dir.path(), Some("127.0.0.1,localhost"));
 
     // A dialog does not hang the click; the result says how to answer it.
     let (page, _) = call(
@@ -315,6 +315,29 @@ fn dialogs_overlays_iframes_and_shadow_dom() {
         json!({"handle": handle, "target": ref_of(&page, "\"Reserve court 6\"")}),
     );
     assert!(!error && page.contains("button \"Reserved\""), "{page}");
+    // A cross-site iframe runs in its own process: read and clicked all the same.
+    let (page, error) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": format!("{}/lab/xiframe", demo.url)}),
+    );
+    assert!(
+        !error && page.contains("iframe \"Partner widget\""),
+        "{page}"
+    );
+    let (page, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "\"Reserve court 6\"")}),
+    );
+    assert!(!error, "{page}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut page = page;
+    while !page.contains("button \"Reserved\"") {
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        page = call(&server, "browser_snapshot", json!({"handle": handle})).0;
+    }
     let (page, _) = call(
         &server,
         "browser_navigate",
