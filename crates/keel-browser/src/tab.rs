@@ -181,7 +181,8 @@ impl Tab {
             timeouts,
             listener,
         });
-        for (method, params) in [
+        // Sent together: the browser runs them in order, without a round trip between each.
+        let setup = [
             ("Page.enable", json!({})),
             ("Page.setLifecycleEventsEnabled", json!({"enabled": true})),
             ("Runtime.enable", json!({})),
@@ -206,8 +207,15 @@ impl Tab {
                 "Target.setAutoAttach",
                 json!({"autoAttach": true, "waitForDebuggerOnStart": false, "flatten": true}),
             ),
-        ] {
-            tab.call(method, params).await?;
+        ];
+        let results = futures::future::join_all(
+            setup
+                .into_iter()
+                .map(|(method, params)| tab.call(method, params)),
+        )
+        .await;
+        for result in results {
+            result?;
         }
         let tree = tab.call("Page.getFrameTree", json!({})).await?;
         {
