@@ -323,7 +323,7 @@ impl Tab {
         let mut still_busy = false;
         loop {
             let notified = self.changed.notified();
-            let (loading, inflight, last, dialog, closed) = {
+            let (loading, inflight, last, dialog, closed, navigated) = {
                 let s = self.lock();
                 (
                     s.loading,
@@ -331,6 +331,7 @@ impl Tab {
                     s.last_activity,
                     s.dialog.is_some(),
                     s.closed,
+                    s.documents > documents_before,
                 )
             };
             if dialog || closed {
@@ -351,9 +352,14 @@ impl Tab {
                 }
                 (since + SETTLE_REQUESTS_MAX).min(deadline) - now
             } else {
-                // After a navigation the load event is the signal; after an action, a short
-                // quiet period lets the page react to what its requests brought.
-                let needed = if grace { SETTLE_QUIET } else { Duration::ZERO };
+                // After a navigation (asked for, or caused by the action) the load event is the
+                // signal; otherwise a short quiet period lets the page react to what its requests
+                // brought.
+                let needed = if grace && !navigated {
+                    SETTLE_QUIET
+                } else {
+                    Duration::ZERO
+                };
                 let quiet = last.map_or(needed, |t| now.duration_since(t));
                 if quiet >= needed {
                     break;
