@@ -52,7 +52,12 @@ impl ServeOptions {
             Some(g) => config::parse_duration(g).context("shutdown_grace")?,
             None => Duration::from_secs(30),
         };
-        let browser = browser_choice(&args, &file.browser)?;
+        let flags = BrowserFlags {
+            browser: args.browser.clone(),
+            chrome: args.chrome.clone(),
+            allow: args.browser_allow.clone(),
+        };
+        let browser = browser_choice(&flags, &file.browser)?;
         Ok(Self {
             browser,
             listen: config::parse_listen(listen)?,
@@ -86,8 +91,26 @@ impl ServeOptions {
     }
 }
 
+/// The browser settings a command line (or, for `keel stdio`, the environment) gives.
+pub struct BrowserFlags {
+    pub browser: Option<String>,
+    pub chrome: Option<PathBuf>,
+    pub allow: Option<String>,
+}
+
+impl BrowserFlags {
+    /// `KEEL_BROWSER`, `KEEL_CHROME`, `KEEL_BROWSER_ALLOW` (for commands without the flags).
+    pub fn from_env() -> Self {
+        Self {
+            browser: std::env::var("KEEL_BROWSER").ok(),
+            chrome: std::env::var_os("KEEL_CHROME").map(PathBuf::from),
+            allow: std::env::var("KEEL_BROWSER_ALLOW").ok(),
+        }
+    }
+}
+
 fn browser_choice(
-    args: &ServeArgs,
+    args: &BrowserFlags,
     file: &config::BrowserFileConfig,
 ) -> anyhow::Result<BrowserChoice> {
     let defaults = keel_browser::BrowserConfig::default();
@@ -98,7 +121,7 @@ fn browser_choice(
                 None => Ok(default),
             }
         };
-    let allow = match &args.browser_allow {
+    let allow = match &args.allow {
         Some(list) => list
             .split(',')
             .map(|s| s.trim().to_string())
@@ -202,14 +225,23 @@ pub async fn run_stdio(
     let host = Arc::new(host);
     let session = session.unwrap_or_else(|| format!("stdio-{}", keel_objects::ObjectId::unique()));
     tracing::info!(%session, data = %data.display(), "serving MCP on stdin/stdout");
+    let choice = browser_choice(&BrowserFlags::from_env(), &file.browser)?;
+    let browser = browser_pack(&choice, &host)?;
+    let packs: Vec<Arc<dyn keel_mcp::ToolPack>> = browser
+        .iter()
+        .map(|b| Arc::clone(b) as Arc<dyn keel_mcp::ToolPack>)
+        .collect();
     let result = keel_mcp::serve_stdio(
         Arc::clone(&host),
         &keel_mcp::McpConfig::default(),
-        Vec::new(),
+        packs,
         &session,
     )
     .await
     .map_err(anyhow::Error::msg);
+    if let Some(browser) = &browser {
+        browser.save_all().await;
+    }
     host.shutdown(Duration::from_secs(10)).await;
     result
 }
