@@ -20,6 +20,8 @@ const SETTLE_GRACE: Duration = Duration::from_millis(5);
 const SETTLE_QUIET: Duration = Duration::from_millis(10);
 /// Longest wait for requests still running once the page itself has loaded (long polls never end).
 const SETTLE_REQUESTS_MAX: Duration = Duration::from_millis(1500);
+/// How long a requested navigation may take to start loading before it counts as cancelled.
+const NAVIGATION_START_MAX: Duration = Duration::from_millis(500);
 /// Console messages and network requests kept per tab.
 const LOG_KEPT: usize = 500;
 
@@ -72,6 +74,8 @@ struct TabState {
     dialog: Option<Dialog>,
     /// The `<input type=file>` whose chooser a click opened (intercepted, never shown).
     file_chooser: Option<i64>,
+    /// When a main-frame navigation was requested and has not started loading yet.
+    navigation_requested: Option<Instant>,
     /// The accessibility tree of the last snapshot, while Chromium reports no change to it.
     ax_cache: Option<Arc<Vec<Value>>>,
     /// Out-of-process (cross-site) iframes attached to this page: (session, frame ID). A node in
@@ -326,7 +330,9 @@ impl Tab {
             let (loading, inflight, last, dialog, closed, navigated) = {
                 let s = self.lock();
                 (
-                    s.loading,
+                    s.loading
+                        || s.navigation_requested
+                            .is_some_and(|t| t.elapsed() < NAVIGATION_START_MAX),
                     !s.inflight.is_empty(),
                     s.last_activity,
                     s.dialog.is_some(),
@@ -343,7 +349,9 @@ impl Tab {
                 break;
             }
             let wait = if loading {
-                deadline - now
+                // Woken by events; re-checked at least every 50 ms (a requested navigation that
+                // never starts stops counting).
+                (deadline - now).min(Duration::from_millis(50))
             } else if inflight {
                 let since = *loaded_at.get_or_insert(now);
                 if now.duration_since(since) >= SETTLE_REQUESTS_MAX {
@@ -1134,15 +1142,25 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
     let is_main =
         |s: &TabState, frame: Option<&str>| frame.is_some() && frame == s.main_frame.as_deref();
     match method {
-        "Page.frameRequestedNavigation" | "Page.frameStartedLoading" => {
+        "Page.frameStartedLoading" => {
             if is_main(&s, params["frameId"].as_str()) {
                 s.loading = true;
+                s.navigation_requested = None;
+                s.last_activity = Some(Instant::now());
+            }
+        }
+        // A requested navigation may still be cancelled (a submit handler that prevents it), so
+        // it keeps the page busy only briefly unless loading really starts.
+        "Page.frameRequestedNavigation" => {
+            if is_main(&s, params["frameId"].as_str()) {
+                s.navigation_requested = Some(Instant::now());
                 s.last_activity = Some(Instant::now());
             }
         }
         "Page.frameStoppedLoading" => {
             if is_main(&s, params["frameId"].as_str()) {
                 s.loading = false;
+                s.navigation_requested = None;
                 s.last_activity = Some(Instant::now());
             }
         }
@@ -1155,6 +1173,9 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                 s.refs.clear();
                 s.by_ref.clear();
                 s.document_first_ref = s.next_ref + 1;
+                // The old document's requests end with it, often without a word (a favicon cut
+                // off by the navigation): waiting for them would stall every later action.
+                s.inflight.clear();
                 s.last_activity = Some(Instant::now());
                 s.file_chooser = None;
             }

@@ -290,6 +290,14 @@ customElements.define('court-picker', class extends HTMLElement { connectedCallb
             rows
         }
         "article" => article(),
+        "form" => r#"<form onsubmit="event.preventDefault(); document.getElementById('out').textContent = new URLSearchParams(new FormData(this)).toString()">
+<p><label>Court <select name="court"><option value="1">Court 1</option><option value="3">Court 3</option></select></label></p>
+<p><label>Name <input name="name"></label></p>
+<p><label><input type="checkbox" name="lights"> Floodlights</label></p>
+<p><button>Reserve</button></p></form>
+<p id="out">not sent</p>
+<p id="hover" onmouseover="this.textContent = 'hovered'">hover me</p>
+<script>console.log('form ready')</script>"#.to_string(),
         "clock" => r#"<p id="t">soon</p><script>setTimeout(() => document.getElementById("t").textContent = "later", 300)</script>"#.to_string(),
         "storage" => r#"<p>Favourite court: <output id="fav"></output></p>
 <button onclick="localStorage.setItem('court', '4'); document.getElementById('fav').textContent = '4'">Remember court 4</button>

@@ -871,3 +871,158 @@ fn the_browser_tools_work_over_stdio_too() {
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn the_other_tools_do_what_they_say() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"url": format!("{}/", demo.url)}),
+    );
+    let handle = handle_of(&page);
+    let h = |mut args: Value| {
+        args["handle"] = json!(handle);
+        args
+    };
+    let (page, error) = call(
+        &server,
+        "browser_navigate",
+        h(json!({"url": format!("{}/lab/form", demo.url)})),
+    );
+    assert!(!error, "{page}");
+
+    // Forms: a select by its visible text, a text field and a checkbox at once, then submit.
+    let (picked, error) = call(
+        &server,
+        "browser_select_option",
+        h(json!({"target": ref_of(&page, "combobox \"Court\""), "values": ["Court 3"]})),
+    );
+    assert!(!error && picked.contains("[\"3\"]"), "{picked}");
+    let (filled, error) = call(
+        &server,
+        "browser_fill_form",
+        h(json!({"fields": [
+        {"name": "Name", "type": "textbox", "target": ref_of(&page, "textbox \"Name\""), "value": "Ann"},
+        {"name": "Floodlights", "type": "checkbox", "target": ref_of(&page, "checkbox \"Floodlights\""), "value": "true"}]})),
+    );
+    assert!(!error && filled.contains("Filled 2 fields"), "{filled}");
+    let (done, error) = call(
+        &server,
+        "browser_click",
+        h(json!({"target": ref_of(&page, "button \"Reserve\"")})),
+    );
+    assert!(
+        !error && done.contains("court=3&name=Ann&lights=on"),
+        "{done}"
+    );
+
+    // Keys, hover, waiting, script, console.
+    let (_, error) = call(
+        &server,
+        "browser_type",
+        h(json!({"target": ref_of(&page, "textbox \"Name\""), "text": "Bo"})),
+    );
+    assert!(!error);
+    let (pressed, error) = call(&server, "browser_press_key", h(json!({"key": "Enter"})));
+    assert!(!error && !pressed.contains("still loading"), "{pressed}");
+    let (page, _) = call(&server, "browser_snapshot", h(json!({})));
+    assert!(page.contains("name=Bo"), "Enter submitted the form: {page}");
+    let (_, error) = call(&server, "browser_hover", h(json!({"target": "#hover"})));
+    assert!(!error);
+    let (waited, error) = call(
+        &server,
+        "browser_wait_for",
+        h(json!({"text": "hovered", "time": 5})),
+    );
+    assert!(!error, "{waited}");
+    let (value, error) = call(
+        &server,
+        "browser_evaluate",
+        h(json!({"function": "() => document.title"})),
+    );
+    assert!(!error && value.contains("Lab: form"), "{value}");
+    let (value, error) = call(
+        &server,
+        "browser_evaluate",
+        h(json!({"function": "(e) => e.textContent", "target": "#hover"})),
+    );
+    assert!(!error && value.contains("hovered"), "{value}");
+    let (thrown, error) = call(
+        &server,
+        "browser_evaluate",
+        h(json!({"function": "() => { throw new Error('nope') }"})),
+    );
+    assert!(error && thrown.contains("nope"), "{thrown}");
+    let (console, _) = call(&server, "browser_console_messages", h(json!({})));
+    assert!(console.contains("[log] form ready"), "{console}");
+    let (html, _) = call(&server, "page_content", h(json!({})));
+    assert!(
+        html.contains("<form") && html.contains("id=\"hover\""),
+        "{html}"
+    );
+
+    // Pictures and paper.
+    let shot = call_with(
+        &server,
+        "browser_take_screenshot",
+        h(json!({})),
+        json!({}),
+        None,
+    );
+    assert_eq!(shot["content"][0]["type"], "image", "{shot}");
+    assert!(
+        shot["content"][0]["data"]
+            .as_str()
+            .unwrap()
+            .starts_with("iVBORw0KGgo"),
+        "a PNG"
+    );
+    let element = call_with(
+        &server,
+        "browser_take_screenshot",
+        h(json!({"target": "#hover", "type": "jpeg"})),
+        json!({}),
+        None,
+    );
+    assert_eq!(element["content"][0]["mimeType"], "image/jpeg", "{element}");
+    let pdf = call_with(&server, "browser_pdf_save", h(json!({})), json!({}), None);
+    assert!(
+        pdf["content"][0]["resource"]["blob"]
+            .as_str()
+            .unwrap()
+            .starts_with("JVBER"),
+        "a PDF"
+    );
+
+    // History and tabs.
+    let (back, error) = call(&server, "browser_navigate_back", h(json!({})));
+    assert!(
+        !error
+            && back.contains(&format!("URL: {}/", demo.url))
+            && back.contains("Book a tennis court"),
+        "{back}"
+    );
+    let (tabs, error) = call(
+        &server,
+        "browser_tabs",
+        h(json!({"action": "new", "url": format!("{}/park/riverside", demo.url)})),
+    );
+    assert!(
+        !error && tabs.contains("1: (current)") && tabs.contains("park/riverside"),
+        "{tabs}"
+    );
+    let (tabs, error) = call(&server, "browser_tabs", h(json!({"action": "close"})));
+    assert!(
+        !error && !tabs.contains("- 1:") && tabs.contains("- 0: (current)"),
+        "{tabs}"
+    );
+    let (nope, error) = call(
+        &server,
+        "browser_tabs",
+        h(json!({"action": "select", "index": 5})),
+    );
+    assert!(error && nope.contains("no tab 5"), "{nope}");
+}
