@@ -542,6 +542,16 @@ impl BrowserPack {
         args: &Map<String, Value>,
         cx: &ToolContext,
     ) -> Result<CallToolResponse, String> {
+        // Without a session (2026-07-28) and without a handle, only a call that opens a page
+        // starts a browsing session; any other would act on a blank one.
+        let opens_a_page = name == "browser_navigate"
+            || (name.starts_with("page_") && string(args, "url").is_some())
+            || (name == "browser_tabs" && string(args, "url").is_some());
+        if string(args, "handle").is_none() && cx.session_id().is_none() && !opens_a_page {
+            return Err(format!(
+                "{name} needs a browsing session: pass the `handle` that browser_navigate returned (this request has no MCP session)"
+            ));
+        }
         if name == "browser_close" {
             let found = cx
                 .handle_object(BROWSER_NAMESPACE, string(args, "handle"))

@@ -171,6 +171,9 @@ fn an_agent_books_a_court_reading_the_page_and_clicking() {
         error && stale.contains("stale") && stale.contains("snapshot"),
         "{stale}"
     );
+    // Without a session or a handle only browser_navigate starts a browsing session.
+    let (needs, error) = call(&server, "browser_snapshot", json!({}));
+    assert!(error && needs.contains("pass the `handle`"), "{needs}");
     // A made-up handle is refused with what to do.
     let (unknown, error) = call(
         &server,
