@@ -241,9 +241,7 @@ impl Tab {
 
     /// A protocol call on this tab with the action timeout.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, BrowserError> {
-        self.conn
-            .call(method, params, Some(&self.session_id), self.timeouts.action)
-            .await
+        self.call_in(&self.session_id, method, params).await
     }
 
     /// The current URL.

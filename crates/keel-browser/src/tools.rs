@@ -422,33 +422,6 @@ pub fn tools() -> Vec<Tool> {
     ]
 }
 
-const TOOL_NAMES: [&str; 24] = [
-    "browser_file_upload",
-    "page_markdown",
-    "page_links",
-    "page_scrape",
-    "page_extract",
-    "browser_navigate",
-    "browser_navigate_back",
-    "browser_snapshot",
-    "browser_click",
-    "browser_type",
-    "browser_fill_form",
-    "browser_select_option",
-    "browser_hover",
-    "browser_press_key",
-    "browser_wait_for",
-    "browser_take_screenshot",
-    "browser_pdf_save",
-    "browser_tabs",
-    "browser_handle_dialog",
-    "browser_evaluate",
-    "browser_console_messages",
-    "browser_network_requests",
-    "browser_close",
-    "page_content",
-];
-
 impl ToolPack for BrowserPack {
     fn tools(&self) -> Vec<Tool> {
         tools()
@@ -461,7 +434,6 @@ impl ToolPack for BrowserPack {
         cx: &'a ToolContext,
     ) -> ToolFuture<'a> {
         Box::pin(async move {
-            debug_assert!(TOOL_NAMES.contains(&name));
             let empty = Map::new();
             let args = arguments.unwrap_or(&empty);
             Ok(match self.run(name, args, cx).await {

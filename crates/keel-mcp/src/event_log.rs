@@ -16,7 +16,6 @@
 //! stream), `SEQ` the row of the event in `_keel_mcp_events`; a priming event is `STREAM.0`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt};
@@ -109,18 +108,10 @@ impl DurableSessionManager {
             let mut inner = std::pin::pin!(inner);
             while let Some(mut event) = inner.next().await {
                 if let Some(message) = &event.message {
+                    // Written (not fsynced: SessionEventsKind) before it is sent, so a kill -9
+                    // right after cannot lose it.
                     match append(&host, &session, &stream, message).await {
-                        Ok((seq, written)) => {
-                            // Written (not fsynced: SessionEventsKind) before it is sent, so a
-                            // kill -9 right after cannot lose it.
-                            match written.await {
-                                Ok(()) => event.event_id = Some(format!("{stream}.{seq}")),
-                                Err(error) => {
-                                    tracing::warn!(%error, "an SSE event could not be stored");
-                                    event.event_id = None;
-                                }
-                            }
-                        }
+                        Ok(seq) => event.event_id = Some(format!("{stream}.{seq}")),
                         Err(error) => {
                             // Still deliver it; it just cannot be replayed.
                             tracing::warn!(%error, "an SSE event could not be stored");
@@ -197,64 +188,41 @@ async fn events_object(
         .await
 }
 
-/// The next sequence number of a live session object's event log, read from its table once per
-/// activation (single activation makes an in-memory counter safe).
-struct EventCounter(tokio::sync::OnceCell<AtomicI64>);
-
-/// Queues one event for the session's log (dropping the oldest beyond the cap) and returns its
-/// sequence number at once, with a future that resolves when the event is written. Later calls on
-/// the log (a replay) run after the write.
+/// Writes one event to the session's log (dropping the oldest beyond the cap); its sequence
+/// number. Sequence numbers only grow: the trim never removes the newest row.
 async fn append(
     host: &ObjectHost,
     session: &str,
     stream: &str,
     message: &ServerJsonRpcMessage,
-) -> Result<
-    (
-        i64,
-        impl Future<Output = Result<(), ObjectError>> + Send + 'static,
-    ),
-    ObjectError,
-> {
+) -> Result<i64, ObjectError> {
     let data = serde_json::to_string(message)
         .map_err(|e| ObjectError::InvalidValue(format!("an event is not JSON: {e}")))?;
-    let object = events_object(host, session).await?;
-    let counter = object.state(|| EventCounter(tokio::sync::OnceCell::new()));
-    let next = counter
-        .0
-        .get_or_try_init(|| async {
-            let last = object
-                .storage()
-                .sql("SELECT coalesce(max(seq), 0) FROM _keel_mcp_events", vec![])
-                .await?;
-            let last = match last.rows.first().and_then(|r| r.first()) {
-                Some(SqlValue::Integer(n)) => *n,
-                _ => 0,
-            };
-            Ok::<_, ObjectError>(AtomicI64::new(last + 1))
-        })
-        .await?;
-    let seq = next.fetch_add(1, Ordering::SeqCst);
     let stream = stream.to_string();
-    let durable = object.storage().queue_transaction(move |t| {
-        t.sql(
-            "INSERT INTO _keel_mcp_events (seq, stream, data) VALUES (?1, ?2, ?3)",
-            &[
-                SqlValue::Integer(seq),
-                SqlValue::Text(stream),
-                SqlValue::Text(data),
-            ],
-        )?;
-        // Trimmed every 64 events: the log holds at most 64 more than the cap.
-        if seq % 64 == 0 {
-            t.sql(
-                "DELETE FROM _keel_mcp_events WHERE seq <= ?1",
-                &[SqlValue::Integer(seq - MAX_EVENTS_PER_SESSION)],
+    let object = events_object(host, session).await?;
+    object
+        .storage()
+        .transaction(move |t| {
+            let inserted = t.sql(
+                "INSERT INTO _keel_mcp_events (stream, data) VALUES (?1, ?2) RETURNING seq",
+                &[SqlValue::Text(stream), SqlValue::Text(data)],
             )?;
-        }
-        Ok::<_, ObjectError>(())
-    });
-    Ok((seq, durable))
+            let Some(SqlValue::Integer(seq)) = inserted.rows.first().and_then(|r| r.first()) else {
+                return Err(ObjectError::InvalidValue(
+                    "the event log gave no sequence number".into(),
+                ));
+            };
+            let seq = *seq;
+            // Trimmed every 64 events: the log holds at most 64 more than the cap.
+            if seq % 64 == 0 {
+                t.sql(
+                    "DELETE FROM _keel_mcp_events WHERE seq <= ?1",
+                    &[SqlValue::Integer(seq - MAX_EVENTS_PER_SESSION)],
+                )?;
+            }
+            Ok(seq)
+        })
+        .await
 }
 
 /// The stored events of `stream` after `after`, in order.

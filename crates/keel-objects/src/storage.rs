@@ -72,22 +72,6 @@ impl Storage {
         E: From<ObjectError> + Send + 'static,
         F: FnOnce(&Txn<'_>) -> Result<T, E> + Send + 'static,
     {
-        self.queue_transaction(f).await
-    }
-
-    /// Like [`Storage::transaction`], but `f` is queued now, before this returns: calls made after
-    /// it run after it. The returned future gives the result once the commit is durable; dropping
-    /// it does not cancel the job. For a caller that must order a write before later calls without
-    /// waiting for its fsync.
-    pub fn queue_transaction<T, E, F>(
-        &self,
-        f: F,
-    ) -> impl Future<Output = Result<T, E>> + Send + 'static + use<T, E, F>
-    where
-        T: Send + 'static,
-        E: From<ObjectError> + Send + 'static,
-        F: FnOnce(&Txn<'_>) -> Result<T, E> + Send + 'static,
-    {
         let (tx, rx) = oneshot::channel::<Result<T, E>>();
         let job: Job = Box::new(move |txn| {
             let result: Result<T, E> = match txn {
@@ -107,18 +91,14 @@ impl Storage {
             (ok, reply)
         });
         let started = Instant::now();
-        let sent = self.inner.sender.send(Msg::Job(job)).is_ok();
-        let inner = Arc::clone(&self.inner);
-        async move {
-            if !sent {
-                return Err(ObjectError::Closed(inner.label.clone()).into());
-            }
-            let result = rx
-                .await
-                .unwrap_or_else(|_| Err(ObjectError::Closed(inner.label.clone()).into()));
-            inner.metrics.observe_storage(started.elapsed());
-            result
+        if self.inner.sender.send(Msg::Job(job)).is_err() {
+            return Err(ObjectError::Closed(self.inner.label.clone()).into());
         }
+        let result = rx
+            .await
+            .unwrap_or_else(|_| Err(ObjectError::Closed(self.inner.label.clone()).into()));
+        self.inner.metrics.observe_storage(started.elapsed());
+        result
     }
 
     async fn call<T: Send + 'static>(

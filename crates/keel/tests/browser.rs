@@ -826,53 +826,28 @@ fn uploads_popups_and_downloads_are_handled_and_reported() {
 
 #[test]
 fn the_browser_tools_work_over_stdio_too() {
-    use std::io::Write as _;
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = keel()
-        .current_dir(dir.path())
-        .args(["stdio", "--session", "agent"])
-        .env("KEEL_BROWSER", "on")
-        .env("KEEL_BROWSER_ALLOW", "127.0.0.1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("keel stdio starts");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut send = |message: Value| writeln!(stdin, "{message}").unwrap();
-    send(
-        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
+    let answers = common::stdio_session(
+        dir.path(),
+        "agent",
+        &[("KEEL_BROWSER", "on"), ("KEEL_BROWSER_ALLOW", "127.0.0.1")],
+        &[
+            json!({"name": "browser_navigate", "arguments": {"url": format!("{}/park/hilltop", demo.url)}}),
+        ],
     );
-    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-    send(
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": "browser_navigate", "arguments": {"url": format!("{}/park/hilltop", demo.url)}}}),
-    );
-    let mut answer = Value::Null;
-    let mut line = String::new();
-    while answer["id"] != 1 {
-        line.clear();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "stdio ended");
-        answer = serde_json::from_str(&line).unwrap_or(Value::Null);
-    }
-    let text = answer["result"]["content"][0]["text"]
+    let text = answers[0]["result"]["content"][0]["text"]
         .as_str()
         .unwrap_or_default();
     assert!(
         text.contains("Hilltop Park") && text.contains("button \"Book\""),
-        "{answer}"
+        "{answers:?}"
     );
     // Court 2 at 10:00 is taken in the demo's data: no Book button for it.
     assert!(
         !text.contains("[Court 2 × 10:00]") && text.contains("\"Taken\" [10:00]"),
-        "{answer}"
+        "{answers:?}"
     );
-    drop(send);
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
 }
 
 #[test]

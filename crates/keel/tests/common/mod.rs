@@ -107,3 +107,55 @@ pub fn raw(addr: &str, request: &str) -> (u16, String) {
         .unwrap_or(0);
     (status, text)
 }
+
+/// Runs one `keel stdio` process in `dir` with `env`: initializes, then sends each `tools/call`
+/// (its params) after the previous answer arrived; the answers.
+pub fn stdio_session(
+    dir: &Path,
+    name: &str,
+    env: &[(&str, &str)],
+    calls: &[serde_json::Value],
+) -> Vec<serde_json::Value> {
+    use serde_json::{Value, json};
+    let mut child = keel()
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .args(["stdio", "--session", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("keel stdio starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut send = |message: &Value| writeln!(stdin, "{message}").expect("write");
+    let mut read = |id: u64| loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).expect("read") > 0,
+            "keel stdio closed stdout"
+        );
+        let message: Value = serde_json::from_str(&line).expect("a JSON line");
+        if message["id"] == id {
+            return message;
+        }
+    };
+    send(
+        &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
+    );
+    assert_eq!(read(0)["result"]["serverInfo"]["name"], "keel");
+    send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    let mut answers = Vec::new();
+    for (i, call) in calls.iter().enumerate() {
+        let id = i as u64 + 1;
+        send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": call}));
+        answers.push(read(id));
+    }
+    drop(stdin);
+    assert!(
+        child.wait().expect("exit").success(),
+        "keel stdio exits cleanly when stdin closes"
+    );
+    answers
+}
