@@ -51,8 +51,8 @@ sessions=$(for _ in $(seq 32); do new_session; done | paste -sd,)
 echo "keel tools/call, 32 concurrent keep-alive clients (wrk -c32), $duration per case"
 run "2026-07-28 stateless, kv_get (read)" 1 TOOL=kv_get
 run "2026-07-28 stateless, kv_put (durable write)" 1 TOOL=kv_put ARGS='{"key":"k","value":{"n":1},"object":"bench"}'
-run "2025-11-25, 32 sessions, kv_get (read)" 32 TOOL=kv_get SESSIONS="$sessions" ARGS='{"key":"k"}'
-run "2025-11-25, 32 sessions, kv_put (durable)" 32 TOOL=kv_put SESSIONS="$sessions" ARGS='{"key":"k","value":{"n":1}}'
+run "2025-11-25, 32 sessions, kv_get (read)" 1 TOOL=kv_get SESSIONS="$sessions" ARGS='{"key":"k"}'
+run "2025-11-25, 32 sessions, kv_put (durable)" 1 TOOL=kv_put SESSIONS="$sessions" ARGS='{"key":"k","value":{"n":1}}'
 
 keel_rps=$(env TOOL=kv_get wrk -t1 -c32 -d"$duration" -s "$lua" "$url" 2>/dev/null | awk '/Requests\/sec/ {print $2}')
 

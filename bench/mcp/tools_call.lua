@@ -1,20 +1,11 @@
 -- wrk script: tools/call of TOOL with ARGS (JSON). With SESSIONS set (comma-separated handshake
--- session IDs, one per wrk thread: run with -t equal to their number), each thread calls over its own
--- 2025-11-25 session; without, every call is a stateless 2026-07-28 request on OBJECT.
+-- session IDs), the calls go round the 2025-11-25 sessions, one after the other (with -c32 and 32
+-- sessions, 32 sessions are busy at once); without, every call is a stateless 2026-07-28 request
+-- on OBJECT.
 local tool = os.getenv("TOOL") or "kv_get"
 local object = os.getenv("OBJECT") or "bench"
 local sessions = {}
 for id in string.gmatch(os.getenv("SESSIONS") or "", "[^,]+") do table.insert(sessions, id) end
-local next_thread = 1
-function setup(thread)
-  if #sessions > 0 then
-    thread:set("session", sessions[(next_thread - 1) % #sessions + 1])
-    next_thread = next_thread + 1
-  end
-end
-function init(args)
-  if session then wrk.headers["Mcp-Session-Id"] = session end
-end
 local args = os.getenv("ARGS") or ('{"key":"k","object":"' .. object .. '"}')
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -32,6 +23,22 @@ else
 end
 wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"' .. tool ..
   '","arguments":' .. args .. meta .. '}}'
+
+local requests = {}
+local turn = 0
+if #sessions > 0 then
+  -- Built in init: wrk sets the Host header only then.
+  init = function(args)
+    for i, id in ipairs(sessions) do
+      wrk.headers["Mcp-Session-Id"] = id
+      requests[i] = wrk.format()
+    end
+  end
+  request = function()
+    turn = turn % #requests + 1
+    return requests[turn]
+  end
+end
 
 local errors = 0
 response = function(status, headers, body)

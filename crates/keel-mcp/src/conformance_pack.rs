@@ -91,6 +91,11 @@ pub fn tools() -> Vec<Tool> {
             no_args(),
         ),
         tool(
+            "test_reconnection",
+            "Ends its SSE connection and answers afterwards: the client gets the answer by reconnecting with Last-Event-ID.",
+            no_args(),
+        ),
+        tool(
             "test_sampling",
             "Asks the client's model.",
             string_arg("prompt", "The prompt to send to the LLM"),
@@ -233,6 +238,12 @@ async fn call(
                 cx.progress(f64::from(*progress), Some(100.0), None).await;
             }
             text("Tool with progress executed successfully")
+        }
+        "test_reconnection" => {
+            cx.close_stream();
+            // Long enough for the stream to have begun (and ended) before the answer.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            text("Reconnection test completed")
         }
         "test_sampling" => {
             let reply = cx

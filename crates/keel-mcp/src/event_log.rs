@@ -15,12 +15,12 @@
 //! Event IDs are `STREAM.SEQ`: `STREAM` is random per request stream (`c` for the session's GET
 //! stream), `SEQ` the row of the event in `_keel_mcp_events`; a priming event is `STREAM.0`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use futures::{Stream, StreamExt};
 use keel_objects::{Namespace, ObjectError, ObjectHost, ObjectId, SqlValue};
-use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::model::{ClientJsonRpcMessage, RequestId, ServerJsonRpcMessage};
 use rmcp::transport::streamable_http_server::session::local::{
     LocalSessionManager, LocalSessionManagerError,
 };
@@ -38,6 +38,10 @@ pub const MAX_EVENTS_PER_SESSION: i64 = 1024;
 /// The stream key of a session's standalone (GET) stream.
 const COMMON_STREAM: &str = "c";
 
+/// How long a request stream waits for its first message to be the answer (and so be sent as plain
+/// JSON) before it becomes an SSE stream with stored events.
+const ANSWER_FAST_PATH: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Messages buffered for a slow connection before the pump waits for it.
 const CHANNEL_CAPACITY: usize = 64;
 
@@ -53,6 +57,27 @@ pub enum SessionStreamError {
     /// The `Last-Event-ID` is not one this server issues.
     #[error("Last-Event-ID {0:?} was not issued by this server (expected STREAM.SEQ)")]
     BadEventId(String),
+}
+
+/// Request streams whose connection is to be ended (by session and JSON-RPC request ID), asked for
+/// by [`close_request_stream`].
+static CLOSING: LazyLock<Mutex<HashSet<(String, String)>>> = LazyLock::new(Mutex::default);
+
+fn request_key(session: &str, request: &RequestId) -> (String, String) {
+    (session.to_string(), request.to_string())
+}
+
+/// Ends the SSE connection that carries the answer to `request` of `session` (SEP-1699 polling:
+/// a server may close a request's stream and let the client come back). The call goes on; what it
+/// sends from then on is stored in the session's event log, and the client gets it by reconnecting
+/// with `Last-Event-ID`. The connection ends after the next event it carries (the priming event,
+/// with the ID to resume from, when asked as the call begins).
+pub fn close_request_stream(session: &str, request: &RequestId) {
+    lock_closing().insert(request_key(session, request));
+}
+
+fn lock_closing() -> std::sync::MutexGuard<'static, HashSet<(String, String)>> {
+    CLOSING.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A stream being pumped now: where its messages go.
@@ -91,6 +116,7 @@ impl DurableSessionManager {
         &self,
         session: SessionId,
         stream: String,
+        request: Option<(String, String)>,
         inner: impl Stream<Item = ServerSseMessage> + Send + 'static,
     ) -> ReceiverStream<ServerSseMessage> {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
@@ -127,6 +153,15 @@ impl DurableSessionManager {
                 {
                     *sender = None;
                 }
+                if let Some(key) = &request
+                    && lock_closing().remove(key)
+                {
+                    // Asked to end the connection: the rest goes to the log only.
+                    *sender = None;
+                }
+            }
+            if let Some(key) = &request {
+                lock_closing().remove(key);
             }
             let mut live = live.lock().unwrap_or_else(|p| p.into_inner());
             if live.get(&key).is_some_and(|s| Arc::ptr_eq(s, &live_stream)) {
@@ -286,9 +321,51 @@ impl SessionManager for DurableSessionManager {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        let inner = self.inner.create_stream(id, message).await?;
+        let request = match &message {
+            ClientJsonRpcMessage::Request(request) => Some(request_key(id, &request.id)),
+            _ => None,
+        };
+        let mut inner = Box::pin(self.inner.create_stream(id, message).await?);
+        // The fast path: a handler that only answers (no notification or request first) and does so
+        // quickly gets its answer as a lone event with no ID, which `single_event_as_json` turns
+        // into a plain JSON response. Such an answer is not stored: a JSON response is not
+        // resumable, so there is nothing to replay.
+        let mut held = Vec::new();
+        let first = tokio::time::timeout(ANSWER_FAST_PATH, async {
+            loop {
+                match inner.next().await {
+                    Some(event) if event.message.is_none() => held.push(event),
+                    other => return other,
+                }
+            }
+        })
+        .await;
         let stream = ObjectId::unique().to_hex()[..16].to_string();
-        Ok(self.pump(id.clone(), stream, inner))
+        match first {
+            Ok(Some(mut event))
+                if event.message.as_deref().is_some_and(|m| {
+                    matches!(
+                        m,
+                        ServerJsonRpcMessage::Response(_) | ServerJsonRpcMessage::Error(_)
+                    )
+                }) =>
+            {
+                event.event_id = None;
+                event.retry = None;
+                if let Some(key) = &request {
+                    lock_closing().remove(key);
+                }
+                Ok(futures::stream::iter([event]).left_stream())
+            }
+            Ok(first) => {
+                let rest = futures::stream::iter(held.into_iter().chain(first)).chain(inner);
+                Ok(self.pump(id.clone(), stream, request, rest).right_stream())
+            }
+            Err(_elapsed) => {
+                let rest = futures::stream::iter(held).chain(inner);
+                Ok(self.pump(id.clone(), stream, request, rest).right_stream())
+            }
+        }
     }
 
     async fn accept_message(
@@ -311,7 +388,7 @@ impl SessionManager for DurableSessionManager {
                 .left_stream(),
             None => {
                 let inner = self.inner.create_standalone_stream(id).await?;
-                self.pump(id.clone(), COMMON_STREAM.to_string(), inner)
+                self.pump(id.clone(), COMMON_STREAM.to_string(), None, inner)
                     .right_stream()
             }
         };
@@ -332,7 +409,7 @@ impl SessionManager for DurableSessionManager {
         if stream == COMMON_STREAM {
             // The GET stream goes on after the replay.
             let inner = self.inner.create_standalone_stream(id).await?;
-            let live = self.pump(id.clone(), stream, inner);
+            let live = self.pump(id.clone(), stream, None, inner);
             return Ok(Box::pin(replayed.chain(live)) as EventStream);
         }
         Ok(Box::pin(replayed) as EventStream)

@@ -9,6 +9,7 @@ pub mod conformance_pack;
 mod conformance_tasks;
 pub mod event_log;
 pub mod handles;
+pub mod json_answer;
 mod legacy_sse;
 pub mod pack;
 mod server;

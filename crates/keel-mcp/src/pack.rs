@@ -148,6 +148,21 @@ impl ToolContext {
         self.session.clone()
     }
 
+    /// Ends the SSE connection this call answers on, while the call goes on (SEP-1699 polling): the
+    /// client reconnects with `Last-Event-ID` and gets the rest from the session's event log. Only
+    /// on the handshake protocol (a stateless request has no log to resume from); returns whether
+    /// it applies. The connection ends after the next event it carries: at once (after the priming
+    /// event) when called as the call begins.
+    pub fn close_stream(&self) -> bool {
+        match &self.session {
+            Some(session) if self.task.is_none() => {
+                crate::event_log::close_request_stream(session, &self.request.id);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The object the call acts on: the one named by `object` if given, else the session's. The
     /// error says what to do (on stateless requests, pass `object`).
     pub async fn object(&self, object: Option<&str>) -> Result<Object, String> {

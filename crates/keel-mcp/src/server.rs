@@ -473,8 +473,9 @@ impl McpShutdown {
 
 /// What [`http_service`] builds: the endpoints and the handle that shuts them down.
 pub struct McpEndpoints {
-    /// `/mcp`: the handshake protocol with sessions and the stateless 2026-07-28 protocol.
-    pub streamable: StreamableHttpService<KeelMcp, crate::event_log::DurableSessionManager>,
+    /// `/mcp`: the handshake protocol with sessions and the stateless 2026-07-28 protocol (rmcp's
+    /// Streamable HTTP service behind [`single_event_as_json`](crate::json_answer::single_event_as_json)).
+    pub streamable: axum::Router,
     /// `GET /sse` and `POST /messages`: the legacy HTTP+SSE transport (2024-11-05).
     pub legacy_sse: axum::Router,
     /// Ends open streams and waits for running calls.
@@ -523,6 +524,12 @@ pub fn http_service(
         Arc::new(crate::event_log::DurableSessionManager::new(host)),
         http,
     );
+    let streamable =
+        axum::Router::new()
+            .fallback_service(streamable)
+            .layer(axum::middleware::from_fn(
+                crate::json_answer::single_event_as_json,
+            ));
     Ok(McpEndpoints {
         streamable,
         legacy_sse,

@@ -306,6 +306,19 @@ async fn track_posts(
     state.posts_in_flight.fetch_add(1, Ordering::SeqCst);
     let guard = PostInFlight(Arc::clone(&state));
     let (parts, body) = next.run(request).await.into_parts();
+    // A whole answer (JSON) is in hand already: keep its length (Content-Length, not chunks).
+    if let Some(len) = axum::body::HttpBody::size_hint(&body).exact() {
+        let body = match axum::body::to_bytes(body, len as usize).await {
+            Ok(bytes) => axum::body::Body::from(bytes),
+            Err(error) => {
+                axum::body::Body::from_stream(futures::stream::iter([Err::<axum::body::Bytes, _>(
+                    error,
+                )]))
+            }
+        };
+        drop(guard);
+        return axum::response::Response::from_parts(parts, body);
+    }
     let stream = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
         let _ = &guard;
         chunk

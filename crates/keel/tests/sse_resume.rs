@@ -208,3 +208,64 @@ fn a_dropped_stream_resumes_with_last_event_id_even_after_a_restart() {
     assert_eq!(status, 200);
     assert!(messages(&none).is_empty());
 }
+
+#[test]
+fn a_plain_answer_is_json_and_a_stream_the_server_closes_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--conformance"]);
+    let session = open_session(&server.addr);
+
+    // A call that only answers gets `application/json` (no stream, nothing stored).
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+        "name": "kv_put", "arguments": {"key": "k", "value": 1}}});
+    let (status, text) = common::raw(
+        &server.addr,
+        &post_request(&server.addr, Some(&session), &call),
+    );
+    assert_eq!(status, 200, "{text}");
+    let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    let answer: Value = serde_json::from_str(body.trim()).expect("one JSON answer");
+    assert_eq!(answer["id"], 7);
+    assert_eq!(answer["result"]["structuredContent"]["stored"], true);
+
+    // A call that reports progress first still streams, every event with an ID.
+    let (_, streamed) = events(
+        &server.addr,
+        &post_request(&server.addr, Some(&session), &progress_call(8)),
+        None,
+    );
+    assert_eq!(messages(&streamed).len(), 4, "{streamed:?}");
+    assert!(streamed.iter().all(|e| e.id.is_some()), "{streamed:?}");
+
+    // The server ends a call's connection after the priming event (SEP-1699 polling); the answer
+    // comes to the client that reconnects with Last-Event-ID.
+    let call = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+        "name": "test_reconnection", "arguments": {}}});
+    let (status, cut) = events(
+        &server.addr,
+        &post_request(&server.addr, Some(&session), &call),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(cut.len(), 1, "only the priming event: {cut:?}");
+    assert!(cut[0].data.is_none(), "{cut:?}");
+    let resume_from = cut[0].id.clone().expect("the priming event's ID");
+    let (status, rest) = events(
+        &server.addr,
+        &resume_request(&server.addr, &session, &resume_from),
+        Some(1),
+    );
+    assert_eq!(status, 200);
+    let rest = messages(&rest);
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert_eq!(rest[0]["id"], 9);
+    assert_eq!(
+        rest[0]["result"]["content"][0]["text"],
+        "Reconnection test completed"
+    );
+}
