@@ -732,26 +732,31 @@ impl Tab {
         let (x, y, file_input) = self.click_point(backend, target).await?;
         let before = self.lock().documents;
         let clicks = if double { 2 } else { 1 };
-        self.call(
-            "Input.dispatchMouseEvent",
-            json!({"type": "mouseMoved", "x": x, "y": y}),
-        )
-        .await?;
         for count in 1..=clicks {
-            self.call(
+            // Move, press and release are sent back to back (the browser handles them in order) and
+            // awaited together: one round trip instead of three.
+            let moved = async {
+                if count == 1 {
+                    self.call(
+                        "Input.dispatchMouseEvent",
+                        json!({"type": "mouseMoved", "x": x, "y": y}),
+                    )
+                    .await?;
+                }
+                Ok::<_, BrowserError>(())
+            };
+            let pressed = self.call(
                 "Input.dispatchMouseEvent",
                 json!({"type": "mousePressed", "x": x, "y": y, "button": button, "clickCount": count}),
-            )
-            .await?;
-            // A dialog opened by the click holds mouseReleased until it is answered: return then.
-            let released = self.conn.call(
+            );
+            let released = self.call(
                 "Input.dispatchMouseEvent",
                 json!({"type": "mouseReleased", "x": x, "y": y, "button": button, "clickCount": count}),
-                Some(&self.session_id),
-                self.timeouts.action,
             );
+            let all = async { tokio::try_join!(moved, pressed, released) };
+            // A dialog opened by the click holds the input events until it is answered: return then.
             tokio::select! {
-                result = released => { result?; }
+                result = all => { result?; }
                 () = self.dialog_opened() => break,
             }
         }
