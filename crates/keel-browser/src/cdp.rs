@@ -1,6 +1,7 @@
-//! A small Chrome DevTools Protocol client over `--remote-debugging-pipe`: JSON messages separated
-//! by NUL bytes, written to the browser's fd 3 and read from its fd 4. One connection carries every
-//! target through flat sessions (`sessionId` on each message).
+//! A small Chrome DevTools Protocol client over `--remote-debugging-pipe` (JSON messages separated
+//! by NUL bytes, written to the browser's fd 3 and read from its fd 4) or, for a remote browser,
+//! a WebSocket. One connection carries every target through flat sessions (`sessionId` on each
+//! message).
 //!
 //! Why our own and not `chromiumoxide`: the pack needs about 25 protocol methods, and the typed
 //! crate covers the whole protocol at 3–4 minutes of clean release build and 2.6 GB of compiler
@@ -47,6 +48,80 @@ impl Connection {
         writer: impl AsyncWrite + Send + Unpin + 'static,
         reader: impl AsyncRead + Send + Unpin + 'static,
     ) -> Self {
+        let outgoing =
+            futures::sink::unfold(writer, |mut writer, mut message: Vec<u8>| async move {
+                message.push(0);
+                writer.write_all(&message).await?;
+                writer.flush().await?;
+                Ok::<_, std::io::Error>(writer)
+            });
+        let incoming = futures::stream::unfold(
+            BufReader::with_capacity(1 << 16, reader),
+            |mut reader| async move {
+                let mut buffer = Vec::new();
+                match reader.read_until(0, &mut buffer).await {
+                    Ok(0) | Err(_) => None,
+                    Ok(_) => {
+                        if buffer.last() == Some(&0) {
+                            buffer.pop();
+                        }
+                        Some((buffer, reader))
+                    }
+                }
+            },
+        );
+        Self::over(outgoing, incoming)
+    }
+
+    /// Speaks CDP over a WebSocket (a browser started with `--remote-debugging-port`, or a
+    /// browser service): `url` is its `ws://…/devtools/browser/…` address.
+    pub async fn websocket(url: &str, timeout: Duration) -> Result<Self, BrowserError> {
+        let request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+                .map_err(|e| {
+                    BrowserError::Invalid(format!("browser.ws {url:?} is not a WebSocket URL: {e}"))
+                })?;
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(512 << 20))
+            .max_frame_size(Some(512 << 20));
+        let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+        let (socket, _) = tokio::time::timeout(timeout, connect)
+            .await
+            .map_err(|_| {
+                BrowserError::Launch(format!(
+                    "the browser at {url} did not answer within {} s",
+                    timeout.as_secs()
+                ))
+            })?
+            .map_err(|e| {
+                BrowserError::Launch(format!("cannot connect to the browser at {url}: {e}"))
+            })?;
+        use futures::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let (sink, stream) = socket.split();
+        let outgoing = sink.with(|message: Vec<u8>| async move {
+            String::from_utf8(message)
+                .map(|text| Message::Text(text.into()))
+                .map_err(|e| tokio_tungstenite::tungstenite::Error::Utf8(e.to_string()))
+        });
+        let incoming = stream
+            .take_while(|message| futures::future::ready(matches!(message, Ok(m) if !m.is_close())))
+            .filter_map(|message| async move {
+                match message {
+                    Ok(Message::Text(text)) => Some(text.as_bytes().to_vec()),
+                    Ok(Message::Binary(bytes)) => Some(bytes.to_vec()),
+                    _ => None,
+                }
+            });
+        Ok(Self::over(outgoing, incoming))
+    }
+
+    /// Speaks CDP over any transport of whole JSON messages.
+    fn over<E>(
+        outgoing: impl futures::Sink<Vec<u8>, Error = E> + Send + 'static,
+        incoming: impl futures::Stream<Item = Vec<u8>> + Send + 'static,
+    ) -> Self {
+        use futures::{SinkExt, StreamExt};
         let (outbox, mut outbox_rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let pending: Pending = Arc::default();
         // Events fan out to every tab's listener; a slow listener loses old events, never blocks.
@@ -61,27 +136,17 @@ impl Connection {
             closed: Arc::clone(&closed),
             is_closed: Arc::clone(&is_closed),
         };
-        let mut writer = writer;
         tokio::spawn(async move {
-            while let Some(mut message) = outbox_rx.recv().await {
-                message.push(0);
-                if writer.write_all(&message).await.is_err() || writer.flush().await.is_err() {
+            let mut outgoing = std::pin::pin!(outgoing);
+            while let Some(message) = outbox_rx.recv().await {
+                if outgoing.send(message).await.is_err() {
                     break;
                 }
             }
         });
         tokio::spawn(async move {
-            let mut reader = BufReader::with_capacity(1 << 16, reader);
-            let mut buffer = Vec::new();
-            loop {
-                buffer.clear();
-                match reader.read_until(0, &mut buffer).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-                if buffer.last() == Some(&0) {
-                    buffer.pop();
-                }
+            let mut incoming = std::pin::pin!(incoming);
+            while let Some(buffer) = incoming.next().await {
                 let Ok(message) = serde_json::from_slice::<Value>(&buffer) else {
                     tracing::debug!("the browser sent a message that is not JSON");
                     continue;

@@ -4,6 +4,7 @@
 
 pub mod cdp;
 mod error;
+pub mod guard;
 pub mod launch;
 pub mod policy;
 mod pool;

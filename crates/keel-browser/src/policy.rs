@@ -121,7 +121,7 @@ impl UrlPolicy {
 }
 
 impl RefusalLog {
-    fn record(&self, what: String) {
+    pub(crate) fn record(&self, what: String) {
         let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         if refused.len() == REFUSED_KEPT {
             refused.pop_front();
@@ -356,6 +356,30 @@ async fn connect_checked(
     port: u16,
     shown: &str,
 ) -> Result<TcpStream, String> {
+    let addrs = resolve_checked(policy, log, host, port, shown).await?;
+    let mut last = String::new();
+    for addr in addrs {
+        match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = "connect timed out".into(),
+        }
+    }
+    Err(format!("cannot connect to {shown}: {last}"))
+}
+
+/// The addresses of `host`, every one of them checked against the policy (a refusal is recorded in
+/// `log` as `shown`).
+async fn resolve_checked(
+    policy: &UrlPolicy,
+    log: &RefusalLog,
+    host: &str,
+    port: u16,
+    shown: &str,
+) -> Result<Vec<SocketAddr>, String> {
     let bare = host.trim_matches(['[', ']']);
     let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
@@ -378,18 +402,28 @@ async fn connect_checked(
             return Err(format!("refused by the URL policy: {shown} ({reason})"));
         }
     }
-    let mut last = String::new();
-    for addr in addrs {
-        match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
-            }
-            Ok(Err(e)) => last = e.to_string(),
-            Err(_) => last = "connect timed out".into(),
+    Ok(addrs)
+}
+
+impl UrlPolicy {
+    /// Checks a request a page makes (for a remote browser, which keel's proxy cannot stand in
+    /// front of): http or https, and every address its host resolves to (here). A refusal is
+    /// recorded in `log`.
+    pub async fn check_request(&self, url: &str, log: &RefusalLog) -> Result<(), String> {
+        let Ok(parsed) = url::Url::parse(url) else {
+            log.record(url.to_string());
+            return Err(format!("refused by the URL policy: {url} (not a URL)"));
+        };
+        if !matches!(parsed.scheme(), "http" | "https") {
+            log.record(url.to_string());
+            return Err(format!(
+                "refused by the URL policy: {url} (only http and https)"
+            ));
         }
+        let host = parsed.host_str().unwrap_or_default();
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        resolve_checked(self, log, host, port, url).await.map(drop)
     }
-    Err(format!("cannot connect to {shown}: {last}"))
 }
 
 async fn refuse(client: &mut TcpStream, reason: &str) -> std::io::Result<()> {

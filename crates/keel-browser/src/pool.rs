@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::cdp::Connection;
 use crate::error::BrowserError;
+use crate::guard::RemoteGuard;
 use crate::launch::{ChromeProcess, find_chromium};
 use crate::policy::{PolicyProxy, UrlPolicy};
 use crate::tab::{Tab, Timeouts};
@@ -20,6 +21,9 @@ use crate::tab::{Tab, Timeouts};
 pub struct BrowserConfig {
     /// The Chromium binary; `None`: `chromium` on PATH or in /usr/bin.
     pub chrome_path: Option<PathBuf>,
+    /// A remote browser's DevTools WebSocket (`ws://host:port/devtools/browser/…`) to use instead
+    /// of starting Chromium here.
+    pub ws_url: Option<String>,
     /// Hosts, IPs and networks pages may reach although they are loopback or private.
     pub allow: Vec<String>,
     /// Longest navigation.
@@ -41,6 +45,7 @@ impl Default for BrowserConfig {
     fn default() -> Self {
         Self {
             chrome_path: None,
+            ws_url: None,
             allow: Vec::new(),
             navigation_timeout: Duration::from_secs(30),
             action_timeout: Duration::from_secs(10),
@@ -56,8 +61,13 @@ impl Default for BrowserConfig {
 pub struct BrowsingContext {
     /// The CDP browser context ID.
     pub id: String,
-    /// The context's own policy proxy (so refusals are reported to this session only).
-    proxy: PolicyProxy,
+    /// The context's own policy proxy (so refusals are reported to this session only); `None`
+    /// with a remote browser, whose requests the [`RemoteGuard`] checks.
+    _proxy: Option<PolicyProxy>,
+    /// What the URL policy refused in this session.
+    refusals: Arc<crate::policy::RefusalLog>,
+    /// True when the browser runs elsewhere (no local files: uploads and downloads are off).
+    remote: bool,
     /// Where the session's downloads are saved.
     downloads: tempfile::TempDir,
     /// What happened on its own since the last tool result (tabs a page opened, downloads).
@@ -225,11 +235,16 @@ const COOKIE_FIELDS: [&str; 12] = [
 impl BrowsingContext {
     /// What the URL policy refused in this session.
     pub fn refusals(&self) -> &crate::policy::RefusalLog {
-        &self.proxy.log
+        &self.refusals
     }
 
     /// A fresh directory for files an agent uploads (inside the session's scratch directory).
     pub fn upload_dir(&self) -> Result<std::path::PathBuf, BrowserError> {
+        if self.remote {
+            return Err(BrowserError::Invalid(
+                "file uploads need a browser on this machine: the remote browser (browser.ws) cannot read keel's files".into(),
+            ));
+        }
         let dir = self
             .downloads
             .path()
@@ -442,24 +457,53 @@ impl BrowsingContext {
     }
 }
 
+/// The browser the pool drives.
+enum Backend {
+    /// A Chromium process of keel's own, over a pipe.
+    Local(ChromeProcess),
+    /// A remote browser over its DevTools WebSocket, with its requests checked in the protocol.
+    Remote(Connection, RemoteGuard),
+}
+
+impl Backend {
+    fn connection(&self) -> &Connection {
+        match self {
+            Backend::Local(process) => &process.connection,
+            Backend::Remote(connection, _) => connection,
+        }
+    }
+}
+
 struct Running {
-    process: ChromeProcess,
+    process: Backend,
     contexts: HashMap<String, Arc<BrowsingContext>>,
 }
 
 /// The pool of browser contexts over one browser process.
 pub struct BrowserPool {
     config: BrowserConfig,
-    binary: PathBuf,
+    /// The local Chromium (`None` with a remote browser).
+    binary: Option<PathBuf>,
     policy: Arc<UrlPolicy>,
     proxy: tokio::sync::OnceCell<PolicyProxy>,
     running: tokio::sync::Mutex<Option<Running>>,
 }
 
 impl BrowserPool {
-    /// A pool with `config`; fails at once (with the package to install) if there is no Chromium.
+    /// A pool with `config`; fails at once (with the package to install) if there is no Chromium
+    /// (and no remote browser is configured).
     pub fn new(config: BrowserConfig) -> Result<Self, BrowserError> {
-        let binary = find_chromium(config.chrome_path.as_deref())?;
+        let binary = match &config.ws_url {
+            Some(url) => {
+                if !url.starts_with("ws://") {
+                    return Err(BrowserError::Invalid(format!(
+                        "browser.ws {url:?}: give the browser's DevTools WebSocket URL, ws://host:port/devtools/browser/… (wss is not supported)"
+                    )));
+                }
+                None
+            }
+            None => Some(find_chromium(config.chrome_path.as_deref())?),
+        };
         let policy = Arc::new(UrlPolicy::new(&config.allow)?);
         Ok(Self {
             config,
@@ -492,7 +536,7 @@ impl BrowserPool {
         let running = self.running.lock().await;
         let running = running
             .as_ref()
-            .filter(|r| !r.process.connection.is_closed())?;
+            .filter(|r| !r.process.connection().is_closed())?;
         running.contexts.get(key).cloned()
     }
 
@@ -512,37 +556,19 @@ impl BrowserPool {
 
     /// The browsing session `key` (created on first use).
     pub async fn context(&self, key: &str) -> Result<Arc<BrowsingContext>, BrowserError> {
-        let proxy = self
-            .proxy
-            .get_or_try_init(|| PolicyProxy::start(Arc::clone(&self.policy)))
-            .await?
-            .addr;
         let mut running = self.running.lock().await;
         if running
             .as_ref()
-            .is_some_and(|r| r.process.connection.is_closed())
+            .is_some_and(|r| r.process.connection().is_closed())
         {
             tracing::warn!("the browser went away; starting a new one");
             *running = None;
         }
         if running.is_none() {
-            let process = ChromeProcess::start(&self.binary, Some(proxy))?;
-            // The first call proves the browser is up (a broken install fails here, clearly).
-            process
-                .connection
-                .call(
-                    "Browser.getVersion",
-                    json!({}),
-                    None,
-                    Duration::from_secs(30),
-                )
-                .await
-                .map_err(|e| {
-                    BrowserError::Launch(format!("{} did not answer: {e}", self.binary.display()))
-                })?;
+            let process = self.start_browser().await?;
             // Tabs that pages open (window.open, target=_blank) are announced as targets.
             process
-                .connection
+                .connection()
                 .call(
                     "Target.setDiscoverTargets",
                     json!({"discover": true}),
@@ -567,12 +593,22 @@ impl BrowserPool {
                 state.contexts.len()
             )));
         }
-        let conn = state.process.connection.clone();
-        let proxy = PolicyProxy::start(Arc::clone(&self.policy)).await?;
+        let conn = state.process.connection().clone();
+        let (proxy, refusals, options) = match &state.process {
+            Backend::Local(_) => {
+                let proxy = PolicyProxy::start(Arc::clone(&self.policy)).await?;
+                let options = json!({"disposeOnDetach": false, "proxyServer": format!("http://{}", proxy.addr), "proxyBypassList": "<-loopback>"});
+                let refusals = Arc::clone(&proxy.log);
+                (Some(proxy), refusals, options)
+            }
+            // Contexts on a shared browser go away with keel's connection.
+            Backend::Remote(..) => (None, Arc::default(), json!({"disposeOnDetach": true})),
+        };
+        let remote = proxy.is_none();
         let created = conn
             .call(
                 "Target.createBrowserContext",
-                json!({"disposeOnDetach": false, "proxyServer": format!("http://{}", proxy.addr), "proxyBypassList": "<-loopback>"}),
+                options,
                 None,
                 self.config.action_timeout,
             )
@@ -581,15 +617,24 @@ impl BrowserPool {
             .as_str()
             .ok_or_else(|| BrowserError::Protocol("createBrowserContext gave no ID".into()))?
             .to_string();
+        if let Backend::Remote(_, guard) = &state.process {
+            guard.register(&id, Arc::clone(&refusals));
+        }
         let downloads = tempfile::Builder::new()
             .prefix("keel-downloads-")
             .tempdir()
             .map_err(|e| {
                 BrowserError::Launch(format!("cannot create a download directory: {e}"))
             })?;
+        // A remote browser's downloads would land on its machine, out of the agent's reach.
+        let behavior = if remote {
+            json!({"behavior": "deny", "browserContextId": id, "eventsEnabled": true})
+        } else {
+            json!({"behavior": "allowAndName", "browserContextId": id, "downloadPath": downloads.path(), "eventsEnabled": true})
+        };
         conn.call(
             "Browser.setDownloadBehavior",
-            json!({"behavior": "allowAndName", "browserContextId": id, "downloadPath": downloads.path(), "eventsEnabled": true}),
+            behavior,
             None,
             self.config.action_timeout,
         )
@@ -597,7 +642,9 @@ impl BrowserPool {
         let events = conn.events();
         let context = Arc::new(BrowsingContext {
             id,
-            proxy,
+            _proxy: proxy,
+            refusals,
+            remote,
             downloads,
             notes: Arc::default(),
             watcher: std::sync::Mutex::new(None),
@@ -626,6 +673,13 @@ impl BrowserPool {
         let Some(context) = context else {
             return Ok(false);
         };
+        if let Some(Running {
+            process: Backend::Remote(_, guard),
+            ..
+        }) = self.running.lock().await.as_ref()
+        {
+            guard.unregister(&context.id);
+        }
         context
             .conn
             .call(
@@ -647,10 +701,53 @@ impl BrowserPool {
             .map_or(0, |r| r.contexts.len())
     }
 
-    /// Kills the browser process (tests use it to prove a crash is survived).
+    /// Kills the browser process (tests use it to prove a crash is survived); with a remote
+    /// browser, drops the connection to it.
     pub async fn kill_browser(&self) {
-        if let Some(running) = self.running.lock().await.as_mut() {
-            running.process.kill().await;
+        let mut running = self.running.lock().await;
+        match running.as_mut().map(|r| &mut r.process) {
+            Some(Backend::Local(process)) => process.kill().await,
+            Some(Backend::Remote(..)) => *running = None,
+            None => {}
+        }
+    }
+
+    /// Starts (or connects to) the browser and proves it answers.
+    async fn start_browser(&self) -> Result<Backend, BrowserError> {
+        let version = |conn: Connection, what: String| async move {
+            // The first call proves the browser is up (a broken install fails here, clearly).
+            conn.call(
+                "Browser.getVersion",
+                json!({}),
+                None,
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|e| BrowserError::Launch(format!("{what} did not answer: {e}")))
+        };
+        match (&self.binary, &self.config.ws_url) {
+            (Some(binary), _) => {
+                let proxy = self
+                    .proxy
+                    .get_or_try_init(|| PolicyProxy::start(Arc::clone(&self.policy)))
+                    .await?
+                    .addr;
+                let process = ChromeProcess::start(binary, Some(proxy))?;
+                version(process.connection.clone(), binary.display().to_string()).await?;
+                Ok(Backend::Local(process))
+            }
+            (None, Some(url)) => {
+                let conn = Connection::websocket(url, Duration::from_secs(30)).await?;
+                version(conn.clone(), format!("the browser at {url}")).await?;
+                let guard = RemoteGuard::start(
+                    conn.clone(),
+                    Arc::clone(&self.policy),
+                    self.config.action_timeout,
+                )
+                .await?;
+                Ok(Backend::Remote(conn, guard))
+            }
+            (None, None) => Err(BrowserError::Launch("no browser is configured".into())),
         }
     }
 }

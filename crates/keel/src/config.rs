@@ -34,6 +34,8 @@ pub struct BrowserFileConfig {
     /// `auto`, `on` or `off`.
     pub enabled: Option<String>,
     pub chrome: Option<PathBuf>,
+    /// A remote browser's DevTools WebSocket URL, used instead of a local Chromium.
+    pub ws: Option<String>,
     pub allow: Option<Vec<String>>,
     pub navigation_timeout: Option<String>,
     pub action_timeout: Option<String>,

@@ -91,6 +91,10 @@ struct ServeArgs {
     /// The Chromium binary (default: `chromium` on PATH or in /usr/bin).
     #[arg(long, env = "KEEL_CHROME")]
     chrome: Option<PathBuf>,
+    /// A remote browser's DevTools WebSocket URL (`ws://host:port/devtools/browser/…`), used
+    /// instead of starting Chromium here.
+    #[arg(long, env = "KEEL_BROWSER_WS")]
+    browser_ws: Option<String>,
     /// Hosts, IPs and networks (comma-separated) pages may reach although they are loopback or
     /// private, e.g. `127.0.0.1,10.0.0.0/8`.
     #[arg(long, env = "KEEL_BROWSER_ALLOW")]

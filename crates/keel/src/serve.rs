@@ -55,6 +55,7 @@ impl ServeOptions {
         let flags = BrowserFlags {
             browser: args.browser.clone(),
             chrome: args.chrome.clone(),
+            ws: args.browser_ws.clone(),
             allow: args.browser_allow.clone(),
         };
         let browser = browser_choice(&flags, &file.browser)?;
@@ -95,15 +96,18 @@ impl ServeOptions {
 pub struct BrowserFlags {
     pub browser: Option<String>,
     pub chrome: Option<PathBuf>,
+    pub ws: Option<String>,
     pub allow: Option<String>,
 }
 
 impl BrowserFlags {
-    /// `KEEL_BROWSER`, `KEEL_CHROME`, `KEEL_BROWSER_ALLOW` (for commands without the flags).
+    /// `KEEL_BROWSER`, `KEEL_CHROME`, `KEEL_BROWSER_WS`, `KEEL_BROWSER_ALLOW` (for commands
+    /// without the flags).
     pub fn from_env() -> Self {
         Self {
             browser: std::env::var("KEEL_BROWSER").ok(),
             chrome: std::env::var_os("KEEL_CHROME").map(PathBuf::from),
+            ws: std::env::var("KEEL_BROWSER_WS").ok(),
             allow: std::env::var("KEEL_BROWSER_ALLOW").ok(),
         }
     }
@@ -131,6 +135,7 @@ fn browser_choice(
     };
     let browser = keel_browser::BrowserConfig {
         chrome_path: args.chrome.clone().or_else(|| file.chrome.clone()),
+        ws_url: args.ws.clone().or_else(|| file.ws.clone()),
         allow,
         navigation_timeout: duration(
             file.navigation_timeout.as_ref(),

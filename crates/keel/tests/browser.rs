@@ -204,15 +204,21 @@ fn the_url_policy_refuses_private_addresses_and_other_schemes() {
 
     // Allowed to reach the demo, but not what its page asks for on other private addresses.
     let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
-    let (page, error) = call(
-        &server,
-        "browser_navigate",
-        json!({"url": format!("{}/lab/leak", demo.url)}),
-    );
+    assert_leak_refused(&server, &demo, json!({}));
+}
+
+/// Opens the lab page that asks for an image on 10.255.255.1 and a fetch of 169.254.169.254 (with
+/// `args`, e.g. a handle) and checks that both were refused and reported.
+fn assert_leak_refused(server: &Server, demo: &Demo, mut args: Value) -> String {
+    args["url"] = json!(format!("{}/lab/leak", demo.url));
+    let (page, error) = call(server, "browser_navigate", args.clone());
     assert!(!error, "{page}");
-    let handle = handle_of(&page);
+    let handle = match args["handle"].as_str() {
+        Some(handle) => handle.to_string(),
+        None => handle_of(&page),
+    };
     let (requests, _) = call(
-        &server,
+        server,
         "browser_network_requests",
         json!({"handle": handle}),
     );
@@ -221,6 +227,7 @@ fn the_url_policy_refuses_private_addresses_and_other_schemes() {
         requests.contains("10.255.255.1") && requests.contains("169.254.169.254"),
         "{requests}"
     );
+    handle
 }
 
 #[test]
@@ -1003,4 +1010,129 @@ fn the_other_tools_do_what_they_say() {
         h(json!({"action": "select", "index": 5})),
     );
     assert!(error && nope.contains("no tab 5"), "{nope}");
+}
+
+/// A Chromium of its own with a DevTools WebSocket (`--remote-debugging-port`), standing in for a
+/// browser service on another machine; killed when dropped.
+struct RemoteBrowser {
+    child: Child,
+    ws: String,
+    _profile: tempfile::TempDir,
+}
+
+impl RemoteBrowser {
+    fn start() -> RemoteBrowser {
+        let profile = tempfile::tempdir().unwrap();
+        let mut command = std::process::Command::new("chromium");
+        command.args([
+            "--headless",
+            "--remote-debugging-port=0",
+            "--no-first-run",
+            &format!("--user-data-dir={}", profile.path().display()),
+        ]);
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc_geteuid() } == 0 {
+            command.arg("--no-sandbox");
+        }
+        let mut child = command
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("chromium starts (scripts/test installs it)");
+        let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut ws = None;
+        for line in stderr.lines() {
+            let line = line.expect("chromium's stderr");
+            if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                ws = Some(url.trim().to_string());
+                break;
+            }
+        }
+        RemoteBrowser {
+            child,
+            ws: ws.expect("chromium prints its DevTools WebSocket"),
+            _profile: profile,
+        }
+    }
+}
+
+impl Drop for RemoteBrowser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+#[test]
+fn a_remote_browser_is_driven_over_its_websocket_under_the_same_url_policy() {
+    let demo = Demo::start();
+    let browser = RemoteBrowser::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("keel.toml"),
+        format!(
+            "[browser]\nws = \"{}\"\nnavigation_timeout = \"5s\"\naction_timeout = \"3s\"\n",
+            browser.ws
+        ),
+    )
+    .unwrap();
+    let server = Server::start(
+        dir.path(),
+        &["--browser", "on", "--browser-allow", "127.0.0.1"],
+    );
+
+    // The booking, on the remote browser.
+    let (page, error) = call(
+        &server,
+        "browser_navigate",
+        json!({"url": format!("{}/park/riverside", demo.url)}),
+    );
+    assert!(!error, "{page}");
+    let handle = handle_of(&page);
+    let (page, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "[Court 3 × 17:00]")}),
+    );
+    assert!(!error && page.contains("Court 3, 17:00"), "{page}");
+    let (typed, error) = call(
+        &server,
+        "browser_type",
+        json!({"handle": handle, "target": ref_of(&page, "textbox \"Your name\""), "text": "Maria Bueno", "submit": true}),
+    );
+    assert!(!error && typed.contains("Booking confirmed"), "{typed}");
+    let records: Value = serde_json::from_str(&demo.get("/api/bookings")).unwrap();
+    assert_eq!(records["bookings"][0]["name"], "Maria Bueno");
+
+    // The URL policy holds for the remote browser's own requests too: what a page asks for on
+    // private and metadata addresses is refused (checked in the protocol, not by a proxy).
+    assert_leak_refused(&server, &demo, json!({"handle": handle}));
+    let (refused, error) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": "http://169.254.169.254/latest/meta-data/"}),
+    );
+    assert!(
+        error && refused.contains("refused by the URL policy"),
+        "{refused}"
+    );
+
+    // Files stay on this machine: an upload says why it cannot be done.
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": format!("{}/lab/upload", demo.url)}),
+    );
+    let (upload, error) = call(
+        &server,
+        "browser_file_upload",
+        json!({"handle": handle, "target": ref_of(&page, "button"), "files": [{"name": "a.txt", "text": "hi"}]}),
+    );
+    assert!(error && upload.contains("remote browser"), "{upload}");
 }
