@@ -68,6 +68,9 @@ struct TabState {
     documents: u64,
     refs: HashMap<i64, u64>,
     by_ref: HashMap<u64, i64>,
+    /// JavaScript objects of nodes already resolved (node key → session, object ID), so an action
+    /// on them costs one call; emptied whenever an execution context goes away.
+    objects: HashMap<i64, (String, String)>,
     next_ref: u64,
     /// The first ref number handed out for the current document: lower ones are stale.
     document_first_ref: u64,
@@ -413,6 +416,7 @@ impl Tab {
                 (nodes, frames)
             }
         };
+        self.prefetch_fields(&nodes);
         let mut state = self.lock();
         let state = &mut *state;
         Ok(snapshot::render(&nodes, &frames, options, |backend| {
@@ -423,6 +427,53 @@ impl Tab {
             state.by_ref.insert(n, backend);
             format!("e{n}")
         }))
+    }
+
+    /// Resolves the text fields of a snapshot in the background, so that typing into one (what an
+    /// agent does next, usually) is a single call to the page.
+    fn prefetch_fields(&self, nodes: &[Value]) {
+        let fields: Vec<i64> = {
+            let state = self.lock();
+            nodes
+                .iter()
+                .filter(|n| n["ignored"] != json!(true))
+                .filter(|n| {
+                    matches!(
+                        n["role"]["value"].as_str(),
+                        Some("textbox" | "searchbox" | "combobox" | "spinbutton")
+                    )
+                })
+                .filter_map(|n| n["backendDOMNodeId"].as_i64())
+                .filter(|b| !state.objects.contains_key(b))
+                .take(PREFETCHED_FIELDS)
+                .collect()
+        };
+        if fields.is_empty() {
+            return;
+        }
+        let conn = self.conn.clone();
+        let state = Arc::clone(&self.state);
+        let session = self.session_id.clone();
+        let timeout = self.timeouts.action;
+        tokio::spawn(async move {
+            let calls = fields.iter().map(|backend| {
+                conn.call(
+                    "DOM.resolveNode",
+                    json!({"backendNodeId": backend}),
+                    Some(&session),
+                    timeout,
+                )
+            });
+            let resolved = futures::future::join_all(calls).await;
+            let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+            for (backend, result) in fields.into_iter().zip(resolved) {
+                if let Some(object) = result.ok().and_then(|r| r["object"]["objectId"].as_str().map(str::to_string))
+                    && state.objects.len() < MAX_KNOWN_OBJECTS
+                {
+                    state.objects.insert(backend, (session.clone(), object));
+                }
+            }
+        });
     }
 
     /// The accessibility trees of the (same-process) iframes in `nodes`, nested ones included, by
@@ -588,6 +639,9 @@ impl Tab {
     /// The JavaScript object of a DOM node (and its session); an error that says to take a new
     /// snapshot if it is gone.
     async fn object_of(&self, node: i64, target: &str) -> Result<(String, String), BrowserError> {
+        if let Some(known) = self.lock().objects.get(&node) {
+            return Ok(known.clone());
+        }
         let (session, backend) = self.node_session(node, target)?;
         let resolved = self
             .call_in(&session, "DOM.resolveNode", json!({"backendNodeId": backend}))
@@ -599,7 +653,14 @@ impl Tab {
             })?;
         resolved["object"]["objectId"]
             .as_str()
-            .map(|object| (session, object.to_string()))
+            .map(|object| {
+                let known = (session, object.to_string());
+                let mut state = self.lock();
+                if state.objects.len() < MAX_KNOWN_OBJECTS {
+                    state.objects.insert(node, known.clone());
+                }
+                known
+            })
             .ok_or_else(|| {
                 BrowserError::Invalid(format!(
                     "element {target} is no longer on the page; take a new snapshot"
@@ -615,16 +676,29 @@ impl Tab {
         function: &str,
         args: Vec<Value>,
     ) -> Result<Value, BrowserError> {
-        let (session, object) = self.object_of(backend, target).await?;
         let arguments: Vec<Value> = args.into_iter().map(|v| json!({"value": v})).collect();
-        let result = self
-            .call_in(
-                &session,
-                "Runtime.callFunctionOn",
-                json!({"objectId": object, "functionDeclaration": function, "arguments": arguments,
-                       "returnByValue": true, "awaitPromise": true}),
-            )
-            .await?;
+        let call = |session: String, object: String| {
+            let arguments = arguments.clone();
+            async move {
+                self.call_in(
+                    &session,
+                    "Runtime.callFunctionOn",
+                    json!({"objectId": object, "functionDeclaration": function, "arguments": arguments,
+                           "returnByValue": true, "awaitPromise": true}),
+                )
+                .await
+            }
+        };
+        let (session, object) = self.object_of(backend, target).await?;
+        let result = match call(session, object).await {
+            Ok(result) => result,
+            // A remembered object whose context went away unseen (an iframe's): resolve it anew.
+            Err(BrowserError::Cdp(_)) if self.lock().objects.remove(&backend).is_some() => {
+                let (session, object) = self.object_of(backend, target).await?;
+                call(session, object).await?
+            }
+            Err(error) => return Err(error),
+        };
         if let Some(details) = result.get("exceptionDetails") {
             return Err(BrowserError::Invalid(format!(
                 "script error on {target}: {}",
@@ -1142,6 +1216,14 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
     {
         s.ax_cache = None;
     }
+    if matches!(
+        method,
+        "Runtime.executionContextsCleared"
+            | "Runtime.executionContextDestroyed"
+            | "Page.frameNavigated"
+    ) {
+        s.objects.clear();
+    }
     let is_main =
         |s: &TabState, frame: Option<&str>| frame.is_some() && frame == s.main_frame.as_deref();
     match method {
@@ -1399,6 +1481,12 @@ const POINT_JS: &str = r##"function() {
   }
   return {x: x + ox, y: y + oy, file: this.tagName === "INPUT" && this.type === "file"};
 }"##;
+
+/// Node objects remembered per tab at most.
+const MAX_KNOWN_OBJECTS: usize = 256;
+
+/// Text fields of a snapshot resolved ahead of use at most.
+const PREFETCHED_FIELDS: usize = 16;
 
 const FOCUS_AND_SELECT_JS: &str = r#"function(text) {
   if (!this.isConnected) return {problem: "it is no longer on the page; take a new snapshot"};
