@@ -84,7 +84,7 @@ struct TabState {
     /// Out-of-process (cross-site) iframes attached to this page: (session, frame ID). A node in
     /// one is named by `backend + (index + 1) << 32` (see `split_node`), so refs and targets stay
     /// plain numbers.
-    child_frames: Vec<Option<(String, String)>>,
+    child_frames: Vec<Option<ChildFrame>>,
     console: VecDeque<String>,
     network: VecDeque<NetworkEntry>,
     network_index: HashMap<String, usize>,
@@ -153,6 +153,21 @@ impl Tab {
             let state = Arc::clone(&state);
             let changed = Arc::clone(&changed);
             let session = session_id.clone();
+            let conn = conn.clone();
+            // A new out-of-process frame announces the cross-site frames inside it in turn.
+            let announce = move |child: String| {
+                let conn = conn.clone();
+                tokio::spawn(async move {
+                    let _ = conn
+                        .call(
+                            "Target.setAutoAttach",
+                            json!({"autoAttach": true, "waitForDebuggerOnStart": false, "flatten": true}),
+                            Some(&child),
+                            timeouts.action,
+                        )
+                        .await;
+                });
+            };
             tokio::spawn(async move {
                 loop {
                     let event = match events.recv().await {
@@ -168,11 +183,38 @@ impl Tab {
                         changed.notify_waiters();
                         continue;
                     }
+                    let frame_change = matches!(
+                        event.method.as_str(),
+                        "Target.attachedToTarget" | "Target.detachedFromTarget"
+                    );
                     if !on_page {
+                        // Frames inside one of the page's out-of-process frames.
+                        if frame_change {
+                            let new = {
+                                let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+                                let from = event.session_id.as_deref();
+                                let parent = s.child_frames.iter().position(|c| {
+                                    c.as_ref().is_some_and(|c| Some(c.session.as_str()) == from)
+                                });
+                                parent.and_then(|p| {
+                                    frame_event(&mut s, p + 1, &event.method, &event.params)
+                                })
+                            };
+                            if let Some(child) = new {
+                                announce(child);
+                            }
+                            changed.notify_waiters();
+                        }
                         continue;
                     }
                     tracing::trace!(method = %event.method, "tab event");
                     apply(&state, &event.method, &event.params);
+                    if event.method == "Target.attachedToTarget"
+                        && event.params["targetInfo"]["type"] == "iframe"
+                        && let Some(child) = event.params["sessionId"].as_str()
+                    {
+                        announce(child.to_string());
+                    }
                     changed.notify_waiters();
                 }
                 state.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
@@ -467,7 +509,9 @@ impl Tab {
             let resolved = futures::future::join_all(calls).await;
             let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
             for (backend, result) in fields.into_iter().zip(resolved) {
-                if let Some(object) = result.ok().and_then(|r| r["object"]["objectId"].as_str().map(str::to_string))
+                if let Some(object) = result
+                    .ok()
+                    .and_then(|r| r["object"]["objectId"].as_str().map(str::to_string))
                     && state.objects.len() < MAX_KNOWN_OBJECTS
                 {
                     state.objects.insert(backend, (session.clone(), object));
@@ -486,8 +530,17 @@ impl Tab {
             if frames.len() >= MAX_FRAMES {
                 break;
             }
+            // The `<iframe>` may itself be inside an out-of-process frame: ask that frame's session.
+            let (holder, backend) = split_node(element);
+            let Ok(session) = self.frame_session(holder, "an iframe") else {
+                continue;
+            };
             let Ok(described) = self
-                .call("DOM.describeNode", json!({"backendNodeId": element}))
+                .call_in(
+                    &session,
+                    "DOM.describeNode",
+                    json!({"backendNodeId": backend}),
+                )
                 .await
             else {
                 continue;
@@ -496,7 +549,11 @@ impl Tab {
                 continue;
             };
             let same_process = self
-                .call("Accessibility.getFullAXTree", json!({"frameId": frame_id}))
+                .call_in(
+                    &session,
+                    "Accessibility.getFullAXTree",
+                    json!({"frameId": frame_id}),
+                )
                 .await
                 .ok();
             let child = match same_process {
@@ -519,7 +576,13 @@ impl Tab {
                     inner
                 }
                 None => match same_process {
-                    Some(tree) => tree["nodes"].as_array().cloned().unwrap_or_default(),
+                    Some(tree) => {
+                        let mut inner = tree["nodes"].as_array().cloned().unwrap_or_default();
+                        if holder > 0 {
+                            tag_nodes(&mut inner, holder);
+                        }
+                        inner
+                    }
                     None => continue,
                 },
             };
@@ -539,8 +602,8 @@ impl Tab {
                 let state = self.lock();
                 let found = state.child_frames.iter().enumerate().find_map(|(i, c)| {
                     c.as_ref()
-                        .filter(|(_, f)| f == frame_id)
-                        .map(|(session, _)| (i + 1, session.clone()))
+                        .filter(|c| c.frame_id == frame_id)
+                        .map(|c| (i + 1, c.session.clone()))
                 });
                 if found.is_some() {
                     return found;
@@ -615,9 +678,17 @@ impl Tab {
         if frame == 0 {
             return Ok((self.session_id.clone(), backend));
         }
+        Ok((self.frame_session(frame, target)?, backend))
+    }
+
+    /// The session of frame `frame` (0: the page).
+    fn frame_session(&self, frame: usize, target: &str) -> Result<String, BrowserError> {
+        if frame == 0 {
+            return Ok(self.session_id.clone());
+        }
         let state = self.lock();
         match state.child_frames.get(frame - 1) {
-            Some(Some((session, _))) => Ok((session.clone(), backend)),
+            Some(Some(child)) => Ok(child.session.clone()),
             _ => Err(BrowserError::Invalid(format!(
                 "element {target} was in a frame that is gone; take a new snapshot (browser_snapshot)"
             ))),
@@ -711,12 +782,17 @@ impl Tab {
         Ok(result["result"]["value"].clone())
     }
 
-    /// The `<iframe>` element (in the page) of out-of-process frame `frame`, scrolled into view.
-    async fn frame_owner(&self, frame: usize, target: &str) -> Result<i64, BrowserError> {
-        let frame_id = {
+    /// The `<iframe>` element of out-of-process frame `frame`, scrolled into view: the frame that
+    /// holds it, that frame's session and the element's backend ID there.
+    async fn frame_owner(
+        &self,
+        frame: usize,
+        target: &str,
+    ) -> Result<(usize, String, i64), BrowserError> {
+        let (frame_id, parent) = {
             let state = self.lock();
             match state.child_frames.get(frame - 1) {
-                Some(Some((_, frame_id))) => frame_id.clone(),
+                Some(Some(child)) => (child.frame_id.clone(), child.parent),
                 _ => {
                     return Err(BrowserError::Invalid(format!(
                         "element {target} was in a frame that is gone; take a new snapshot"
@@ -724,26 +800,28 @@ impl Tab {
                 }
             }
         };
+        let session = self.frame_session(parent, target)?;
         let owner = self
-            .call("DOM.getFrameOwner", json!({"frameId": frame_id}))
+            .call_in(&session, "DOM.getFrameOwner", json!({"frameId": frame_id}))
             .await?;
         let owner = owner["backendNodeId"]
             .as_i64()
             .ok_or_else(|| BrowserError::Protocol("getFrameOwner gave no node".into()))?;
         let _ = self
-            .call(
+            .call_in(
+                &session,
                 "DOM.scrollIntoViewIfNeeded",
                 json!({"backendNodeId": owner}),
             )
             .await;
-        Ok(owner)
+        Ok((parent, session, owner))
     }
 
-    /// Where an iframe's content starts in the page's viewport: mouse events go to the page in its
-    /// coordinates.
-    async fn frame_offset(&self, owner: i64) -> Result<(f64, f64), BrowserError> {
+    /// Where the content of `owner` (an `<iframe>` in the frame of `session`) starts in that
+    /// frame's viewport.
+    async fn frame_offset(&self, session: &str, owner: i64) -> Result<(f64, f64), BrowserError> {
         let model = self
-            .call("DOM.getBoxModel", json!({"backendNodeId": owner}))
+            .call_in(session, "DOM.getBoxModel", json!({"backendNodeId": owner}))
             .await?;
         let content = &model["model"]["content"];
         Ok((
@@ -759,28 +837,58 @@ impl Tab {
         backend: i64,
         target: &str,
     ) -> Result<(f64, f64, bool), BrowserError> {
+        // The chain of out-of-process frames around the element, innermost first, each `<iframe>`
+        // scrolled into view from the outermost in.
         let (frame, _) = split_node(backend);
-        let owner = if frame > 0 {
-            Some(self.frame_owner(frame, target).await?)
-        } else {
-            None
-        };
+        let mut chain = Vec::new();
+        let mut current = frame;
+        while current > 0 {
+            if chain.len() > MAX_FRAME_DEPTH {
+                return Err(BrowserError::Invalid(format!(
+                    "cannot click {target}: its frames are nested too deep"
+                )));
+            }
+            let (parent, session, owner) = self.frame_owner(current, target).await?;
+            chain.push((session, owner));
+            current = parent;
+        }
+        for (session, owner) in chain.iter().rev() {
+            let _ = self
+                .call_in(
+                    session,
+                    "DOM.scrollIntoViewIfNeeded",
+                    json!({"backendNodeId": owner}),
+                )
+                .await;
+        }
         let point = self.call_on(backend, target, POINT_JS, vec![]).await?;
         // Measured after the element was scrolled into view, which may scroll the page too.
-        let offset = match owner {
-            Some(owner) => {
-                // The browser routes input to another process's frame by the last frames drawn:
-                // let two frames be drawn after the scroll so the click lands where it aims.
+        let mut offset = (0.0, 0.0);
+        if !chain.is_empty() {
+            // The browser routes input to another process's frame by the last frames drawn:
+            // let two frames be drawn after the scroll, in every frame on the way, so the click
+            // lands where it aims.
+            let own = self.frame_session(frame, target)?;
+            let sessions = chain
+                .iter()
+                .map(|(session, _)| session.clone())
+                .chain([own]);
+            futures::future::join_all(sessions.map(|session| async move {
                 let _ = self
-                    .call(
+                    .call_in(
+                        &session,
                         "Runtime.evaluate",
                         json!({"expression": "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))", "awaitPromise": true}),
                     )
                     .await;
-                self.frame_offset(owner).await?
+            }))
+            .await;
+            for (session, owner) in &chain {
+                let (x, y) = self.frame_offset(session, *owner).await?;
+                offset.0 += x;
+                offset.1 += y;
             }
-            None => (0.0, 0.0),
-        };
+        }
         if let Some(problem) = point.get("problem").and_then(Value::as_str) {
             return Err(BrowserError::Invalid(format!(
                 "cannot click {target}: {problem}"
@@ -1178,6 +1286,15 @@ impl Tab {
 
 /// Splits a node ID into its frame (0: the page's own process, i: out-of-process iframe i-1) and
 /// its backend node ID there.
+/// An out-of-process iframe: its session, its frame ID and the frame that holds its `<iframe>`
+/// (0: the page; else the index of another out-of-process frame, for nested cross-site frames).
+#[derive(Debug, Clone)]
+struct ChildFrame {
+    session: String,
+    frame_id: String,
+    parent: usize,
+}
+
 fn split_node(id: i64) -> (usize, i64) {
     ((id >> 32) as usize, id & 0xffff_ffff)
 }
@@ -1350,32 +1467,49 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                 .unwrap_or("exception");
             push_console(&mut s, format!("[error] {text}"));
         }
+        "Target.attachedToTarget" | "Target.detachedFromTarget" => {
+            frame_event(&mut s, 0, method, params);
+        }
+        "Inspector.detached" => s.closed = true,
+        _ => {}
+    }
+}
+
+/// An out-of-process frame attached or detached, announced by the page (`parent` 0) or by the
+/// out-of-process frame `parent` (a cross-site frame inside another). Returns the session of a new
+/// frame (which is to announce its own frames in turn).
+fn frame_event(s: &mut TabState, parent: usize, method: &str, params: &Value) -> Option<String> {
+    match method {
         "Target.attachedToTarget" => {
             let info = &params["targetInfo"];
             if info["type"] == "iframe"
                 && let (Some(session), Some(frame)) =
                     (params["sessionId"].as_str(), info["targetId"].as_str())
             {
-                s.child_frames
-                    .push(Some((session.to_string(), frame.to_string())));
+                s.child_frames.push(Some(ChildFrame {
+                    session: session.to_string(),
+                    frame_id: frame.to_string(),
+                    parent,
+                }));
                 s.ax_cache = None;
                 // The frame's requests now finish in its own process: they are not waited for here.
                 s.inflight.retain(|_, f| f != frame);
+                return Some(session.to_string());
             }
+            None
         }
-        // On the page's own session this is a child frame going away (the page's own detach is
-        // handled by the listener).
+        // A child frame going away (the page's own detach is handled by the listener).
         "Target.detachedFromTarget" => {
             let gone = params["sessionId"].as_str().unwrap_or_default().to_string();
             for slot in s.child_frames.iter_mut() {
-                if slot.as_ref().is_some_and(|(c, _)| *c == gone) {
+                if slot.as_ref().is_some_and(|c| c.session == gone) {
                     *slot = None;
                 }
             }
             s.ax_cache = None;
+            None
         }
-        "Inspector.detached" => s.closed = true,
-        _ => {}
+        _ => None,
     }
 }
 
@@ -1481,6 +1615,9 @@ const POINT_JS: &str = r##"function() {
   }
   return {x: x + ox, y: y + oy, file: this.tagName === "INPUT" && this.type === "file"};
 }"##;
+
+/// Out-of-process frames inside one another at most, for an action.
+const MAX_FRAME_DEPTH: usize = 8;
 
 /// Node objects remembered per tab at most.
 const MAX_KNOWN_OBJECTS: usize = 256;

@@ -348,6 +348,37 @@ fn dialogs_overlays_iframes_and_shadow_dom() {
         std::thread::sleep(std::time::Duration::from_millis(50));
         page = call(&server, "browser_snapshot", json!({"handle": handle})).0;
     }
+    // A cross-site iframe inside a cross-site iframe: read and clicked too.
+    let (page, error) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": format!("{}/lab/xxiframe", demo.url)}),
+    );
+    assert!(!error, "{page}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut page = page;
+    while !page.contains("\"Reserve court 6\"") {
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        page = call(&server, "browser_snapshot", json!({"handle": handle})).0;
+    }
+    assert!(
+        page.contains("iframe \"Partner site\"") && page.contains("iframe \"Club widget\""),
+        "{page}"
+    );
+    let (clicked, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "\"Reserve court 6\"")}),
+    );
+    assert!(!error, "{clicked}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut page = clicked;
+    while !page.contains("button \"Reserved\"") {
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        page = call(&server, "browser_snapshot", json!({"handle": handle})).0;
+    }
     let (page, _) = call(
         &server,
         "browser_navigate",
