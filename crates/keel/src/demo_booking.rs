@@ -322,6 +322,8 @@ customElements.define('court-picker', class extends HTMLElement { connectedCallb
         "upload" => r#"<label>Team photo <input type="file" id="photo" multiple onchange="
   Promise.all(Array.from(this.files).map(f => f.text().then(t => f.name + ' (' + t.length + ' chars)'))).then(n => document.getElementById('got').textContent = n.join(', '))"></label>
 <p>Received: <span id="got">nothing</span></p>"#.to_string(),
+        // A popup aimed at the cloud metadata address: the URL policy must hold for new tabs too.
+        "popleak" => r#"<button onclick="window.open('http://169.254.169.254/latest/user-data', '_blank')">Open the metadata</button>"#.to_string(),
         "popup" => r#"<button onclick="window.open('/lab/widget', '_blank')">Open the widget</button>
 <a href="/lab/file" download>Download the rules</a>"#.to_string(),
         "file" => {

@@ -1153,6 +1153,31 @@ fn a_remote_browser_is_driven_over_its_websocket_under_the_same_url_policy() {
         error && refused.contains("refused by the URL policy"),
         "{refused}"
     );
+    // A tab the page opens is held until its requests are checked too.
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": format!("{}/lab/popleak", demo.url)}),
+    );
+    let (clicked, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "Open the metadata")}),
+    );
+    assert!(!error, "{clicked}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut requests = clicked;
+    while !requests.contains("http://169.254.169.254/latest/user-data") {
+        assert!(std::time::Instant::now() < deadline, "{requests}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        requests = call(
+            &server,
+            "browser_network_requests",
+            json!({"handle": handle}),
+        )
+        .0;
+    }
+    assert!(requests.contains("Refused by the URL policy"), "{requests}");
 
     // Files stay on this machine: an upload says why it cannot be done.
     let (page, _) = call(
