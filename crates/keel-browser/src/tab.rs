@@ -1344,27 +1344,21 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
     let is_main =
         |s: &TabState, frame: Option<&str>| frame.is_some() && frame == s.main_frame.as_deref();
     match method {
-        "Page.frameStartedLoading" => {
-            if is_main(&s, params["frameId"].as_str()) {
-                s.loading = true;
-                s.navigation_requested = None;
-                s.last_activity = Some(Instant::now());
-            }
+        "Page.frameStartedLoading" if is_main(&s, params["frameId"].as_str()) => {
+            s.loading = true;
+            s.navigation_requested = None;
+            s.last_activity = Some(Instant::now());
         }
         // A requested navigation may still be cancelled (a submit handler that prevents it), so
         // it keeps the page busy only briefly unless loading really starts.
-        "Page.frameRequestedNavigation" => {
-            if is_main(&s, params["frameId"].as_str()) {
-                s.navigation_requested = Some(Instant::now());
-                s.last_activity = Some(Instant::now());
-            }
+        "Page.frameRequestedNavigation" if is_main(&s, params["frameId"].as_str()) => {
+            s.navigation_requested = Some(Instant::now());
+            s.last_activity = Some(Instant::now());
         }
-        "Page.frameStoppedLoading" => {
-            if is_main(&s, params["frameId"].as_str()) {
-                s.loading = false;
-                s.navigation_requested = None;
-                s.last_activity = Some(Instant::now());
-            }
+        "Page.frameStoppedLoading" if is_main(&s, params["frameId"].as_str()) => {
+            s.loading = false;
+            s.navigation_requested = None;
+            s.last_activity = Some(Instant::now());
         }
         "Page.frameNavigated" => {
             let frame = &params["frame"];
@@ -1382,10 +1376,8 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                 s.file_chooser = None;
             }
         }
-        "Page.navigatedWithinDocument" => {
-            if is_main(&s, params["frameId"].as_str()) {
-                s.url = params["url"].as_str().unwrap_or_default().to_string();
-            }
+        "Page.navigatedWithinDocument" if is_main(&s, params["frameId"].as_str()) => {
+            s.url = params["url"].as_str().unwrap_or_default().to_string();
         }
         "Page.javascriptDialogOpening" => {
             s.dialog = Some(Dialog {

@@ -452,7 +452,7 @@ fn flag(args: &Map<String, Value>, name: &str) -> bool {
     args.get(name).and_then(Value::as_bool).unwrap_or(false)
 }
 
-fn target_of<'a>(args: &'a Map<String, Value>) -> Result<&'a str, String> {
+fn target_of(args: &Map<String, Value>) -> Result<&str, String> {
     string(args, "target")
         .or_else(|| string(args, "ref"))
         .ok_or_else(|| "name the element with `target` (a ref from browser_snapshot, like e12, or a CSS selector)".to_string())
