@@ -17,7 +17,7 @@ else
   wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
   wrk.headers["Mcp-Method"] = "tools/call"
   wrk.headers["Mcp-Name"] = tool
-  wrk.headers["Mcp-Param-Object"] = object
+  if string.find(args, '"object"', 1, true) then wrk.headers["Mcp-Param-Object"] = object end
   meta = ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",' ..
     '"io.modelcontextprotocol/clientInfo":{"name":"wrk","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}'
 end
