@@ -195,7 +195,9 @@ async fn hold_and_arm(
             )
             .await;
         if let Err(error) = armed {
-            tracing::debug!(%error, kind, "request interception is not available in a target");
+            // Fail closed: a target whose requests cannot be checked never runs.
+            tracing::warn!(%error, kind, "request interception could not be turned on in a target of the remote browser; it stays paused");
+            return;
         }
         if kind != "service_worker" && kind != "shared_worker" {
             let _ = conn.call("Network.enable", json!({}), s, timeout).await;
