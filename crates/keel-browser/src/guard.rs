@@ -7,7 +7,8 @@
 //! (pages, popups, iframes, workers), each held before it runs (`waitForDebuggerOnStart`) until
 //! request interception (`Fetch.enable`) is on, and then checks each request the browser pauses:
 //! http/https only, and every address the host resolves to (here) against the policy. A refused
-//! request fails with `AccessDenied` and is recorded in its browser context's refusal log.
+//! request fails with `AccessDenied` and is recorded in its browser context's refusal log. It fails
+//! closed: a target in which interception cannot be turned on stays paused and never runs.
 //!
 //! What this cannot do, unlike the proxy: the browser resolves names itself, so a name that
 //! resolves differently there (DNS rebinding, split DNS) is checked against keel's answer; and
