@@ -244,28 +244,16 @@ async fn lab(Path(name): Path<String>, uri: Uri, headers: axum::http::HeaderMap)
         "iframe" => r#"<p>Outside the frame</p><iframe title="Booking widget" src="/lab/widget" style="width:400px;height:200px;margin-top:300px"></iframe>"#.to_string(),
         // The widget from another site (localhost vs 127.0.0.1): an out-of-process iframe.
         "xiframe" => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("127.0.0.1")
-                .replace("127.0.0.1", "localhost");
+            let host = other_site(&headers, "127.0.0.1", "localhost");
             format!(r#"<p>Partner courts</p><iframe title="Partner widget" src="http://{}/lab/widget" style="width:400px;height:200px;margin-top:300px"></iframe>"#, escape(&host))
         }
         // Cross-site inside cross-site: 127.0.0.1 holds a localhost frame that holds a 127.0.0.1 one.
         "xxiframe" => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("127.0.0.1")
-                .replace("127.0.0.1", "localhost");
+            let host = other_site(&headers, "127.0.0.1", "localhost");
             format!(r#"<p>Partner network</p><iframe title="Partner site" src="http://{}/lab/xback" style="width:500px;height:300px;margin-top:200px"></iframe>"#, escape(&host))
         }
         "xback" => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("localhost")
-                .replace("localhost", "127.0.0.1");
+            let host = other_site(&headers, "localhost", "127.0.0.1");
             format!(r#"<p>Partner site</p><iframe title="Club widget" src="http://{}/lab/widget" style="width:400px;height:150px;margin-top:60px"></iframe>"#, escape(&host))
         }
         "widget" => r#"<button onclick="this.textContent='Reserved'">Reserve court 6</button>"#.to_string(),
@@ -405,4 +393,14 @@ pub async fn run(listen: std::net::SocketAddr) -> anyhow::Result<()> {
     });
     axum::serve(listener, router()).await?;
     Ok(())
+}
+
+/// This server's address as another site: the request's `Host` with `from` replaced by `to`
+/// (127.0.0.1 and localhost are different sites, so a frame from the other runs in its own process).
+fn other_site(headers: &axum::http::HeaderMap, from: &str, to: &str) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(from)
+        .replace(from, to)
 }

@@ -81,6 +81,68 @@ fn ref_of(snapshot: &str, needle: &str) -> String {
     line[start..].split(']').next().unwrap().to_string()
 }
 
+/// Opens `url` in the session and clicks the element on the snapshot line containing `needle`;
+/// the click's result and whether it is an error.
+fn open_and_click(server: &Server, handle: &str, url: &str, needle: &str) -> (String, bool) {
+    let (page, _) = call(
+        server,
+        "browser_navigate",
+        json!({"handle": handle, "url": url}),
+    );
+    call(
+        server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, needle)}),
+    )
+}
+
+/// Opens `url` (a page with the court-6 widget in a frame), clicks "Reserve court 6" and waits for
+/// the widget to say so; the page as first read.
+fn reserve_court_6(server: &Server, handle: &str, url: &str) -> String {
+    let (page, error) = call(
+        server,
+        "browser_navigate",
+        json!({"handle": handle, "url": url}),
+    );
+    assert!(!error, "{page}");
+    let page = until_shown(server, handle, page, "\"Reserve court 6\"");
+    let (clicked, error) = call(
+        server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "\"Reserve court 6\"")}),
+    );
+    assert!(!error, "{clicked}");
+    until_shown(server, handle, clicked, "button \"Reserved\"");
+    page
+}
+
+/// `page`, or the session's later snapshots until one contains `needle` (a page that changes on
+/// its own, or a frame drawn a moment later); fails after 5 s.
+fn until_shown(server: &Server, handle: &str, page: String, needle: &str) -> String {
+    until_shown_by(server, "browser_snapshot", handle, page, needle)
+}
+
+/// Like [`until_shown`], calling `tool` (with only the handle) to look again.
+fn until_shown_by(
+    server: &Server,
+    tool: &str,
+    handle: &str,
+    first: String,
+    needle: &str,
+) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut text = first;
+    while !text.contains(needle) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {needle:?} in:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        text = call(server, tool, json!({"handle": handle})).0;
+    }
+    text
+}
+
 fn handle_of(text: &str) -> String {
     let start = text.find("handle: ").expect("a handle") + 8;
     text[start..start + 32].to_string()
@@ -325,69 +387,20 @@ fn dialogs_overlays_iframes_and_shadow_dom() {
         json!({"handle": handle, "target": ref_of(&page, "\"Reserve court 6\"")}),
     );
     assert!(!error && page.contains("button \"Reserved\""), "{page}");
-    // A cross-site iframe runs in its own process: read and clicked all the same.
-    let (page, error) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": handle, "url": format!("{}/lab/xiframe", demo.url)}),
-    );
-    assert!(
-        !error && page.contains("iframe \"Partner widget\""),
-        "{page}"
-    );
-    let (page, error) = call(
-        &server,
-        "browser_click",
-        json!({"handle": handle, "target": ref_of(&page, "\"Reserve court 6\"")}),
-    );
-    assert!(!error, "{page}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let mut page = page;
-    while !page.contains("button \"Reserved\"") {
-        assert!(std::time::Instant::now() < deadline, "{page}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        page = call(&server, "browser_snapshot", json!({"handle": handle})).0;
-    }
-    // A cross-site iframe inside a cross-site iframe: read and clicked too.
-    let (page, error) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": handle, "url": format!("{}/lab/xxiframe", demo.url)}),
-    );
-    assert!(!error, "{page}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let mut page = page;
-    while !page.contains("\"Reserve court 6\"") {
-        assert!(std::time::Instant::now() < deadline, "{page}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        page = call(&server, "browser_snapshot", json!({"handle": handle})).0;
-    }
+    // A cross-site iframe runs in its own process: read and clicked all the same; so is one inside
+    // another cross-site iframe.
+    let page = reserve_court_6(&server, &handle, &format!("{}/lab/xiframe", demo.url));
+    assert!(page.contains("iframe \"Partner widget\""), "{page}");
+    let page = reserve_court_6(&server, &handle, &format!("{}/lab/xxiframe", demo.url));
     assert!(
         page.contains("iframe \"Partner site\"") && page.contains("iframe \"Club widget\""),
         "{page}"
     );
-    let (clicked, error) = call(
+    let (page, error) = open_and_click(
         &server,
-        "browser_click",
-        json!({"handle": handle, "target": ref_of(&page, "\"Reserve court 6\"")}),
-    );
-    assert!(!error, "{clicked}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let mut page = clicked;
-    while !page.contains("button \"Reserved\"") {
-        assert!(std::time::Instant::now() < deadline, "{page}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        page = call(&server, "browser_snapshot", json!({"handle": handle})).0;
-    }
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": handle, "url": format!("{}/lab/shadow", demo.url)}),
-    );
-    let (page, error) = call(
-        &server,
-        "browser_click",
-        json!({"handle": handle, "target": ref_of(&page, "\"Pick court 2\"")}),
+        &handle,
+        &format!("{}/lab/shadow", demo.url),
+        "\"Pick court 2\"",
     );
     assert!(!error && page.contains("picked 2"), "{page}");
 }
@@ -1154,29 +1167,20 @@ fn a_remote_browser_is_driven_over_its_websocket_under_the_same_url_policy() {
         "{refused}"
     );
     // A tab the page opens is held until its requests are checked too.
-    let (page, _) = call(
+    let (clicked, error) = open_and_click(
         &server,
-        "browser_navigate",
-        json!({"handle": handle, "url": format!("{}/lab/popleak", demo.url)}),
-    );
-    let (clicked, error) = call(
-        &server,
-        "browser_click",
-        json!({"handle": handle, "target": ref_of(&page, "Open the metadata")}),
+        &handle,
+        &format!("{}/lab/popleak", demo.url),
+        "Open the metadata",
     );
     assert!(!error, "{clicked}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let mut requests = clicked;
-    while !requests.contains("http://169.254.169.254/latest/user-data") {
-        assert!(std::time::Instant::now() < deadline, "{requests}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        requests = call(
-            &server,
-            "browser_network_requests",
-            json!({"handle": handle}),
-        )
-        .0;
-    }
+    let requests = until_shown_by(
+        &server,
+        "browser_network_requests",
+        &handle,
+        clicked,
+        "http://169.254.169.254/latest/user-data",
+    );
     assert!(requests.contains("Refused by the URL policy"), "{requests}");
 
     // Files stay on this machine: an upload says why it cannot be done.
