@@ -668,18 +668,17 @@ impl BrowserPool {
     pub async fn close(&self, key: &str) -> Result<bool, BrowserError> {
         let context = {
             let mut running = self.running.lock().await;
-            running.as_mut().and_then(|r| r.contexts.remove(key))
+            running.as_mut().and_then(|r| {
+                let context = r.contexts.remove(key)?;
+                if let Backend::Remote(_, guard) = &r.process {
+                    guard.unregister(&context.id);
+                }
+                Some(context)
+            })
         };
         let Some(context) = context else {
             return Ok(false);
         };
-        if let Some(Running {
-            process: Backend::Remote(_, guard),
-            ..
-        }) = self.running.lock().await.as_ref()
-        {
-            guard.unregister(&context.id);
-        }
         context
             .conn
             .call(

@@ -450,6 +450,8 @@ impl Tab {
                     .await?;
                 let nodes = Arc::new(tree["nodes"].as_array().cloned().unwrap_or_default());
                 let frames = self.frame_trees(&nodes).await;
+                // Once per tree fetched: a cached tree's fields were prefetched when it came.
+                self.prefetch_fields(&nodes);
                 if frames.is_empty() && iframe_elements(&nodes).is_empty() {
                     // Kept until Chromium reports a change (Accessibility.nodesUpdated and the
                     // like) or an action runs: an unchanged page is not fetched twice.
@@ -458,7 +460,6 @@ impl Tab {
                 (nodes, frames)
             }
         };
-        self.prefetch_fields(&nodes);
         let mut state = self.lock();
         let state = &mut *state;
         Ok(snapshot::render(&nodes, &frames, options, |backend| {
@@ -773,17 +774,14 @@ impl Tab {
         if let Some(details) = result.get("exceptionDetails") {
             return Err(BrowserError::Invalid(format!(
                 "script error on {target}: {}",
-                details["exception"]["description"]
-                    .as_str()
-                    .or(details["text"].as_str())
-                    .unwrap_or("unknown")
+                exception_text(details, "unknown")
             )));
         }
         Ok(result["result"]["value"].clone())
     }
 
-    /// The `<iframe>` element of out-of-process frame `frame`, scrolled into view: the frame that
-    /// holds it, that frame's session and the element's backend ID there.
+    /// The `<iframe>` element of out-of-process frame `frame`: the frame that holds it, that
+    /// frame's session and the element's backend ID there.
     async fn frame_owner(
         &self,
         frame: usize,
@@ -807,13 +805,6 @@ impl Tab {
         let owner = owner["backendNodeId"]
             .as_i64()
             .ok_or_else(|| BrowserError::Protocol("getFrameOwner gave no node".into()))?;
-        let _ = self
-            .call_in(
-                &session,
-                "DOM.scrollIntoViewIfNeeded",
-                json!({"backendNodeId": owner}),
-            )
-            .await;
         Ok((parent, session, owner))
     }
 
@@ -1162,10 +1153,7 @@ impl Tab {
                 if let Some(details) = result.get("exceptionDetails") {
                     return Err(BrowserError::Invalid(format!(
                         "the function threw: {}",
-                        details["exception"]["description"]
-                            .as_str()
-                            .or(details["text"].as_str())
-                            .unwrap_or("unknown")
+                        exception_text(details, "unknown")
                     )));
                 }
                 Ok(result["result"]["value"].clone())
@@ -1452,11 +1440,7 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
             push_console(&mut s, format!("[{kind}] {}", text.join(" ")));
         }
         "Runtime.exceptionThrown" => {
-            let details = &params["exceptionDetails"];
-            let text = details["exception"]["description"]
-                .as_str()
-                .or(details["text"].as_str())
-                .unwrap_or("exception");
+            let text = exception_text(&params["exceptionDetails"], "exception");
             push_console(&mut s, format!("[error] {text}"));
         }
         "Target.attachedToTarget" | "Target.detachedFromTarget" => {
@@ -1503,6 +1487,14 @@ fn frame_event(s: &mut TabState, parent: usize, method: &str, params: &Value) ->
         }
         _ => None,
     }
+}
+
+/// What a page's exception says (`exceptionDetails` of the protocol), else `default`.
+fn exception_text<'a>(details: &'a Value, default: &'a str) -> &'a str {
+    details["exception"]["description"]
+        .as_str()
+        .or(details["text"].as_str())
+        .unwrap_or(default)
 }
 
 fn push_console(s: &mut TabState, line: String) {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::{Server, keel, raw};
+use common::{Server, http_get, keel, raw, ready_line};
 
 /// `keel demo booking` on an ephemeral port; killed when dropped.
 struct Demo {
@@ -24,27 +24,12 @@ impl Demo {
             .stderr(Stdio::null())
             .spawn()
             .expect("the demo starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the ready line");
-        let url = line
-            .trim()
-            .strip_prefix("booking demo on ")
-            .expect("the address line")
-            .to_string();
+        let url = ready_line(&mut child, "booking demo on ");
         Demo { child, url }
     }
 
     fn get(&self, path: &str) -> String {
-        let addr = self.url.trim_start_matches("http://");
-        let (_, text) = raw(
-            addr,
-            &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
-        );
-        text.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default()
+        http_get(self.url.trim_start_matches("http://"), path).1
     }
 }
 
@@ -71,6 +56,20 @@ fn call(server: &Server, tool: &str, args: Value) -> (String, bool) {
     (text, result["isError"] == json!(true))
 }
 
+/// `browser_navigate` in a new browsing session (2026-07-28: the result carries its handle).
+fn open(server: &Server, url: &str) -> (String, bool) {
+    call(server, "browser_navigate", json!({"url": url}))
+}
+
+/// `browser_navigate` in the browsing session `handle`.
+fn navigate(server: &Server, handle: &str, url: &str) -> (String, bool) {
+    call(
+        server,
+        "browser_navigate",
+        json!({"handle": handle, "url": url}),
+    )
+}
+
 /// The ref on the line of the snapshot that contains `needle`.
 fn ref_of(snapshot: &str, needle: &str) -> String {
     let line = snapshot
@@ -84,11 +83,7 @@ fn ref_of(snapshot: &str, needle: &str) -> String {
 /// Opens `url` in the session and clicks the element on the snapshot line containing `needle`;
 /// the click's result and whether it is an error.
 fn open_and_click(server: &Server, handle: &str, url: &str, needle: &str) -> (String, bool) {
-    let (page, _) = call(
-        server,
-        "browser_navigate",
-        json!({"handle": handle, "url": url}),
-    );
+    let (page, _) = navigate(server, handle, url);
     call(
         server,
         "browser_click",
@@ -99,11 +94,7 @@ fn open_and_click(server: &Server, handle: &str, url: &str, needle: &str) -> (St
 /// Opens `url` (a page with the court-6 widget in a frame), clicks "Reserve court 6" and waits for
 /// the widget to say so; the page as first read.
 fn reserve_court_6(server: &Server, handle: &str, url: &str) -> String {
-    let (page, error) = call(
-        server,
-        "browser_navigate",
-        json!({"handle": handle, "url": url}),
-    );
+    let (page, error) = navigate(server, handle, url);
     assert!(!error, "{page}");
     let page = until_shown(server, handle, page, "\"Reserve court 6\"");
     let (clicked, error) = call(
@@ -167,11 +158,7 @@ fn an_agent_books_a_court_reading_the_page_and_clicking() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
 
-    let (page, error) = call(
-        &server,
-        "browser_navigate",
-        json!({"url": format!("{}/park/riverside", demo.url)}),
-    );
+    let (page, error) = open(&server, &format!("{}/park/riverside", demo.url));
     assert!(!error, "{page}");
     let handle = handle_of(&page);
     // Each Book button says which court and hour it is.
@@ -256,7 +243,7 @@ fn the_url_policy_refuses_private_addresses_and_other_schemes() {
         "file:///etc/passwd".to_string(),
         "chrome://settings".to_string(),
     ] {
-        let (text, error) = call(&server, "browser_navigate", json!({"url": url}));
+        let (text, error) = open(&server, &url);
         assert!(
             error && text.contains("refused by the URL policy"),
             "{url}: {text}"
@@ -266,19 +253,19 @@ fn the_url_policy_refuses_private_addresses_and_other_schemes() {
 
     // Allowed to reach the demo, but not what its page asks for on other private addresses.
     let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
-    assert_leak_refused(&server, &demo, json!({}));
+    assert_leak_refused(&server, &demo, None);
 }
 
-/// Opens the lab page that asks for an image on 10.255.255.1 and a fetch of 169.254.169.254 (with
-/// `args`, e.g. a handle) and checks that both were refused and reported.
-fn assert_leak_refused(server: &Server, demo: &Demo, mut args: Value) -> String {
-    args["url"] = json!(format!("{}/lab/leak", demo.url));
-    let (page, error) = call(server, "browser_navigate", args.clone());
-    assert!(!error, "{page}");
-    let handle = match args["handle"].as_str() {
-        Some(handle) => handle.to_string(),
-        None => handle_of(&page),
+/// Opens the lab page that asks for an image on 10.255.255.1 and a fetch of 169.254.169.254 (in
+/// the session `handle`, or a new one) and checks that both were refused and reported.
+fn assert_leak_refused(server: &Server, demo: &Demo, handle: Option<&str>) -> String {
+    let url = format!("{}/lab/leak", demo.url);
+    let (page, error) = match handle {
+        Some(handle) => navigate(server, handle, &url),
+        None => open(server, &url),
     };
+    assert!(!error, "{page}");
+    let handle = handle.map_or_else(|| handle_of(&page), str::to_string);
     let (requests, _) = call(
         server,
         "browser_network_requests",
@@ -299,11 +286,7 @@ fn dialogs_overlays_iframes_and_shadow_dom() {
     let server = serve_with_browser(dir.path(), Some("127.0.0.1,localhost"));
 
     // A dialog does not hang the click; the result says how to answer it.
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"url": format!("{}/lab/dialog", demo.url)}),
-    );
+    let (page, _) = open(&server, &format!("{}/lab/dialog", demo.url));
     let handle = handle_of(&page);
     let (clicked, error) = call(
         &server,
@@ -329,11 +312,7 @@ fn dialogs_overlays_iframes_and_shadow_dom() {
     assert!(page.contains("kept"), "{page}");
 
     // A cookie banner on top: the click names it instead of clicking the banner.
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": handle, "url": format!("{}/lab/overlay", demo.url)}),
-    );
+    let (page, _) = navigate(&server, &handle, &format!("{}/lab/overlay", demo.url));
     let book = ref_of(&page, "button \"Book now\"");
     let (covered, error) = call(
         &server,
@@ -355,11 +334,7 @@ fn dialogs_overlays_iframes_and_shadow_dom() {
 
     // A page that changes itself: a later snapshot shows the change (snapshots are cached only
     // while Chromium reports the page unchanged).
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": handle, "url": format!("{}/lab/clock", demo.url)}),
-    );
+    let (page, _) = navigate(&server, &handle, &format!("{}/lab/clock", demo.url));
     assert!(page.contains("soon"), "{page}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
@@ -375,11 +350,7 @@ fn dialogs_overlays_iframes_and_shadow_dom() {
     }
 
     // Inside an iframe (scrolled out of view first) and inside an open shadow root.
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": handle, "url": format!("{}/lab/iframe", demo.url)}),
-    );
+    let (page, _) = navigate(&server, &handle, &format!("{}/lab/iframe", demo.url));
     assert!(page.contains("iframe \"Booking widget\""), "{page}");
     let (page, error) = call(
         &server,
@@ -412,32 +383,16 @@ fn browsing_sessions_are_isolated_and_limits_hold() {
     let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
 
     // Two sessions, two cookie jars.
-    let (alice, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"url": format!("{}/lab/cookie?user=alice", demo.url)}),
-    );
+    let (alice, _) = open(&server, &format!("{}/lab/cookie?user=alice", demo.url));
     let alice = handle_of(&alice);
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": alice, "url": format!("{}/lab/cookie", demo.url)}),
-    );
+    let (page, _) = navigate(&server, &alice, &format!("{}/lab/cookie", demo.url));
     assert!(page.contains("Signed in as alice"), "{page}");
-    let (bob, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"url": format!("{}/lab/cookie", demo.url)}),
-    );
+    let (bob, _) = open(&server, &format!("{}/lab/cookie", demo.url));
     assert!(bob.contains("Signed in as nobody"), "{bob}");
     assert_ne!(handle_of(&bob), alice);
 
     // A huge page: the snapshot is cut where asked, and says so.
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": alice, "url": format!("{}/lab/big", demo.url)}),
-    );
+    let (page, _) = navigate(&server, &alice, &format!("{}/lab/big", demo.url));
     assert!(
         page.len() < 120_000,
         "navigate results are capped: {} bytes",
@@ -452,26 +407,14 @@ fn browsing_sessions_are_isolated_and_limits_hold() {
     assert!(small.len() < 2300, "{} bytes", small.len());
 
     // Hostile pages get a clear error; everything else keeps working.
-    let (looping, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"url": format!("{}/lab/loop", demo.url)}),
-    );
+    let (looping, _) = open(&server, &format!("{}/lab/loop", demo.url));
     assert!(
         looping.contains("timed out") || looping.contains("still loading"),
         "{looping}"
     );
-    let (redirects, error) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": alice, "url": format!("{}/lab/redirect", demo.url)}),
-    );
+    let (redirects, error) = navigate(&server, &alice, &format!("{}/lab/redirect", demo.url));
     assert!(error && redirects.contains("REDIRECT"), "{redirects}");
-    let (page, error) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": alice, "url": format!("{}/", demo.url)}),
-    );
+    let (page, error) = navigate(&server, &alice, &format!("{}/", demo.url));
     assert!(!error && page.contains("Riverside Park"), "{page}");
 
     // Closing a session forgets its cookies.
@@ -492,17 +435,9 @@ fn a_sleeping_browsing_session_keeps_its_login_and_storage_even_across_a_restart
         Server::start(dir, &["--browser", "on", "--browser-allow", "127.0.0.1"])
     };
     let server = start(dir.path());
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"url": format!("{}/lab/cookie?user=alice", demo.url)}),
-    );
+    let (page, _) = open(&server, &format!("{}/lab/cookie?user=alice", demo.url));
     let handle = handle_of(&page);
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": handle, "url": format!("{}/lab/storage", demo.url)}),
-    );
+    let (page, _) = navigate(&server, &handle, &format!("{}/lab/storage", demo.url));
     let (page, error) = call(
         &server,
         "browser_click",
@@ -519,11 +454,7 @@ fn a_sleeping_browsing_session_keeps_its_login_and_storage_even_across_a_restart
         page.contains("lab/storage") && page.contains("status: \"4\""),
         "localStorage came back: {page}"
     );
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": handle, "url": format!("{}/lab/cookie", demo.url)}),
-    );
+    let (page, _) = navigate(&server, &handle, &format!("{}/lab/cookie", demo.url));
     assert!(
         page.contains("Signed in as alice"),
         "the login survived the sleep: {page}"
@@ -545,11 +476,7 @@ fn a_crashed_browser_is_replaced_and_sessions_carry_on() {
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();
     let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"url": format!("{}/", demo.url)}),
-    );
+    let (page, _) = open(&server, &format!("{}/", demo.url));
     let handle = handle_of(&page);
 
     // SIGKILL the browser (keel's only child process).
@@ -562,11 +489,7 @@ fn a_crashed_browser_is_replaced_and_sessions_carry_on() {
     // The next calls get a clear error at worst, then a new browser serves the same session.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let (page, error) = call(
-            &server,
-            "browser_navigate",
-            json!({"handle": handle, "url": format!("{}/park/hilltop", demo.url)}),
-        );
+        let (page, error) = navigate(&server, &handle, &format!("{}/park/hilltop", demo.url));
         if !error {
             assert!(page.contains("Hilltop Park"), "{page}");
             break;
@@ -763,11 +686,7 @@ fn uploads_popups_and_downloads_are_handled_and_reported() {
     let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
 
     // Clicking a file input opens a chooser (intercepted); the files go in by content.
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"url": format!("{}/lab/upload", demo.url)}),
-    );
+    let (page, _) = open(&server, &format!("{}/lab/upload", demo.url));
     let handle = handle_of(&page);
     let input = ref_of(&page, "button \"Team photo\"");
     let (clicked, error) = call(
@@ -805,11 +724,7 @@ fn uploads_popups_and_downloads_are_handled_and_reported() {
     assert!(error && none.contains("no file chooser is open"), "{none}");
 
     // A tab the page opens is reported, and can be used.
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": handle, "url": format!("{}/lab/popup", demo.url)}),
-    );
+    let (page, _) = navigate(&server, &handle, &format!("{}/lab/popup", demo.url));
     let (clicked, error) = call(
         &server,
         "browser_click",
@@ -906,11 +821,7 @@ fn the_other_tools_do_what_they_say() {
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();
     let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"url": format!("{}/", demo.url)}),
-    );
+    let (page, _) = open(&server, &format!("{}/", demo.url));
     let handle = handle_of(&page);
     let h = |mut args: Value| {
         args["handle"] = json!(handle);
@@ -1067,19 +978,17 @@ struct RemoteBrowser {
 impl RemoteBrowser {
     fn start() -> RemoteBrowser {
         let profile = tempfile::tempdir().unwrap();
-        let mut command = std::process::Command::new("chromium");
-        command.args([
-            "--headless",
-            "--remote-debugging-port=0",
-            "--no-first-run",
-            &format!("--user-data-dir={}", profile.path().display()),
-        ]);
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc_geteuid() } == 0 {
-            command.arg("--no-sandbox");
-        }
-        let mut child = command
-            .arg("about:blank")
+        // Without the sandbox, which refuses to run as root (CI runs the tests as root); this
+        // browser only ever opens the demo's pages.
+        let mut child = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--remote-debugging-port=0",
+                "--no-first-run",
+                &format!("--user-data-dir={}", profile.path().display()),
+                "about:blank",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -1108,11 +1017,6 @@ impl Drop for RemoteBrowser {
     }
 }
 
-unsafe extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
 #[test]
 fn a_remote_browser_is_driven_over_its_websocket_under_the_same_url_policy() {
     let demo = Demo::start();
@@ -1132,11 +1036,7 @@ fn a_remote_browser_is_driven_over_its_websocket_under_the_same_url_policy() {
     );
 
     // The booking, on the remote browser.
-    let (page, error) = call(
-        &server,
-        "browser_navigate",
-        json!({"url": format!("{}/park/riverside", demo.url)}),
-    );
+    let (page, error) = open(&server, &format!("{}/park/riverside", demo.url));
     assert!(!error, "{page}");
     let handle = handle_of(&page);
     let (page, error) = call(
@@ -1156,12 +1056,8 @@ fn a_remote_browser_is_driven_over_its_websocket_under_the_same_url_policy() {
 
     // The URL policy holds for the remote browser's own requests too: what a page asks for on
     // private and metadata addresses is refused (checked in the protocol, not by a proxy).
-    assert_leak_refused(&server, &demo, json!({"handle": handle}));
-    let (refused, error) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": handle, "url": "http://169.254.169.254/latest/meta-data/"}),
-    );
+    assert_leak_refused(&server, &demo, Some(&handle));
+    let (refused, error) = navigate(&server, &handle, "http://169.254.169.254/latest/meta-data/");
     assert!(
         error && refused.contains("refused by the URL policy"),
         "{refused}"
@@ -1184,11 +1080,7 @@ fn a_remote_browser_is_driven_over_its_websocket_under_the_same_url_policy() {
     assert!(requests.contains("Refused by the URL policy"), "{requests}");
 
     // Files stay on this machine: an upload says why it cannot be done.
-    let (page, _) = call(
-        &server,
-        "browser_navigate",
-        json!({"handle": handle, "url": format!("{}/lab/upload", demo.url)}),
-    );
+    let (page, _) = navigate(&server, &handle, &format!("{}/lab/upload", demo.url));
     let (upload, error) = call(
         &server,
         "browser_file_upload",

@@ -8,6 +8,31 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// What follows `prefix` on the first line `child` prints (its ready line, with its address).
+pub fn ready_line(child: &mut Child, prefix: &str) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the ready line");
+    line.trim()
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("{line:?} does not start with {prefix:?}"))
+        .to_string()
+}
+
+/// A GET to `addr`; the status and the body.
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let (status, text) = raw(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    );
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
 /// The `keel` command, without settings leaking in from the environment.
 pub fn keel() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
@@ -40,33 +65,13 @@ impl Server {
             })
             .spawn()
             .expect("keel starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the ready line");
-        let addr = line
-            .trim()
-            .strip_prefix("keel listening on http://")
-            .expect("the address line")
-            .to_string();
+        let addr = ready_line(&mut child, "keel listening on http://");
         Server { child, addr }
     }
 
     /// A GET; the status and the body.
     pub fn get(&self, path: &str) -> (u16, String) {
-        let (status, text) = raw(
-            &self.addr,
-            &format!(
-                "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-                self.addr
-            ),
-        );
-        (
-            status,
-            text.split_once("\r\n\r\n")
-                .map(|(_, b)| b.to_string())
-                .unwrap_or_default(),
-        )
+        http_get(&self.addr, path)
     }
 
     /// Sends SIGTERM and waits (with a deadline) for the exit status.
