@@ -6,7 +6,8 @@
 //! the guard stands in the protocol instead: it auto-attaches to every target the browser starts
 //! (pages, popups, iframes, workers), each held before it runs (`waitForDebuggerOnStart`) until
 //! request interception (`Fetch.enable`) is on, and then checks each request the browser pauses:
-//! http/https only, and every address the host resolves to (here) against the policy. A refused
+//! http/https only, and every address the host resolves to (here) against the policy (a verdict is
+//! reused for an origin's requests for a few seconds). A refused
 //! request fails with `AccessDenied` and is recorded in its browser context's refusal log. It fails
 //! closed: a target in which interception cannot be turned on stays paused and never runs.
 //!
@@ -17,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -61,6 +62,7 @@ impl RemoteGuard {
         let task = {
             let conn = conn.clone();
             let logs = Arc::clone(&logs);
+            let verdicts = Arc::new(Verdicts::default());
             tokio::spawn(async move {
                 // The guard's own session of each target → (its browser context, its target ID).
                 let mut sessions: HashMap<String, (String, String)> = HashMap::new();
@@ -139,6 +141,7 @@ impl RemoteGuard {
                             tokio::spawn(decide(
                                 conn.clone(),
                                 Arc::clone(&policy),
+                                Arc::clone(&verdicts),
                                 log,
                                 session,
                                 event.params,
@@ -227,10 +230,63 @@ async fn hold_and_arm(
     }
 }
 
+/// How long a host's verdict is reused.
+const VERDICT_TTL: Duration = Duration::from_secs(10);
+
+/// Verdicts by origin, for a short while: a page's many requests to one host resolve it once.
+#[derive(Default)]
+struct Verdicts(Mutex<HashMap<String, Verdict>>);
+
+/// When a verdict was reached, and what it was (the reason when refused).
+type Verdict = (Instant, Result<(), String>);
+
+impl Verdicts {
+    /// The policy's verdict on `url` (a refusal recorded in `log` each time).
+    async fn check(&self, policy: &UrlPolicy, url: &str, log: &RefusalLog) -> Result<(), String> {
+        let origin = url::Url::parse(url)
+            .ok()
+            .map(|u| u.origin())
+            .filter(url::Origin::is_tuple)
+            .map(|o| o.ascii_serialization());
+        let cached = origin.as_ref().and_then(|origin| {
+            let verdicts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            verdicts
+                .get(origin)
+                .filter(|(at, _)| at.elapsed() < VERDICT_TTL)
+                .map(|(_, verdict)| verdict.clone())
+        });
+        match cached {
+            Some(Ok(())) => Ok(()),
+            Some(Err(reason)) => {
+                log.record(url.to_string());
+                Err(reason)
+            }
+            None => {
+                let verdict = policy.check_request(url, log).await;
+                if let Some(origin) = origin {
+                    let mut verdicts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+                    if verdicts.len() >= MAX_VERDICTS {
+                        verdicts.retain(|_, (at, _)| at.elapsed() < VERDICT_TTL);
+                        if verdicts.len() >= MAX_VERDICTS {
+                            verdicts.clear();
+                        }
+                    }
+                    verdicts.insert(origin, (Instant::now(), verdict.clone()));
+                }
+                verdict
+            }
+        }
+    }
+}
+
+/// Origins remembered at most (when full, expired verdicts go, and all if none has expired).
+const MAX_VERDICTS: usize = 1024;
+
 /// Lets a paused request go on, or fails it when the policy refuses it.
 async fn decide(
     conn: Connection,
     policy: Arc<UrlPolicy>,
+    verdicts: Arc<Verdicts>,
     log: Arc<RefusalLog>,
     session: String,
     params: Value,
@@ -240,7 +296,7 @@ async fn decide(
         return;
     };
     let url = params["request"]["url"].as_str().unwrap_or_default();
-    let verdict = policy.check_request(url, &log).await;
+    let verdict = verdicts.check(&policy, url, &log).await;
     let (method, body) = match verdict {
         Ok(()) => ("Fetch.continueRequest", json!({"requestId": id})),
         Err(reason) => {

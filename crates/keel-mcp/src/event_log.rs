@@ -340,8 +340,7 @@ impl SessionManager for DurableSessionManager {
             }
         })
         .await;
-        let stream = ObjectId::unique().to_hex()[..16].to_string();
-        match first {
+        let first = match first {
             Ok(Some(mut event))
                 if event.message.as_deref().is_some_and(|m| {
                     matches!(
@@ -355,17 +354,15 @@ impl SessionManager for DurableSessionManager {
                 if let Some(key) = &request {
                     lock_closing().remove(key);
                 }
-                Ok(futures::stream::iter([event]).left_stream())
+                return Ok(futures::stream::iter([event]).left_stream());
             }
-            Ok(first) => {
-                let rest = futures::stream::iter(held.into_iter().chain(first)).chain(inner);
-                Ok(self.pump(id.clone(), stream, request, rest).right_stream())
-            }
-            Err(_elapsed) => {
-                let rest = futures::stream::iter(held).chain(inner);
-                Ok(self.pump(id.clone(), stream, request, rest).right_stream())
-            }
-        }
+            Ok(first) => first,
+            // Nothing yet: a stream it is.
+            Err(_elapsed) => None,
+        };
+        let stream = ObjectId::unique().to_hex()[..16].to_string();
+        let rest = futures::stream::iter(held.into_iter().chain(first)).chain(inner);
+        Ok(self.pump(id.clone(), stream, request, rest).right_stream())
     }
 
     async fn accept_message(

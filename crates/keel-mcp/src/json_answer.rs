@@ -32,34 +32,29 @@ pub async fn single_event_as_json(request: Request, next: Next) -> Response {
     }
     let (mut parts, body) = response.into_parts();
     let mut frames = body.into_data_stream();
-    let first = match frames.next().await {
-        Some(Ok(first)) => first,
-        Some(Err(error)) => {
-            let rest = futures::stream::iter([Err(error)]).chain(frames);
-            return Response::from_parts(parts, Body::from_stream(rest));
-        }
-        None => return Response::from_parts(parts, Body::empty()),
+    let Some(first) = frames.next().await else {
+        return Response::from_parts(parts, Body::empty());
     };
-    let Some(json) = lone_data(&first) else {
-        let rest = futures::stream::iter([Ok(first)]).chain(frames);
-        return Response::from_parts(parts, Body::from_stream(rest));
-    };
-    match frames.next().await {
-        None => {
-            parts
-                .headers
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            parts.headers.remove(CONTENT_LENGTH);
-            parts.headers.remove("cache-control");
-            parts.headers.remove("x-accel-buffering");
-            Response::from_parts(parts, Body::from(json))
-        }
-        Some(second) => {
-            // More followed: an SSE stream after all, sent as it came.
-            let rest = futures::stream::iter([Ok(first), second]).chain(frames);
-            Response::from_parts(parts, Body::from_stream(rest))
+    let answer = first.as_ref().ok().and_then(lone_data);
+    let mut seen = vec![first];
+    if let Some(json) = answer {
+        match frames.next().await {
+            None => {
+                parts
+                    .headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                parts.headers.remove(CONTENT_LENGTH);
+                parts.headers.remove("cache-control");
+                parts.headers.remove("x-accel-buffering");
+                return Response::from_parts(parts, Body::from(json));
+            }
+            // More followed: an SSE stream after all.
+            Some(second) => seen.push(second),
         }
     }
+    // Sent on as it came.
+    let rest = futures::stream::iter(seen).chain(frames);
+    Response::from_parts(parts, Body::from_stream(rest))
 }
 
 const SESSION_ID: &str = "mcp-session-id";
