@@ -1,16 +1,17 @@
-//! The page as compact text for a model: Chromium's accessibility tree, with a ref on every element
-//! an agent can act on (`- button "Book" [ref=e12]`). Noise is folded away: ignored nodes and
-//! nameless wrappers give their children to their parent, and text that repeats its parent's name
-//! is dropped. Inside a table, an element carries its row and column headers (`[Court 3 × 17:00]`),
-//! so an agent knows which "Book" button is which without counting cells.
+//! The page as compact text for a model: the page's tree of roles and names (walked in the page by
+//! `world.js`), with a ref on every element an agent can act on (`- button "Book" [ref=e12]`).
+//! Noise is folded away: nameless wrappers give their children to their parent, and text that
+//! repeats its parent's name is dropped. Inside a table, an element carries its row and column
+//! headers (`[Court 3 × 17:00]`), so an agent knows which "Book" button is which without counting
+//! cells.
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use serde_json::Value;
+use serde::Deserialize;
 
 /// Roles whose elements get a ref: the ones an agent clicks, types into or picks from.
-const INTERACTIVE: [&str; 22] = [
+const INTERACTIVE: [&str; 17] = [
     "button",
     "link",
     "textbox",
@@ -28,37 +29,59 @@ const INTERACTIVE: [&str; 22] = [
     "slider",
     "spinbutton",
     "treeitem",
-    "textarea",
-    "PopUpButton",
-    "ToggleButton",
-    "MenuListPopup",
-    "MenuListOption",
 ];
 
 /// Roles folded away when they have no name: their children go to their parent.
-const WRAPPERS: [&str; 15] = [
+const WRAPPERS: [&str; 10] = [
     "form",
     "generic",
     "none",
-    "presentation",
     "group",
-    "section",
-    "Section",
-    "div",
     "paragraph",
-    "LineBreak",
-    "InlineTextBox",
     "LabelText",
     "rowgroup",
     "Pre",
-    "ListMarker",
+    "term",
+    "definition",
 ];
+
+/// One node of a page's tree, as the page script reports it (short keys keep the reply small).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PageNode {
+    /// The role (ARIA's, plus `StaticText`, `RootWebArea`, `Iframe`, `LabelText`, `Pre`).
+    #[serde(rename = "r")]
+    pub role: String,
+    /// The accessible name (a text node's text).
+    #[serde(rename = "n", default)]
+    pub name: String,
+    /// The element's key (see `Tab`): set on what can be acted on, and on iframes.
+    #[serde(rename = "i", default)]
+    pub id: Option<i64>,
+    /// Indices of the children in the same list.
+    #[serde(rename = "c", default)]
+    pub children: Vec<usize>,
+    /// States shown in brackets: `checked`, `checked=mixed`, `selected`, `expanded`, …
+    #[serde(rename = "s", default)]
+    pub states: Vec<String>,
+    /// The value of a field, a select, a slider.
+    #[serde(rename = "v", default)]
+    pub value: Option<String>,
+    /// A heading's level.
+    #[serde(rename = "l", default)]
+    pub level: Option<i64>,
+    /// Focusable by the keyboard (`tabindex`).
+    #[serde(rename = "f", default)]
+    pub focusable: u8,
+    /// An iframe whose document is walked on its own (another origin).
+    #[serde(rename = "x", default)]
+    pub frame: u8,
+}
 
 /// How to render a snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotOptions {
-    /// Only the subtree of this DOM node.
-    pub root_backend_id: Option<i64>,
+    /// Only the subtree of this element (its key).
+    pub root: Option<i64>,
     /// Levels below the root to show (`None`: all).
     pub max_depth: Option<usize>,
     /// Cut the text at this many bytes.
@@ -74,15 +97,6 @@ pub struct Snapshot {
     pub truncated: bool,
 }
 
-struct Node<'a> {
-    raw: &'a Value,
-    role: &'a str,
-    name: &'a str,
-    children: Vec<&'a str>,
-    backend_id: Option<i64>,
-    ignored: bool,
-}
-
 /// Table context passed down to a cell's contents.
 #[derive(Clone, Default)]
 struct CellContext {
@@ -91,10 +105,10 @@ struct CellContext {
 }
 
 struct Renderer<'a, 'r> {
-    nodes: HashMap<&'a str, Node<'a>>,
+    nodes: &'a [PageNode],
     ref_for: &'r mut dyn FnMut(i64) -> String,
-    /// The accessibility trees of iframes, by the backend ID of their `<iframe>` element.
-    frames: &'a HashMap<i64, Vec<Value>>,
+    /// The trees of iframes walked on their own, by the key of their `<iframe>` element.
+    frames: &'a HashMap<i64, Vec<PageNode>>,
     out: String,
     options: SnapshotOptions,
     truncated: bool,
@@ -102,25 +116,18 @@ struct Renderer<'a, 'r> {
     base_depth: usize,
 }
 
-/// Renders the nodes of `Accessibility.getFullAXTree`; `ref_for` gives the ref of an element by its
-/// DOM backend node ID (the caller keeps refs stable across snapshots); `frames` holds the trees of
-/// iframes by their element's backend ID.
+/// Renders a page's tree (node 0 is its root: the document, or the element a snapshot is scoped
+/// to when `options.root` is set); `ref_for` gives the ref of an element by its key (the caller
+/// keeps refs stable across snapshots); `frames` holds the trees of iframes by their element's key.
 pub fn render(
-    nodes: &[Value],
-    frames: &HashMap<i64, Vec<Value>>,
+    nodes: &[PageNode],
+    frames: &HashMap<i64, Vec<PageNode>>,
     options: SnapshotOptions,
     mut ref_for: impl FnMut(i64) -> String,
 ) -> Snapshot {
     let mut out = String::new();
-    let truncated = render_tree(
-        nodes,
-        frames,
-        &options,
-        &mut ref_for,
-        &mut out,
-        0,
-        options.root_backend_id,
-    );
+    let scoped = options.root.is_some();
+    let truncated = render_tree(nodes, frames, &options, &mut ref_for, &mut out, 0, scoped);
     let mut snapshot = Snapshot {
         text: out,
         truncated,
@@ -139,46 +146,22 @@ pub fn render(
     snapshot
 }
 
+/// Renders one tree into `out`: its root's line and subtree when `with_root`, else the root's
+/// children (a document's).
 fn render_tree(
-    nodes: &[Value],
-    frames: &HashMap<i64, Vec<Value>>,
+    nodes: &[PageNode],
+    frames: &HashMap<i64, Vec<PageNode>>,
     options: &SnapshotOptions,
     ref_for: &mut dyn FnMut(i64) -> String,
     out: &mut String,
     base_depth: usize,
-    root_backend_id: Option<i64>,
+    with_root: bool,
 ) -> bool {
-    let mut map = HashMap::new();
-    let mut root = None;
-    for raw in nodes {
-        let Some(id) = raw.get("nodeId").and_then(Value::as_str) else {
-            continue;
-        };
-        let node = Node {
-            raw,
-            role: raw
-                .pointer("/role/value")
-                .and_then(Value::as_str)
-                .unwrap_or(""),
-            name: raw
-                .pointer("/name/value")
-                .and_then(Value::as_str)
-                .unwrap_or(""),
-            children: raw
-                .get("childIds")
-                .and_then(Value::as_array)
-                .map(|c| c.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default(),
-            backend_id: raw.get("backendDOMNodeId").and_then(Value::as_i64),
-            ignored: raw.get("ignored").and_then(Value::as_bool).unwrap_or(false),
-        };
-        if root.is_none() && raw.get("parentId").is_none() {
-            root = Some(id);
-        }
-        map.insert(id, node);
+    if nodes.is_empty() {
+        return false;
     }
     let mut renderer = Renderer {
-        nodes: map,
+        nodes,
         ref_for,
         frames,
         out: String::new(),
@@ -186,96 +169,100 @@ fn render_tree(
         truncated: false,
         base_depth,
     };
-    let start = match root_backend_id {
-        Some(backend) => renderer
-            .nodes
-            .iter()
-            .find(|(_, n)| n.backend_id == Some(backend))
-            .map(|(id, _)| *id),
-        None => root,
-    };
-    if let Some(start) = start {
-        if root_backend_id.is_some() {
-            renderer.node(start, 0, &CellContext::default(), "");
-        } else {
-            renderer.children(start, 0, &CellContext::default(), "");
-        }
+    if with_root {
+        renderer.node(0, 0, &CellContext::default(), "");
+    } else {
+        renderer.children(0, 0, &CellContext::default(), "");
     }
     out.push_str(&renderer.out);
     renderer.truncated
 }
 
 impl<'a, 'r> Renderer<'a, 'r> {
-    fn is_interactive(&self, node: &Node<'_>) -> bool {
-        INTERACTIVE.contains(&node.role)
-            || property(node.raw, "focusable") == Some(&Value::Bool(true))
-                && !matches!(
-                    node.role,
-                    "RootWebArea" | "WebArea" | "Iframe" | "generic" | "ScrollArea"
-                )
+    fn get(&self, id: usize) -> Option<&'a PageNode> {
+        self.nodes.get(id)
     }
 
-    fn folds(&self, node: &Node<'_>) -> bool {
-        node.ignored
-            || (node.name.is_empty() && WRAPPERS.contains(&node.role) && !self.is_interactive(node))
+    fn is_interactive(node: &PageNode) -> bool {
+        INTERACTIVE.contains(&node.role.as_str())
+            || node.focusable != 0
+                && !matches!(node.role.as_str(), "RootWebArea" | "Iframe" | "generic")
     }
 
-    fn children(&mut self, id: &str, depth: usize, cx: &CellContext, parent_name: &str) {
-        let children = self
-            .nodes
-            .get(id)
-            .map(|n| n.children.clone())
-            .unwrap_or_default();
-        for child in children {
+    fn folds(node: &PageNode) -> bool {
+        node.name.is_empty()
+            && WRAPPERS.contains(&node.role.as_str())
+            && !Self::is_interactive(node)
+    }
+
+    fn is_text(node: &PageNode) -> bool {
+        node.role == "StaticText"
+    }
+
+    fn children(&mut self, id: usize, depth: usize, cx: &CellContext, parent_name: &str) {
+        let Some(node) = self.get(id) else {
+            return;
+        };
+        for &child in &node.children {
             self.node(child, depth, cx, parent_name);
         }
     }
 
-    fn role_of(&self, id: &str) -> &str {
-        self.nodes.get(id).map_or("", |n| n.role)
+    fn role_of(&self, id: usize) -> &'a str {
+        self.get(id).map_or("", |n| n.role.as_str())
     }
 
-    fn node(&mut self, id: &str, depth: usize, cx: &CellContext, parent_name: &str) {
-        let Some(node) = self.nodes.get(id) else {
+    fn name_of(&self, id: usize) -> &'a str {
+        self.get(id).map_or("", |n| n.name.trim())
+    }
+
+    fn node(&mut self, id: usize, depth: usize, cx: &CellContext, parent_name: &str) {
+        let Some(node) = self.get(id) else {
             return;
         };
-        let (role, name, backend, raw) = (node.role, node.name, node.backend_id, node.raw);
+        let (role, name) = (node.role.as_str(), node.name.as_str());
         if role == "table" || role == "grid" || role == "treegrid" {
             return self.table(id, depth, cx, parent_name);
         }
-        if role == "Iframe"
-            && let Some(inner) = backend.and_then(|b| self.frames.get(&b))
-        {
+        if role == "Iframe" {
             let mut line = String::from("- iframe");
             if !name.is_empty() {
                 line.push(' ');
                 line.push_str(&quote(name));
             }
+            let inner = node.id.and_then(|key| self.frames.get(&key));
+            if inner.is_none() && node.children.is_empty() {
+                self.line(depth, &line);
+                return;
+            }
             line.push(':');
             self.line(depth, &line);
-            let mut nested = String::new();
-            let frames = self.frames;
-            let options = self.options.clone();
-            let cut = render_tree(
-                inner,
-                frames,
-                &options,
-                self.ref_for,
-                &mut nested,
-                self.base_depth + depth + 1,
-                None,
-            );
-            self.truncated |= cut;
-            self.out.push_str(&nested);
+            match inner {
+                // A document walked on its own (another origin): rendered as a tree of its own.
+                Some(inner) => {
+                    let mut nested = String::new();
+                    let (frames, options) = (self.frames, self.options.clone());
+                    let cut = render_tree(
+                        inner,
+                        frames,
+                        &options,
+                        self.ref_for,
+                        &mut nested,
+                        self.base_depth + depth + 1,
+                        false,
+                    );
+                    self.truncated |= cut;
+                    self.out.push_str(&nested);
+                }
+                // A same-origin document, walked with its parent.
+                None => self.children(id, depth + 1, cx, ""),
+            }
             return;
         }
-        if self.folds(node) {
+        if Self::folds(node) {
             return self.children(id, depth, cx, parent_name);
         }
-        if role == "ListMarker" {
-            return;
-        }
-        if role == "StaticText" || role == "text" {
+        if Self::is_text(node) {
             let text = name.trim();
             if !text.is_empty() && !parent_name.contains(text) {
                 self.line(depth, &format!("- {}", quote(text)));
@@ -286,20 +273,19 @@ impl<'a, 'r> Renderer<'a, 'r> {
             self.truncated = true;
             return;
         }
-        let interactive = self.is_interactive(node);
+        let interactive = Self::is_interactive(node);
         if name.is_empty() && !interactive {
             let kids = self.flat_children(id, name);
             if let [only] = kids.as_slice() {
-                let only_role = self.role_of(only);
-                if only_role == "StaticText" || only_role == "text" {
+                if self.get(*only).is_some_and(Self::is_text) {
                     // `- listitem: "Rule 1"` instead of a line for the item and one for its text.
-                    let text = self.nodes.get(only).map_or("", |n| n.name.trim());
+                    let text = self.name_of(*only);
                     self.line(depth, &format!("- {}: {}", display_role(role), quote(text)));
                     return;
                 }
                 if role == "listitem" {
                     // A list item holding one element is that element.
-                    return self.node(only, depth, cx, parent_name);
+                    return self.node(*only, depth, cx, parent_name);
                 }
             }
         }
@@ -308,47 +294,29 @@ impl<'a, 'r> Renderer<'a, 'r> {
             line.push(' ');
             line.push_str(&quote(name));
         }
-        for (prop, label) in [
-            ("checked", "checked"),
-            ("selected", "selected"),
-            ("expanded", "expanded"),
-            ("pressed", "pressed"),
-            ("disabled", "disabled"),
-            ("required", "required"),
-        ] {
-            match property(raw, prop) {
-                Some(Value::Bool(true)) => line.push_str(&format!(" [{label}]")),
-                Some(Value::String(s)) if s == "true" || s == "mixed" => line.push_str(&format!(
-                    " [{label}{}]",
-                    if s == "mixed" { "=mixed" } else { "" }
-                )),
-                _ => {}
-            }
+        for state in &node.states {
+            let _ = write!(line, " [{state}]");
         }
         if role == "heading"
-            && let Some(level) = property(raw, "level").and_then(Value::as_i64)
+            && let Some(level) = node.level
         {
-            line.push_str(&format!(" [level={level}]"));
+            let _ = write!(line, " [level={level}]");
         }
-        if let Some(value) = raw.pointer("/value/value")
-            && let Some(text) = value
-                .as_str()
-                .map(str::to_string)
-                .or_else(|| value.as_number().map(|n| n.to_string()))
-            && !text.is_empty()
-            && text != name
+        if let Some(value) = node.value.as_deref()
+            && !value.is_empty()
+            && value != name
         {
-            line.push_str(&format!(" [value={}]", quote(&text)));
+            let _ = write!(line, " [value={}]", quote(value));
         }
-        if interactive && let Some(backend) = backend {
-            line.push_str(&format!(" [ref={}]", (self.ref_for)(backend)));
+        if interactive && let Some(key) = node.id {
+            let _ = write!(line, " [ref={}]", (self.ref_for)(key));
         }
         if interactive && (cx.row.is_some() || cx.column.is_some()) {
             let parts: Vec<&str> = [cx.row.as_deref(), cx.column.as_deref()]
                 .into_iter()
                 .flatten()
                 .collect();
-            line.push_str(&format!(" [{}]", parts.join(" × ")));
+            let _ = write!(line, " [{}]", parts.join(" × "));
         }
         let has_children = self.has_visible_children(id, name);
         if has_children {
@@ -361,23 +329,23 @@ impl<'a, 'r> Renderer<'a, 'r> {
     }
 
     /// The children that would print, wrappers folded away (text that repeats `name` dropped).
-    fn flat_children(&self, id: &str, name: &str) -> Vec<&'a str> {
+    fn flat_children(&self, id: usize, name: &str) -> Vec<usize> {
         let mut out = Vec::new();
-        let Some(node) = self.nodes.get(id) else {
+        let Some(node) = self.get(id) else {
             return out;
         };
-        for child in node.children.clone() {
-            let Some(c) = self.nodes.get(child) else {
+        for &child in &node.children {
+            let Some(c) = self.get(child) else {
                 continue;
             };
-            if self.folds(c) {
+            if Self::folds(c) {
                 out.extend(self.flat_children(child, name));
-            } else if c.role == "StaticText" || c.role == "text" {
+            } else if Self::is_text(c) {
                 let t = c.name.trim();
                 if !t.is_empty() && !name.contains(t) {
                     out.push(child);
                 }
-            } else if c.role != "ListMarker" {
+            } else {
                 out.push(child);
             }
         }
@@ -385,18 +353,18 @@ impl<'a, 'r> Renderer<'a, 'r> {
     }
 
     /// Whether any descendant would print a line (text that repeats `name` does not).
-    fn has_visible_children(&self, id: &str, name: &str) -> bool {
-        let Some(node) = self.nodes.get(id) else {
+    fn has_visible_children(&self, id: usize, name: &str) -> bool {
+        let Some(node) = self.get(id) else {
             return false;
         };
-        node.children.iter().any(|child| {
-            let Some(c) = self.nodes.get(child) else {
+        node.children.iter().any(|&child| {
+            let Some(c) = self.get(child) else {
                 return false;
             };
-            if self.folds(c) {
+            if Self::folds(c) {
                 return self.has_visible_children(child, name);
             }
-            if c.role == "StaticText" || c.role == "text" {
+            if Self::is_text(c) {
                 let t = c.name.trim();
                 return !t.is_empty() && !name.contains(t);
             }
@@ -405,25 +373,20 @@ impl<'a, 'r> Renderer<'a, 'r> {
     }
 
     /// A table: its rows, each cell's contents knowing its row and column headers.
-    fn table(&mut self, id: &str, depth: usize, cx: &CellContext, parent_name: &str) {
+    fn table(&mut self, id: usize, depth: usize, cx: &CellContext, parent_name: &str) {
         let rows = self.collect(id, &["row"]);
         let mut columns: HashMap<usize, String> = HashMap::new();
-        for row in &rows {
+        for &row in &rows {
             for (index, cell) in self.cells(row).into_iter().enumerate() {
                 if self.role_of(cell) == "columnheader" {
-                    let name = self
-                        .nodes
-                        .get(cell)
-                        .map_or("", |n| n.name)
-                        .trim()
-                        .to_string();
+                    let name = self.name_of(cell);
                     if !name.is_empty() {
-                        columns.insert(index, name);
+                        columns.insert(index, name.to_string());
                     }
                 }
             }
         }
-        let name = self.nodes.get(id).map_or("", |n| n.name);
+        let name = self.get(id).map_or("", |n| n.name.as_str());
         let mut header = format!("- {}", self.role_of(id));
         if !name.is_empty() {
             header.push(' ');
@@ -435,26 +398,21 @@ impl<'a, 'r> Renderer<'a, 'r> {
             let cells = self.cells(row);
             let header_cell = cells
                 .iter()
-                .position(|c| self.role_of(c) == "rowheader")
+                .position(|&c| self.role_of(c) == "rowheader")
                 .or_else(|| {
                     cells
                         .first()
-                        .filter(|c| {
+                        .filter(|&&c| {
                             self.role_of(c) != "columnheader" && !self.subtree_interactive(c)
                         })
                         .map(|_| 0)
                 });
             let row_header = header_cell
-                .and_then(|i| self.nodes.get(cells[i]))
-                .map(|n| n.name.trim().to_string())
+                .map(|i| self.name_of(cells[i]).to_string())
                 .filter(|n| !n.is_empty());
-            let all_headers = cells.iter().all(|c| self.role_of(c) == "columnheader");
+            let all_headers = cells.iter().all(|&c| self.role_of(c) == "columnheader");
             if all_headers {
-                let names: Vec<String> = cells
-                    .iter()
-                    .filter_map(|c| self.nodes.get(c))
-                    .map(|n| quote(n.name.trim()))
-                    .collect();
+                let names: Vec<String> = cells.iter().map(|&c| quote(self.name_of(c))).collect();
                 self.line(depth + 1, &format!("- columnheaders: {}", names.join(", ")));
                 continue;
             }
@@ -467,13 +425,12 @@ impl<'a, 'r> Renderer<'a, 'r> {
                 .iter()
                 .enumerate()
                 .filter(|(index, _)| Some(*index) != header_cell)
-                .map(|(index, cell)| {
+                .map(|(index, &cell)| {
                     let column = columns.get(&index)?;
                     if self.subtree_interactive(cell) {
                         return None;
                     }
-                    let text = self.nodes.get(cell).map_or("", |n| n.name).trim();
-                    Some(format!("{column}={}", quote(text)))
+                    Some(format!("{column}={}", quote(self.name_of(cell))))
                 })
                 .collect();
             if let Some(data) = data.filter(|d| !d.is_empty()) {
@@ -481,7 +438,7 @@ impl<'a, 'r> Renderer<'a, 'r> {
                 continue;
             }
             self.line(depth + 1, &row_label);
-            for (index, cell) in cells.iter().enumerate() {
+            for (index, &cell) in cells.iter().enumerate() {
                 if Some(index) == header_cell {
                     continue;
                 }
@@ -493,19 +450,14 @@ impl<'a, 'r> Renderer<'a, 'r> {
                     // The cell itself is noise; its controls carry the headers.
                     self.children(cell, depth + 2, &cell_cx, parent_name);
                 } else {
-                    let text = self
-                        .nodes
-                        .get(cell)
-                        .map_or("", |n| n.name)
-                        .trim()
-                        .to_string();
+                    let text = self.name_of(cell);
                     if !text.is_empty() {
                         let column = cell_cx
                             .column
                             .as_deref()
                             .map(|c| format!(" [{c}]"))
                             .unwrap_or_default();
-                        self.line(depth + 2, &format!("- cell {}{column}", quote(&text)));
+                        self.line(depth + 2, &format!("- cell {}{column}", quote(text)));
                     }
                 }
             }
@@ -513,12 +465,12 @@ impl<'a, 'r> Renderer<'a, 'r> {
     }
 
     /// Descendants of `id` (not crossing nested tables) with one of `roles`.
-    fn collect(&self, id: &str, roles: &[&str]) -> Vec<&'a str> {
+    fn collect(&self, id: usize, roles: &[&str]) -> Vec<usize> {
         let mut found = Vec::new();
-        let Some(node) = self.nodes.get(id) else {
+        let Some(node) = self.get(id) else {
             return found;
         };
-        for child in node.children.clone() {
+        for &child in &node.children {
             let role = self.role_of(child);
             if roles.contains(&role) {
                 found.push(child);
@@ -529,16 +481,15 @@ impl<'a, 'r> Renderer<'a, 'r> {
         found
     }
 
-    fn cells(&self, row: &str) -> Vec<&'a str> {
+    fn cells(&self, row: usize) -> Vec<usize> {
         self.collect(row, &["cell", "gridcell", "columnheader", "rowheader"])
     }
 
-    fn subtree_interactive(&self, id: &str) -> bool {
-        let Some(node) = self.nodes.get(id) else {
+    fn subtree_interactive(&self, id: usize) -> bool {
+        let Some(node) = self.get(id) else {
             return false;
         };
-        (!node.ignored && self.is_interactive(node))
-            || node.children.iter().any(|c| self.subtree_interactive(c))
+        Self::is_interactive(node) || node.children.iter().any(|&c| self.subtree_interactive(c))
     }
 
     fn line(&mut self, depth: usize, text: &str) {
@@ -547,14 +498,6 @@ impl<'a, 'r> Renderer<'a, 'r> {
         }
         let _ = writeln!(self.out, "{text}");
     }
-}
-
-fn property<'v>(raw: &'v Value, name: &str) -> Option<&'v Value> {
-    raw.get("properties")?
-        .as_array()?
-        .iter()
-        .find(|p| p.get("name").and_then(Value::as_str) == Some(name))?
-        .pointer("/value/value")
 }
 
 fn display_role(role: &str) -> &str {
@@ -585,31 +528,33 @@ fn quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn ax(id: &str, role: &str, name: &str, children: &[&str], backend: i64) -> Value {
-        json!({"nodeId": id, "ignored": false, "role": {"value": role}, "name": {"value": name},
-               "childIds": children, "backendDOMNodeId": backend, "parentId": if id == "1" { Value::Null } else { json!("x") }})
+    fn node(role: &str, name: &str, children: &[usize], id: Option<i64>) -> PageNode {
+        PageNode {
+            role: role.into(),
+            name: name.into(),
+            id,
+            children: children.to_vec(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn wrappers_fold_and_cells_carry_their_headers() {
-        let mut root = ax("1", "RootWebArea", "Courts", &["2", "3"], 1);
-        root.as_object_mut().unwrap().remove("parentId");
         let nodes = vec![
-            root,
-            ax("2", "generic", "", &["4"], 2),
-            ax("4", "heading", "Riverside Park", &["5"], 4),
-            ax("5", "StaticText", "Riverside Park", &[], 5),
-            ax("3", "table", "", &["10", "20"], 3),
-            ax("10", "row", "", &["11", "12"], 10),
-            ax("11", "columnheader", "Court", &[], 11),
-            ax("12", "columnheader", "17:00", &[], 12),
-            ax("20", "row", "", &["21", "22"], 20),
-            ax("21", "rowheader", "Court 3", &[], 21),
-            ax("22", "cell", "Book", &["23"], 22),
-            ax("23", "button", "Book", &["24"], 23),
-            ax("24", "StaticText", "Book", &[], 24),
+            node("RootWebArea", "Courts", &[1, 4], None),
+            node("generic", "", &[2], None),
+            node("heading", "Riverside Park", &[3], None),
+            node("StaticText", "Riverside Park", &[], None),
+            node("table", "", &[5, 8], None),
+            node("row", "", &[6, 7], None),
+            node("columnheader", "Court", &[], None),
+            node("columnheader", "17:00", &[], None),
+            node("row", "", &[9, 10], None),
+            node("rowheader", "Court 3", &[], None),
+            node("cell", "Book", &[11], None),
+            node("button", "Book", &[12], Some(23)),
+            node("StaticText", "Book", &[], None),
         ];
         let frames = HashMap::new();
         let snapshot = render(&nodes, &frames, SnapshotOptions::default(), |b| {
@@ -642,5 +587,18 @@ mod tests {
             "{:?}",
             capped.text
         );
+    }
+
+    #[test]
+    fn the_page_script_reply_parses() {
+        let nodes: Vec<PageNode> = serde_json::from_str(
+            r#"[{"r":"RootWebArea","n":"T","c":[1]},{"r":"checkbox","n":"Lights","i":7,"s":["checked"],"f":1}]"#,
+        )
+        .unwrap();
+        let text = render(&nodes, &HashMap::new(), SnapshotOptions::default(), |k| {
+            format!("e{k}")
+        })
+        .text;
+        assert_eq!(text, "- checkbox \"Lights\" [checked] [ref=e7]\n");
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 use crate::cdp::Connection;
 use crate::error::BrowserError;
-use crate::snapshot::{self, Snapshot, SnapshotOptions};
+use crate::snapshot::{self, PageNode, Snapshot, SnapshotOptions};
 
 /// How long an action waits for what it started (a task queued by a click, a fetch) to show up.
 const SETTLE_GRACE: Duration = Duration::from_millis(5);
@@ -68,9 +68,9 @@ struct TabState {
     documents: u64,
     refs: HashMap<i64, u64>,
     by_ref: HashMap<u64, i64>,
-    /// JavaScript objects of nodes already resolved (node key → session, object ID), so an action
-    /// on them costs one call; emptied whenever an execution context goes away.
-    objects: HashMap<i64, (String, String)>,
+    /// The execution context of keel's world in each frame known to have one (frame ID →
+    /// context ID), from the page's events or made on demand.
+    worlds: HashMap<String, i64>,
     next_ref: u64,
     /// The first ref number handed out for the current document: lower ones are stale.
     document_first_ref: u64,
@@ -79,11 +79,12 @@ struct TabState {
     file_chooser: Option<i64>,
     /// When a main-frame navigation was requested and has not started loading yet.
     navigation_requested: Option<Instant>,
-    /// The accessibility tree of the last snapshot, while Chromium reports no change to it.
-    ax_cache: Option<Arc<Vec<Value>>>,
-    /// Out-of-process (cross-site) iframes attached to this page: (session, frame ID). A node in
-    /// one is named by `backend + (index + 1) << 32` (see `split_node`), so refs and targets stay
-    /// plain numbers.
+    /// The tree of the last snapshot, while the page reports no change to it.
+    ax_cache: Option<Arc<Vec<PageNode>>>,
+    /// Frames walked on their own: out-of-process (cross-site) iframes attached to this page, and
+    /// cross-origin iframes in a process already known. An element in the one at `index` is
+    /// named by `number + (index + 1) << 32` (see `split_node`), so refs and targets stay plain
+    /// numbers.
     child_frames: Vec<Option<ChildFrame>>,
     console: VecDeque<String>,
     network: VecDeque<NetworkEntry>,
@@ -236,20 +237,20 @@ impl Tab {
             ("Page.setLifecycleEventsEnabled", json!({"enabled": true})),
             ("Runtime.enable", json!({})),
             ("Network.enable", json!({"maxPostDataSize": 0})),
-            ("Accessibility.enable", json!({})),
             (
                 "Page.setInterceptFileChooserDialog",
                 json!({"enabled": true}),
             ),
-            // Page changes are reported (in a world the page cannot see) so that an unchanged
-            // page's snapshot is served from cache and a changed one never is.
+            // keel's script runs in every document, in a world the page cannot see: it walks the
+            // page for snapshots, names elements for actions, and reports page changes so that an
+            // unchanged page's snapshot is served from cache and a changed one never is.
             (
                 "Runtime.addBinding",
                 json!({"name": CHANGE_BINDING, "executionContextName": KEEL_WORLD}),
             ),
             (
                 "Page.addScriptToEvaluateOnNewDocument",
-                json!({"source": CHANGE_OBSERVER_JS, "worldName": KEEL_WORLD, "runImmediately": true}),
+                json!({"source": WORLD_JS, "worldName": KEEL_WORLD, "runImmediately": true}),
             ),
             // Cross-site iframes run in their own process: attach to them to read and act on them.
             (
@@ -429,32 +430,30 @@ impl Tab {
         }
     }
 
-    /// The page's accessibility snapshot, with refs.
+    /// The page's snapshot, with refs.
     pub async fn snapshot(&self, options: SnapshotOptions) -> Result<Snapshot, BrowserError> {
         if let Some(dialog) = self.dialog() {
             return Err(dialog_open(&dialog));
         }
-        let cached = self.lock().ax_cache.clone();
+        let cached = match options.root {
+            None => self.lock().ax_cache.clone(),
+            Some(_) => None,
+        };
         let (nodes, frames) = match cached {
             Some(nodes) => (nodes, HashMap::new()),
             None => {
-                // A huge page's tree takes a while to build: it gets the navigation's time limit.
-                let tree = self
-                    .conn
-                    .call(
-                        "Accessibility.getFullAXTree",
-                        json!({}),
-                        Some(&self.session_id),
-                        self.timeouts.navigation,
-                    )
-                    .await?;
-                let nodes = Arc::new(tree["nodes"].as_array().cloned().unwrap_or_default());
+                let (holder, root) = match options.root {
+                    Some(key) => {
+                        let (holder, number) = split_node(key);
+                        (holder, Some(number))
+                    }
+                    None => (0, None),
+                };
+                let nodes = Arc::new(self.walk(holder, root, "the page").await?);
                 let frames = self.frame_trees(&nodes).await;
-                // Once per tree fetched: a cached tree's fields were prefetched when it came.
-                self.prefetch_fields(&nodes);
-                if frames.is_empty() && iframe_elements(&nodes).is_empty() {
-                    // Kept until Chromium reports a change (Accessibility.nodesUpdated and the
-                    // like) or an action runs: an unchanged page is not fetched twice.
+                if options.root.is_none() && frames.is_empty() && !has_frames(&nodes) {
+                    // Kept until the page reports a change or an action runs: an unchanged page
+                    // is not walked twice.
                     self.lock().ax_cache = Some(Arc::clone(&nodes));
                 }
                 (nodes, frames)
@@ -462,135 +461,130 @@ impl Tab {
         };
         let mut state = self.lock();
         let state = &mut *state;
-        Ok(snapshot::render(&nodes, &frames, options, |backend| {
-            let n = *state.refs.entry(backend).or_insert_with(|| {
+        Ok(snapshot::render(&nodes, &frames, options, |key| {
+            let n = *state.refs.entry(key).or_insert_with(|| {
                 state.next_ref += 1;
                 state.next_ref
             });
-            state.by_ref.insert(n, backend);
+            state.by_ref.insert(n, key);
             format!("e{n}")
         }))
     }
 
-    /// Resolves the text fields of a snapshot in the background, so that typing into one (what an
-    /// agent does next, usually) is a single call to the page.
-    fn prefetch_fields(&self, nodes: &[Value]) {
-        let fields: Vec<i64> = {
-            let state = self.lock();
-            nodes
-                .iter()
-                .filter(|n| n["ignored"] != json!(true))
-                .filter(|n| {
-                    matches!(
-                        n["role"]["value"].as_str(),
-                        Some("textbox" | "searchbox" | "combobox" | "spinbutton")
-                    )
-                })
-                .filter_map(|n| n["backendDOMNodeId"].as_i64())
-                .filter(|b| !state.objects.contains_key(b))
-                .take(PREFETCHED_FIELDS)
-                .collect()
+    /// The tree of frame `holder`'s document (or of the element `root` in it), elements keyed
+    /// page-wide (see `split_node`).
+    async fn walk(
+        &self,
+        holder: usize,
+        root: Option<i64>,
+        target: &str,
+    ) -> Result<Vec<PageNode>, BrowserError> {
+        // A huge page takes a while to walk: it gets the navigation's time limit.
+        let reply = self
+            .call_world(
+                holder,
+                target,
+                "function(root) { return __keel.snapshot(root); }",
+                vec![json!(root)],
+                self.timeouts.navigation,
+            )
+            .await?;
+        let Some(text) = reply.as_str() else {
+            return Err(BrowserError::Invalid(format!(
+                "element {target} is no longer on the page; take a new snapshot (browser_snapshot)"
+            )));
         };
-        if fields.is_empty() {
-            return;
-        }
-        let conn = self.conn.clone();
-        let state = Arc::clone(&self.state);
-        let session = self.session_id.clone();
-        let timeout = self.timeouts.action;
-        tokio::spawn(async move {
-            let calls = fields.iter().map(|backend| {
-                conn.call(
-                    "DOM.resolveNode",
-                    json!({"backendNodeId": backend}),
-                    Some(&session),
-                    timeout,
-                )
-            });
-            let resolved = futures::future::join_all(calls).await;
-            let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
-            for (backend, result) in fields.into_iter().zip(resolved) {
-                if let Some(object) = result
-                    .ok()
-                    .and_then(|r| r["object"]["objectId"].as_str().map(str::to_string))
-                    && state.objects.len() < MAX_KNOWN_OBJECTS
-                {
-                    state.objects.insert(backend, (session.clone(), object));
+        let mut nodes: Vec<PageNode> = serde_json::from_str(text)
+            .map_err(|e| BrowserError::Protocol(format!("the page's tree could not be read: {e}")))?;
+        if holder > 0 {
+            let offset = (holder as i64) << 32;
+            for node in &mut nodes {
+                if let Some(id) = node.id.as_mut() {
+                    *id += offset;
                 }
             }
-        });
+        }
+        Ok(nodes)
     }
 
-    /// The accessibility trees of the (same-process) iframes in `nodes`, nested ones included, by
-    /// the backend ID of their `<iframe>` element.
-    async fn frame_trees(&self, nodes: &[Value]) -> HashMap<i64, Vec<Value>> {
+    /// The trees of the iframes in `nodes` whose documents are walked on their own (another
+    /// origin: in this process or another), nested ones included, by the key of their `<iframe>`.
+    async fn frame_trees(&self, nodes: &[PageNode]) -> HashMap<i64, Vec<PageNode>> {
         const MAX_FRAMES: usize = 32;
         let mut frames = HashMap::new();
-        let mut queue: Vec<i64> = iframe_elements(nodes);
+        let mut queue: Vec<i64> = frame_elements(nodes);
         while let Some(element) = queue.pop() {
             if frames.len() >= MAX_FRAMES {
                 break;
             }
-            // The `<iframe>` may itself be inside an out-of-process frame: ask that frame's session.
-            let (holder, backend) = split_node(element);
-            let Ok(session) = self.frame_session(holder, "an iframe") else {
+            let Ok(holder) = self.frame_holder(element).await else {
                 continue;
             };
-            let Ok(described) = self
-                .call_in(
-                    &session,
-                    "DOM.describeNode",
-                    json!({"backendNodeId": backend}),
-                )
-                .await
-            else {
+            let Ok(inner) = self.walk(holder, None, "an iframe").await else {
                 continue;
             };
-            let Some(frame_id) = described["node"]["frameId"].as_str() else {
-                continue;
-            };
-            let same_process = self
-                .call_in(
-                    &session,
-                    "Accessibility.getFullAXTree",
-                    json!({"frameId": frame_id}),
-                )
-                .await
-                .ok();
-            let child = match same_process {
-                Some(_) => None,
-                // Not in this process: a cross-site iframe, whose session is announced a moment
-                // after the page loads.
-                None => self.child_session(frame_id, Duration::from_secs(2)).await,
-            };
-            let inner = match child {
-                // A cross-site iframe runs in another process: its tree comes from its session.
-                Some((index, session)) => {
-                    let Ok(tree) = self
-                        .call_in(&session, "Accessibility.getFullAXTree", json!({}))
-                        .await
-                    else {
-                        continue;
-                    };
-                    let mut inner = tree["nodes"].as_array().cloned().unwrap_or_default();
-                    tag_nodes(&mut inner, index);
-                    inner
-                }
-                None => match same_process {
-                    Some(tree) => {
-                        let mut inner = tree["nodes"].as_array().cloned().unwrap_or_default();
-                        if holder > 0 {
-                            tag_nodes(&mut inner, holder);
-                        }
-                        inner
-                    }
-                    None => continue,
-                },
-            };
-            queue.extend(iframe_elements(&inner));
+            queue.extend(frame_elements(&inner));
             frames.insert(element, inner);
         }
         frames
+    }
+
+    /// The index (1-based) in `child_frames` of the frame an `<iframe>` element shows, registering
+    /// it when it is in its parent's process and not known yet.
+    async fn frame_holder(&self, element: i64) -> Result<usize, BrowserError> {
+        let (parent, _) = split_node(element);
+        let session = self.frame_session(parent, "an iframe")?;
+        let object = self.object_of(element, "an iframe").await?;
+        let described = self
+            .call_in(&session, "DOM.describeNode", json!({"objectId": object}))
+            .await?;
+        let frame_id = described["node"]["frameId"]
+            .as_str()
+            .ok_or_else(|| BrowserError::Protocol("an iframe without a frame".into()))?
+            .to_string();
+        if let Some(index) = self.known_frame(&frame_id) {
+            return Ok(index);
+        }
+        // In the parent's process when keel's world can be made there.
+        let in_process = self
+            .call_in(
+                &session,
+                "Page.createIsolatedWorld",
+                json!({"frameId": frame_id, "worldName": KEEL_WORLD}),
+            )
+            .await
+            .ok()
+            .and_then(|created| created["executionContextId"].as_i64());
+        if let Some(context) = in_process {
+            self.call_in(
+                &session,
+                "Runtime.evaluate",
+                json!({"expression": WORLD_JS, "contextId": context}),
+            )
+            .await?;
+            let mut state = self.lock();
+            state.worlds.insert(frame_id.clone(), context);
+            if let Some(index) = find_frame(&state, &frame_id) {
+                return Ok(index);
+            }
+            state.child_frames.push(Some(ChildFrame {
+                session,
+                frame_id,
+                parent,
+                in_process: true,
+            }));
+            return Ok(state.child_frames.len());
+        }
+        // Not in this process: a cross-site iframe, whose session is announced a moment after
+        // the page loads.
+        self.child_session(&frame_id, Duration::from_secs(2))
+            .await
+            .map(|(index, _)| index)
+            .ok_or_else(|| BrowserError::Invalid("an iframe whose frame is not attached".into()))
+    }
+
+    fn known_frame(&self, frame_id: &str) -> Option<usize> {
+        find_frame(&self.lock(), frame_id)
     }
 
     /// The index (1-based) and session of the out-of-process iframe showing `frame_id`, waiting up
@@ -640,56 +634,52 @@ impl Tab {
             ));
         }
         let found = self
-            .call(
-                "Runtime.evaluate",
-                json!({
-                    "expression": format!("(() => {{ const all = document.querySelectorAll({}); return all.length === 1 ? all[0] : all.length; }})()", serde_json::to_string(target).unwrap_or_default()),
-                    "returnByValue": false,
-                }),
+            .call_world(
+                0,
+                target,
+                "function(selector) { const all = document.querySelectorAll(selector); return all.length === 1 ? __keel.idOf(all[0]) : -all.length; }",
+                vec![json!(target)],
+                self.timeouts.action,
             )
-            .await?;
-        if let Some(details) = found.get("exceptionDetails") {
-            let text = details["exception"]["description"]
-                .as_str()
-                .unwrap_or("invalid selector");
-            return Err(BrowserError::Invalid(format!(
-                "{target:?} is neither a ref from the snapshot (like e12) nor a valid CSS selector: {}",
-                text.lines().next().unwrap_or_default()
-            )));
+            .await;
+        let number = match found {
+            Ok(number) => number.as_i64().unwrap_or(0),
+            Err(BrowserError::Invalid(message)) if message.starts_with("script error") => {
+                return Err(BrowserError::Invalid(format!(
+                    "{target:?} is neither a ref from the snapshot (like e12) nor a valid CSS selector: {}",
+                    message.lines().next().unwrap_or_default()
+                )));
+            }
+            Err(error) => return Err(error),
+        };
+        match number {
+            n if n > 0 => Ok(n),
+            0 => Err(BrowserError::Invalid(format!(
+                "selector {target:?} matches no element"
+            ))),
+            n => Err(BrowserError::Invalid(format!(
+                "selector {target:?} matches {} elements; it must match exactly one (or use a ref from browser_snapshot)",
+                -n
+            ))),
         }
-        if let Some(count) = found["result"]["value"].as_i64() {
-            return Err(BrowserError::Invalid(format!(
-                "selector {target:?} matches {count} elements; it must match exactly one (or use a ref from browser_snapshot)"
-            )));
-        }
-        let object = found["result"]["objectId"].as_str().ok_or_else(|| {
-            BrowserError::Invalid(format!("selector {target:?} matches no element"))
-        })?;
-        let node = self
-            .call("DOM.describeNode", json!({"objectId": object}))
-            .await?;
-        node["node"]["backendNodeId"]
-            .as_i64()
-            .ok_or_else(|| BrowserError::Protocol("describeNode gave no backendNodeId".into()))
-    }
-
-    /// The session a node lives in (the page's, or an out-of-process iframe's) and its backend ID.
-    fn node_session(&self, node: i64, target: &str) -> Result<(String, i64), BrowserError> {
-        let (frame, backend) = split_node(node);
-        if frame == 0 {
-            return Ok((self.session_id.clone(), backend));
-        }
-        Ok((self.frame_session(frame, target)?, backend))
     }
 
     /// The session of frame `frame` (0: the page).
     fn frame_session(&self, frame: usize, target: &str) -> Result<String, BrowserError> {
-        if frame == 0 {
-            return Ok(self.session_id.clone());
-        }
+        self.frame_of(frame, target).map(|(session, _)| session)
+    }
+
+    /// The session and frame ID of frame `frame` (0: the page's main frame).
+    fn frame_of(&self, frame: usize, target: &str) -> Result<(String, String), BrowserError> {
         let state = self.lock();
+        if frame == 0 {
+            return Ok((
+                self.session_id.clone(),
+                state.main_frame.clone().unwrap_or_default(),
+            ));
+        }
         match state.child_frames.get(frame - 1) {
-            Some(Some(child)) => Ok(child.session.clone()),
+            Some(Some(child)) => Ok((child.session.clone(), child.frame_id.clone())),
             _ => Err(BrowserError::Invalid(format!(
                 "element {target} was in a frame that is gone; take a new snapshot (browser_snapshot)"
             ))),
@@ -708,76 +698,120 @@ impl Tab {
             .await
     }
 
-    /// The JavaScript object of a DOM node (and its session); an error that says to take a new
-    /// snapshot if it is gone.
-    async fn object_of(&self, node: i64, target: &str) -> Result<(String, String), BrowserError> {
-        if let Some(known) = self.lock().objects.get(&node) {
-            return Ok(known.clone());
+    /// The session and execution context of keel's world in frame `frame`, made there (and the
+    /// script run in it) when no event announced it.
+    async fn world(&self, frame: usize, target: &str) -> Result<(String, i64), BrowserError> {
+        let (session, frame_id) = self.frame_of(frame, target)?;
+        if let Some(context) = self.lock().worlds.get(&frame_id) {
+            return Ok((session, *context));
         }
-        let (session, backend) = self.node_session(node, target)?;
-        let resolved = self
-            .call_in(&session, "DOM.resolveNode", json!({"backendNodeId": backend}))
-            .await
-            .map_err(|_| {
-                BrowserError::Invalid(format!(
-                    "element {target} is no longer on the page; take a new snapshot (browser_snapshot)"
-                ))
-            })?;
-        resolved["object"]["objectId"]
-            .as_str()
-            .map(|object| {
-                let known = (session, object.to_string());
-                let mut state = self.lock();
-                if state.objects.len() < MAX_KNOWN_OBJECTS {
-                    state.objects.insert(node, known.clone());
-                }
-                known
-            })
-            .ok_or_else(|| {
-                BrowserError::Invalid(format!(
-                    "element {target} is no longer on the page; take a new snapshot"
-                ))
-            })
+        let created = self
+            .call_in(
+                &session,
+                "Page.createIsolatedWorld",
+                json!({"frameId": frame_id, "worldName": KEEL_WORLD}),
+            )
+            .await?;
+        let context = created["executionContextId"].as_i64().ok_or_else(|| {
+            BrowserError::Protocol("createIsolatedWorld gave no context".into())
+        })?;
+        self.call_in(
+            &session,
+            "Runtime.evaluate",
+            json!({"expression": WORLD_JS, "contextId": context}),
+        )
+        .await?;
+        self.lock().worlds.insert(frame_id, context);
+        Ok((session, context))
     }
 
-    /// Calls `function` (JavaScript, `this` is the element) on the node and returns its value.
+    /// Calls `function` in keel's world of frame `frame` and returns its value (by value) or an
+    /// error naming `target` if it threw. A world that went away unseen (the frame moved on) is
+    /// made anew once.
+    async fn call_world(
+        &self,
+        frame: usize,
+        target: &str,
+        function: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Value, BrowserError> {
+        let arguments: Vec<Value> = args.into_iter().map(|v| json!({"value": v})).collect();
+        let mut retried = false;
+        loop {
+            let (session, context) = self.world(frame, target).await?;
+            let result = self
+                .conn
+                .call(
+                    "Runtime.callFunctionOn",
+                    json!({"executionContextId": context, "functionDeclaration": function,
+                           "arguments": arguments, "returnByValue": true, "awaitPromise": true}),
+                    Some(&session),
+                    timeout,
+                )
+                .await;
+            let result = match result {
+                Err(BrowserError::Cdp(message))
+                    if !retried && message.contains("context") =>
+                {
+                    retried = true;
+                    let mut state = self.lock();
+                    state.worlds.retain(|_, c| *c != context);
+                    continue;
+                }
+                other => other?,
+            };
+            if let Some(details) = result.get("exceptionDetails") {
+                return Err(BrowserError::Invalid(format!(
+                    "script error on {target}: {}",
+                    exception_text(details, "unknown")
+                )));
+            }
+            return Ok(result["result"]["value"].clone());
+        }
+    }
+
+    /// The JavaScript object (in keel's world) of the element `node` names, for protocol calls
+    /// that take one; an error that says to take a new snapshot if it is gone.
+    async fn object_of(&self, node: i64, target: &str) -> Result<String, BrowserError> {
+        let (frame, number) = split_node(node);
+        let (session, context) = self.world(frame, target).await?;
+        let found = self
+            .call_in(
+                &session,
+                "Runtime.callFunctionOn",
+                json!({"executionContextId": context, "functionDeclaration": "function(n) { return __keel.el(n); }",
+                       "arguments": [{"value": number}]}),
+            )
+            .await?;
+        found["result"]["objectId"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| gone(target))
+    }
+
+    /// Calls `function` (JavaScript, `this` is the element) on the element `node` names, in
+    /// keel's world, and returns its value: one protocol call.
     async fn call_on(
         &self,
-        backend: i64,
+        node: i64,
         target: &str,
         function: &str,
         args: Vec<Value>,
     ) -> Result<Value, BrowserError> {
-        let arguments: Vec<Value> = args.into_iter().map(|v| json!({"value": v})).collect();
-        let call = |session: String, object: String| {
-            let arguments = arguments.clone();
-            async move {
-                self.call_in(
-                    &session,
-                    "Runtime.callFunctionOn",
-                    json!({"objectId": object, "functionDeclaration": function, "arguments": arguments,
-                           "returnByValue": true, "awaitPromise": true}),
-                )
-                .await
-            }
-        };
-        let (session, object) = self.object_of(backend, target).await?;
-        let result = match call(session, object).await {
-            Ok(result) => result,
-            // A remembered object whose context went away unseen (an iframe's): resolve it anew.
-            Err(BrowserError::Cdp(_)) if self.lock().objects.remove(&backend).is_some() => {
-                let (session, object) = self.object_of(backend, target).await?;
-                call(session, object).await?
-            }
-            Err(error) => return Err(error),
-        };
-        if let Some(details) = result.get("exceptionDetails") {
-            return Err(BrowserError::Invalid(format!(
-                "script error on {target}: {}",
-                exception_text(details, "unknown")
-            )));
+        let (frame, number) = split_node(node);
+        let wrapped = format!(
+            "function(n, ...args) {{ const e = __keel.el(n); if (!e) return {{{STALE}: true}}; return ({function}).apply(e, args); }}"
+        );
+        let mut all = vec![json!(number)];
+        all.extend(args);
+        let value = self
+            .call_world(frame, target, &wrapped, all, self.timeouts.action)
+            .await?;
+        if value.get(STALE).is_some() {
+            return Err(gone(target));
         }
-        Ok(result["result"]["value"].clone())
+        Ok(value)
     }
 
     /// The `<iframe>` element of out-of-process frame `frame`: the frame that holds it, that
@@ -1039,21 +1073,28 @@ impl Tab {
         paths: &[std::path::PathBuf],
     ) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
-        let backend = match target {
-            Some(target) => self.resolve_target(target).await?,
-            None => self.lock().file_chooser.ok_or_else(|| {
-                BrowserError::Invalid("no file chooser is open: click the upload button first, or name the file input with `target`".into())
-            })?,
+        let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        // The input: named (its object in the frame that holds it), or the page's open chooser.
+        let (session, params) = match target {
+            Some(target) => {
+                let node = self.resolve_target(target).await?;
+                let session = self.frame_session(split_node(node).0, target)?;
+                let object = self.object_of(node, target).await?;
+                (session, json!({"files": files, "objectId": object}))
+            }
+            None => {
+                let backend = self.lock().file_chooser.ok_or_else(|| {
+                    BrowserError::Invalid("no file chooser is open: click the upload button first, or name the file input with `target`".into())
+                })?;
+                (
+                    self.session_id.clone(),
+                    json!({"files": files, "backendNodeId": backend}),
+                )
+            }
         };
         let before = self.lock().documents;
-        let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        let (session, backend) = self.node_session(backend, target.unwrap_or("the file input"))?;
-        self.call_in(
-            &session,
-            "DOM.setFileInputFiles",
-            json!({"files": files, "backendNodeId": backend}),
-        )
-        .await
+        self.call_in(&session, "DOM.setFileInputFiles", params)
+            .await
         .map_err(|e| {
             BrowserError::Invalid(format!(
                 "cannot put files into that element (is it an <input type=file>?): {e}"
@@ -1139,9 +1180,38 @@ impl Tab {
         self.no_dialog()?;
         match target {
             Some(target) => {
-                let backend = self.resolve_target(target).await?;
-                let wrapped = format!("function() {{ return ({function})(this); }}");
-                self.call_on(backend, target, &wrapped, vec![]).await
+                // In the page's own world (its globals in reach), on the element keel's world names.
+                let node = self.resolve_target(target).await?;
+                let session = self.frame_session(split_node(node).0, target)?;
+                let object = self.object_of(node, target).await?;
+                let described = self
+                    .call_in(&session, "DOM.describeNode", json!({"objectId": object}))
+                    .await?;
+                let resolved = self
+                    .call_in(
+                        &session,
+                        "DOM.resolveNode",
+                        json!({"backendNodeId": described["node"]["backendNodeId"]}),
+                    )
+                    .await?;
+                let object = resolved["object"]["objectId"]
+                    .as_str()
+                    .ok_or_else(|| gone(target))?;
+                let result = self
+                    .call_in(
+                        &session,
+                        "Runtime.callFunctionOn",
+                        json!({"objectId": object, "functionDeclaration": format!("function() {{ return ({function})(this); }}"),
+                               "returnByValue": true, "awaitPromise": true}),
+                    )
+                    .await?;
+                if let Some(details) = result.get("exceptionDetails") {
+                    return Err(BrowserError::Invalid(format!(
+                        "the function threw: {}",
+                        exception_text(details, "unknown")
+                    )));
+                }
+                Ok(result["result"]["value"].clone())
             }
             None => {
                 let result = self
@@ -1272,44 +1342,54 @@ impl Tab {
     }
 }
 
-/// Splits a node ID into its frame (0: the page's own process, i: out-of-process iframe i-1) and
-/// its backend node ID there.
-/// An out-of-process iframe: its session, its frame ID and the frame that holds its `<iframe>`
-/// (0: the page; else the index of another out-of-process frame, for nested cross-site frames).
+/// A frame walked on its own: its session (its own when out of process), its frame ID and the
+/// frame that holds its `<iframe>` (0: the page; else the index of another such frame).
 #[derive(Debug, Clone)]
 struct ChildFrame {
     session: String,
     frame_id: String,
     parent: usize,
+    /// In its parent's process (a cross-origin, same-site frame): no session of its own, so it
+    /// is forgotten when the page navigates or the frame is detached.
+    in_process: bool,
 }
 
+/// Splits an element key into its frame (0: the page and the same-origin frames walked with it,
+/// i: `child_frames[i - 1]`) and the element's number in that frame's keel world.
 fn split_node(id: i64) -> (usize, i64) {
     ((id >> 32) as usize, id & 0xffff_ffff)
 }
 
-/// Gives the nodes of an out-of-process iframe's tree page-wide IDs (see `split_node`).
-fn tag_nodes(nodes: &mut [Value], frame: usize) {
-    let offset = (frame as i64) << 32;
-    for node in nodes {
-        if let Some(backend) = node.get("backendDOMNodeId").and_then(Value::as_i64) {
-            node["backendDOMNodeId"] = json!(backend + offset);
-        }
-    }
-}
-
-fn iframe_elements(nodes: &[Value]) -> Vec<i64> {
+/// The keys of the iframes in `nodes` whose documents are walked on their own.
+fn frame_elements(nodes: &[PageNode]) -> Vec<i64> {
     nodes
         .iter()
-        .filter(|n| n.pointer("/role/value").and_then(Value::as_str) == Some("Iframe"))
-        .filter_map(|n| n.get("backendDOMNodeId").and_then(Value::as_i64))
+        .filter(|n| n.frame != 0)
+        .filter_map(|n| n.id)
         .collect()
+}
+
+fn has_frames(nodes: &[PageNode]) -> bool {
+    nodes.iter().any(|n| n.role == "Iframe")
+}
+
+fn find_frame(s: &TabState, frame_id: &str) -> Option<usize> {
+    s.child_frames
+        .iter()
+        .position(|c| c.as_ref().is_some_and(|c| c.frame_id == frame_id))
+        .map(|i| i + 1)
+}
+
+fn gone(target: &str) -> BrowserError {
+    BrowserError::Invalid(format!(
+        "element {target} is no longer on the page; take a new snapshot (browser_snapshot)"
+    ))
 }
 
 fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-    // Anything that may change the accessibility tree drops the cached one.
-    if method.starts_with("Accessibility.")
-        || method == "Runtime.bindingCalled"
+    // Anything that may change the page's tree drops the cached one.
+    if method == "Runtime.bindingCalled"
         || matches!(
             method,
             "Page.frameNavigated"
@@ -1321,13 +1401,36 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
     {
         s.ax_cache = None;
     }
-    if matches!(
-        method,
-        "Runtime.executionContextsCleared"
-            | "Runtime.executionContextDestroyed"
-            | "Page.frameNavigated"
-    ) {
-        s.objects.clear();
+    match method {
+        "Runtime.executionContextCreated" => {
+            let context = &params["context"];
+            if context["name"] == KEEL_WORLD
+                && let (Some(id), Some(frame)) = (
+                    context["id"].as_i64(),
+                    context["auxData"]["frameId"].as_str(),
+                )
+            {
+                s.worlds.insert(frame.to_string(), id);
+            }
+        }
+        "Runtime.executionContextDestroyed" => {
+            let gone = params["executionContextId"].as_i64();
+            s.worlds.retain(|_, c| Some(*c) != gone);
+        }
+        "Runtime.executionContextsCleared" => s.worlds.clear(),
+        "Page.frameDetached" => {
+            let frame = params["frameId"].as_str().unwrap_or_default();
+            s.worlds.remove(frame);
+            for slot in s.child_frames.iter_mut() {
+                if slot
+                    .as_ref()
+                    .is_some_and(|c| c.in_process && c.frame_id == frame)
+                {
+                    *slot = None;
+                }
+            }
+        }
+        _ => {}
     }
     let is_main =
         |s: &TabState, frame: Option<&str>| frame.is_some() && frame == s.main_frame.as_deref();
@@ -1357,6 +1460,12 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                 s.refs.clear();
                 s.by_ref.clear();
                 s.document_first_ref = s.next_ref + 1;
+                // Frames in the page's process went with the old document.
+                for slot in s.child_frames.iter_mut() {
+                    if slot.as_ref().is_some_and(|c| c.in_process) {
+                        *slot = None;
+                    }
+                }
                 // The old document's requests end with it, often without a word (a favicon cut
                 // off by the navigation): waiting for them would stall every later action.
                 s.inflight.clear();
@@ -1466,6 +1575,7 @@ fn frame_event(s: &mut TabState, parent: usize, method: &str, params: &Value) ->
                     session: session.to_string(),
                     frame_id: frame.to_string(),
                     parent,
+                    in_process: false,
                 }));
                 s.ax_cache = None;
                 // The frame's requests now finish in its own process: they are not waited for here.
@@ -1562,17 +1672,11 @@ const KEEL_WORLD: &str = "keel";
 /// The binding the change observer calls.
 const CHANGE_BINDING: &str = "__keelChanged";
 
-/// Reports DOM changes and user input through the binding, at most once per microtask.
-const CHANGE_OBSERVER_JS: &str = r#"(() => {
-  let pending = false;
-  const changed = () => {
-    if (pending) return;
-    pending = true;
-    queueMicrotask(() => { pending = false; try { __keelChanged(""); } catch (e) {} });
-  };
-  new MutationObserver(changed).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
-  for (const type of ["input", "change", "scroll", "focusin", "toggle"]) document.addEventListener(type, changed, true);
-})()"#;
+/// keel's script in every frame's keel world (see `world.js`).
+const WORLD_JS: &str = include_str!("world.js");
+
+/// What `call_on` answers for an element whose number names nothing any more.
+const STALE: &str = "__keelStale";
 
 /// Scrolls the element into view and returns its center, or the problem (hidden, covered).
 const POINT_JS: &str = r##"function() {
@@ -1602,12 +1706,6 @@ const POINT_JS: &str = r##"function() {
 
 /// Out-of-process frames inside one another at most, for an action.
 const MAX_FRAME_DEPTH: usize = 8;
-
-/// Node objects remembered per tab at most.
-const MAX_KNOWN_OBJECTS: usize = 256;
-
-/// Text fields of a snapshot resolved ahead of use at most.
-const PREFETCHED_FIELDS: usize = 16;
 
 const FOCUS_AND_SELECT_JS: &str = r#"function(text) {
   if (!this.isConnected) return {problem: "it is no longer on the page; take a new snapshot"};

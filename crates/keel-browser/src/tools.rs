@@ -564,7 +564,7 @@ impl BrowserPack {
             "browser_snapshot" => {
                 let mut options = self.snapshot_options(args);
                 if let Some(target) = string(args, "target") {
-                    options.root_backend_id = Some(tab.resolve_target(target).await.map_err(err)?);
+                    options.root = Some(tab.resolve_target(target).await.map_err(err)?);
                 }
                 let snapshot = tab.snapshot(options).await.map_err(err)?;
                 let mut out = format!(
@@ -964,7 +964,7 @@ impl BrowserPack {
                 (n as usize).min(self.pool.config().max_snapshot_bytes)
             });
         SnapshotOptions {
-            root_backend_id: None,
+            root: None,
             max_depth: args
                 .get("depth")
                 .and_then(Value::as_u64)

@@ -1,0 +1,325 @@
+// keel's script in every frame's isolated "keel" world (the page cannot see or change it): it
+// reports page changes through a binding, names elements by number for the tools, and walks the
+// page into the tree a snapshot is rendered from. The tree follows the accessibility roles and
+// names of WAI-ARIA and HTML-AAM (roles, names from labels and content, states), computed here
+// from the DOM: far cheaper than asking the browser for its whole accessibility tree.
+(() => {
+  if (globalThis.__keel) return;
+
+  // Changes: at most one report per microtask.
+  let pending = false;
+  const changed = () => {
+    if (pending) return;
+    pending = true;
+    queueMicrotask(() => { pending = false; try { __keelChanged(""); } catch (e) {} });
+  };
+  new MutationObserver(changed).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+  for (const type of ["input", "change", "scroll", "focusin", "toggle"]) document.addEventListener(type, changed, true);
+
+  // Element numbers: stable for an element's life in this document; a new document starts at a
+  // random base, so a number from an older document names nothing here.
+  let next = 1 + Math.floor(Math.random() * 0x3fffffff);
+  const ids = new WeakMap();
+  const elements = new Map();
+  const idOf = (e) => {
+    let n = ids.get(e);
+    if (n === undefined) {
+      n = next++;
+      ids.set(e, n);
+      elements.set(n, new WeakRef(e));
+    }
+    return n;
+  };
+  const el = (n) => {
+    const ref = elements.get(n);
+    const e = ref && ref.deref();
+    return e && e.isConnected ? e : null;
+  };
+
+  const SKIP = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE", "HEAD", "META", "LINK", "TITLE", "BASE", "DATALIST", "PARAM", "SOURCE", "TRACK"]);
+  const BLOCK = new Set(["DIV", "P", "LI", "UL", "OL", "DL", "DT", "DD", "H1", "H2", "H3", "H4", "H5", "H6", "TR", "TD", "TH", "TABLE", "SECTION", "ARTICLE", "ASIDE", "NAV", "MAIN", "HEADER", "FOOTER", "FORM", "FIELDSET", "BLOCKQUOTE", "PRE", "FIGURE", "FIGCAPTION", "ADDRESS", "DETAILS", "SUMMARY", "BR", "HR", "LABEL", "OPTION"]);
+  const INTERACTIVE = new Set(["button", "link", "textbox", "searchbox", "checkbox", "radio", "combobox", "listbox", "option", "menuitem", "menuitemcheckbox", "menuitemradio", "tab", "switch", "slider", "spinbutton", "treeitem"]);
+  const FROM_CONTENT = new Set(["button", "link", "heading", "cell", "gridcell", "columnheader", "rowheader", "option", "tab", "menuitem", "menuitemcheckbox", "menuitemradio", "checkbox", "radio", "switch", "treeitem", "tooltip"]);
+  const LANDMARK_SCOPE = "article, aside, main, nav, section";
+  const INPUT_ROLES = {button: "button", submit: "button", reset: "button", image: "button", file: "button", color: "button",
+    checkbox: "checkbox", radio: "radio", range: "slider", number: "spinbutton", search: "searchbox"};
+
+  const attr = (e, name) => {
+    const v = e.getAttribute(name);
+    return v === null ? "" : v.trim();
+  };
+  const squash = (s) => s.replace(/\s+/g, " ").trim();
+
+  function role(e) {
+    const explicit = attr(e, "role").split(/\s+/)[0];
+    if (explicit) return explicit === "presentation" ? "none" : explicit;
+    switch (e.tagName) {
+      case "A": case "AREA": return e.hasAttribute("href") ? "link" : "generic";
+      case "BUTTON": return "button";
+      case "INPUT": {
+        if (e.type === "checkbox" && e.hasAttribute("switch")) return "switch";
+        if (INPUT_ROLES[e.type]) return INPUT_ROLES[e.type];
+        return e.list ? "combobox" : "textbox";
+      }
+      case "SELECT": return e.multiple || e.size > 1 ? "listbox" : "combobox";
+      case "OPTION": return "option";
+      case "OPTGROUP": return "group";
+      case "TEXTAREA": return "textbox";
+      case "H1": case "H2": case "H3": case "H4": case "H5": case "H6": return "heading";
+      case "UL": case "OL": case "MENU": case "DL": return "list";
+      case "LI": return "listitem";
+      case "DT": return "term";
+      case "DD": return "definition";
+      case "NAV": return "navigation";
+      case "MAIN": return "main";
+      case "HEADER": return e.parentElement && e.parentElement.closest(LANDMARK_SCOPE) ? "generic" : "banner";
+      case "FOOTER": return e.parentElement && e.parentElement.closest(LANDMARK_SCOPE) ? "generic" : "contentinfo";
+      case "ASIDE": return "complementary";
+      case "SECTION": return e.hasAttribute("aria-label") || e.hasAttribute("aria-labelledby") ? "region" : "generic";
+      case "ARTICLE": return "article";
+      case "FORM": return "form";
+      case "FIELDSET": return "group";
+      case "DETAILS": return "group";
+      case "SUMMARY": return "button";
+      case "DIALOG": return "dialog";
+      case "FIGURE": return "figure";
+      case "TABLE": return "table";
+      case "THEAD": case "TBODY": case "TFOOT": return "rowgroup";
+      case "TR": return "row";
+      case "TD": return e.closest("table") && attr(e.closest("table"), "role") === "grid" ? "gridcell" : "cell";
+      case "TH": return headerRole(e);
+      case "P": return "paragraph";
+      case "BLOCKQUOTE": return "blockquote";
+      case "PRE": return "Pre";
+      case "HR": return "separator";
+      case "IMG": return e.getAttribute("alt") === "" ? "none" : "image";
+      case "SVG": case "svg": return "image";
+      case "LABEL": return "LabelText";
+      case "OUTPUT": return "status";
+      case "PROGRESS": return "progressbar";
+      case "METER": return "meter";
+      case "IFRAME": case "FRAME": return "Iframe";
+      default: return e.isContentEditable && !(e.parentElement && e.parentElement.isContentEditable) ? "textbox" : "generic";
+    }
+  }
+
+  function headerRole(th) {
+    const scope = attr(th, "scope").toLowerCase();
+    if (scope === "row" || scope === "rowgroup") return "rowheader";
+    if (scope === "col" || scope === "colgroup") return "columnheader";
+    const row = th.parentElement;
+    if (row && row.parentElement && row.parentElement.tagName === "THEAD") return "columnheader";
+    return row && row.querySelector(":scope > td") ? "rowheader" : "columnheader";
+  }
+
+  // Whether an element shows: "no" (it and its subtree are not rendered), "wrapper" (it is not
+  // rendered itself but its children may be: display: contents, visibility: hidden) or "yes".
+  function shown(e) {
+    if (e.checkVisibility({visibilityProperty: true})) return "yes";
+    const style = getComputedStyle(e);
+    if (style.display === "contents") return "wrapper";
+    if (style.display !== "none" && style.visibility !== "visible" && e.checkVisibility()) return "wrapper";
+    return "no";
+  }
+
+  // The children of an element as laid out: its shadow root's, a slot's assigned nodes, or its own.
+  function kids(e) {
+    if (e.shadowRoot) return e.shadowRoot.childNodes;
+    if (e.tagName === "SLOT") {
+      const assigned = e.assignedNodes({flatten: true});
+      return assigned.length ? assigned : e.childNodes;
+    }
+    return e.childNodes;
+  }
+
+  // The text an element gives a name made from its content (accname "name from content").
+  function textOf(node, skip, hiddenOk) {
+    if (node.nodeType === 3) return node.data;
+    if (node.nodeType !== 1 || node === skip) return "";
+    const e = node;
+    if (SKIP.has(e.tagName)) return "";
+    if (!hiddenOk && (attr(e, "aria-hidden") === "true" || shown(e) === "no")) return "";
+    const label = attr(e, "aria-label");
+    let text;
+    if (label) text = label;
+    else if (e.tagName === "IMG" || e.tagName === "AREA") text = e.getAttribute("alt") || "";
+    else if (e.tagName === "INPUT") text = e.type === "checkbox" || e.type === "radio" ? "" : e.value;
+    else if (e.tagName === "TEXTAREA") text = e.value;
+    else if (e.tagName === "SELECT") text = Array.from(e.selectedOptions).map((o) => o.label).join(" ");
+    else {
+      text = "";
+      for (const child of kids(e)) text += textOf(child, skip, hiddenOk);
+    }
+    return BLOCK.has(e.tagName) || label ? " " + text + " " : text;
+  }
+
+  function byIds(e, name) {
+    const root = e.getRootNode();
+    return attr(e, name).split(/\s+/).filter(Boolean)
+      .map((id) => (root.getElementById ? root : document).getElementById(id))
+      .filter(Boolean);
+  }
+
+  function nameOf(e, r) {
+    const labelledBy = byIds(e, "aria-labelledby");
+    if (labelledBy.length) {
+      const text = squash(labelledBy.map((l) => textOf(l, null, true)).join(" "));
+      if (text) return text;
+    }
+    const label = attr(e, "aria-label");
+    if (label) return squash(label);
+    const tag = e.tagName;
+    if (tag === "INPUT" && ["button", "submit", "reset"].includes(e.type)) {
+      return e.value || (e.type === "submit" ? "Submit" : e.type === "reset" ? "Reset" : "");
+    }
+    if (tag === "INPUT" && e.type === "image") return attr(e, "alt") || e.value || "Submit";
+    if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || tag === "METER" || tag === "PROGRESS" || tag === "OUTPUT") {
+      const labels = e.labels ? Array.from(e.labels) : [];
+      const text = squash(labels.map((l) => textOf(l, e, false)).join(" "));
+      if (text) return text;
+      if (tag !== "SELECT" && attr(e, "placeholder")) return attr(e, "placeholder");
+      return attr(e, "title");
+    }
+    if (tag === "IMG" || tag === "AREA") return squash(e.getAttribute("alt") || attr(e, "title"));
+    if (tag === "svg" || tag === "SVG") {
+      const title = e.querySelector(":scope > title");
+      return title ? squash(title.textContent) : "";
+    }
+    if (tag === "FIELDSET") {
+      const legend = e.querySelector(":scope > legend");
+      if (legend) return squash(textOf(legend, null, false));
+    }
+    if (tag === "TABLE" && e.caption) return squash(textOf(e.caption, null, true));
+    if (tag === "FIGURE") {
+      const caption = e.querySelector(":scope > figcaption");
+      if (caption) return squash(textOf(caption, null, false));
+    }
+    if (tag === "IFRAME" || tag === "FRAME") return attr(e, "title");
+    if (FROM_CONTENT.has(r)) {
+      const text = squash(textOf(e, null, false));
+      if (text) return text;
+    }
+    return attr(e, "title");
+  }
+
+  function states(e, r) {
+    const out = [];
+    const aria = (name) => attr(e, "aria-" + name);
+    const tag = e.tagName;
+    let checked = aria("checked");
+    if (tag === "INPUT" && (e.type === "checkbox" || e.type === "radio")) checked = e.indeterminate ? "mixed" : String(e.checked);
+    if (checked === "true") out.push("checked");
+    else if (checked === "mixed") out.push("checked=mixed");
+    if ((tag === "OPTION" && e.selected) || aria("selected") === "true") out.push("selected");
+    let expanded = aria("expanded");
+    if (tag === "SUMMARY" && e.parentElement && e.parentElement.tagName === "DETAILS") expanded = String(e.parentElement.open);
+    if (expanded === "true") out.push("expanded");
+    if (aria("pressed") === "true") out.push("pressed");
+    else if (aria("pressed") === "mixed") out.push("pressed=mixed");
+    if ((e.matches && e.matches(":disabled")) || aria("disabled") === "true") out.push("disabled");
+    if (e.required || aria("required") === "true") out.push("required");
+    return out;
+  }
+
+  function valueOf(e, r) {
+    const tag = e.tagName;
+    if (tag === "INPUT") {
+      if (e.type === "password") return e.value ? "•".repeat(e.value.length) : "";
+      if (e.type === "file") return e.files && e.files.length ? Array.from(e.files).map((f) => f.name).join(", ") : "No file chosen";
+      if (["button", "submit", "reset", "image", "checkbox", "radio"].includes(e.type)) return "";
+      return e.value;
+    }
+    if (tag === "TEXTAREA") return e.value;
+    if (tag === "SELECT" && !e.multiple) return e.selectedOptions.length ? e.selectedOptions[0].label : "";
+    if (tag === "PROGRESS" || tag === "METER") return String(e.value);
+    if (r === "slider" || r === "spinbutton" || r === "progressbar") return aria(e, "valuetext") || attr(e, "aria-valuenow");
+    if (r === "textbox" && e.isContentEditable) return e.innerText;
+    return "";
+  }
+  const aria = (e, name) => attr(e, "aria-" + name);
+
+  // Walks the page into a flat list of nodes (index 0 is the root), each
+  // {r: role, n: name, i: element number, c: child indices, s: states, v: value, l: level,
+  //  f: focusable, x: an iframe whose document is walked on its own}.
+  function snapshot(rootId) {
+    const nodes = [];
+    const add = (node) => (nodes.push(node), nodes.length - 1);
+
+    function visit(e, parent) {
+      if (SKIP.has(e.tagName) || e.tagName === "CAPTION" || (e.tagName === "INPUT" && e.type === "hidden")) return;
+      if (attr(e, "aria-hidden") === "true") return;
+      const visible = shown(e);
+      if (visible === "no") return;
+      let r = visible === "wrapper" ? "generic" : role(e);
+      if (r === "image" && (e.tagName === "svg" || e.tagName === "SVG") && !attr(e, "aria-label") && !e.querySelector(":scope > title")) return;
+      const node = {r};
+      if (visible === "yes" && r !== "generic" && r !== "none") {
+        const name = nameOf(e, r);
+        if (name) node.n = name;
+      } else if (visible === "yes" && (attr(e, "aria-label") || attr(e, "aria-labelledby"))) {
+        node.n = nameOf(e, r);
+      }
+      if (r === "image" && !node.n) return;
+      const focusable = e.hasAttribute("tabindex") && e.tabIndex >= 0 && !e.disabled;
+      if (focusable || (e.isContentEditable && r === "textbox")) node.f = 1;
+      if (INTERACTIVE.has(r) || node.f || r === "Iframe") node.i = idOf(e);
+      if (visible === "yes") {
+        const s = states(e, r);
+        if (s.length) node.s = s;
+        const v = valueOf(e, r);
+        if (v) node.v = v;
+        if (r === "heading") {
+          const level = Number(aria(e, "level")) || Number(e.tagName.slice(1)) || 0;
+          if (level) node.l = level;
+        }
+      }
+      const index = add(node);
+      if (parent) (parent.c || (parent.c = [])).push(index);
+      if (r === "Iframe") {
+        let inner = null;
+        try { inner = e.contentDocument; } catch (err) {}
+        if (inner && inner.body) {
+          for (const child of inner.body.childNodes) walk(child, node);
+        } else if (e.src || e.srcdoc) {
+          node.x = 1;
+        }
+        return;
+      }
+      if (e.tagName === "SELECT") {
+        for (const option of e.querySelectorAll("option")) {
+          const o = {r: "option", n: squash(option.label || option.text), i: idOf(option)};
+          if (option.selected) o.s = ["selected"];
+          if (option.disabled) (o.s || (o.s = [])).push("disabled");
+          (node.c || (node.c = [])).push(add(o));
+        }
+        return;
+      }
+      if (e.tagName === "TEXTAREA" || e.tagName === "INPUT" || e.tagName === "IMG" || e.tagName === "svg" || e.tagName === "SVG") return;
+      // A label's own text is its control's name already: only its elements are walked.
+      const labelling = e.tagName === "LABEL" && e.control && shown(e.control) === "yes";
+      for (const child of kids(e)) if (!labelling || child.nodeType !== 3) walk(child, node);
+    }
+
+    function walk(child, parent) {
+      if (child.nodeType === 3) {
+        const text = child.data;
+        if (text.trim()) (parent.c || (parent.c = [])).push(add({r: "StaticText", n: text}));
+      } else if (child.nodeType === 1) {
+        visit(child, parent);
+      }
+    }
+
+    if (rootId !== null && rootId !== undefined) {
+      const root = el(rootId);
+      if (!root) return null;
+      visit(root, null);
+      if (!nodes.length) add({r: "generic"});
+    } else {
+      const root = add({r: "RootWebArea", n: document.title});
+      if (document.body) for (const child of kids(document.body)) walk(child, nodes[root]);
+    }
+    return JSON.stringify(nodes);
+  }
+
+  Object.defineProperty(globalThis, "__keel", {value: Object.freeze({snapshot, el, idOf})});
+})();
