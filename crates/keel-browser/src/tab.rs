@@ -1713,8 +1713,10 @@ const FOCUS_AND_SELECT_JS: &str = r#"function(text) {
     (this.tagName === "INPUT" && !["button","submit","reset","checkbox","radio","file","image","range","color"].includes(this.type));
   if (!editable) return {problem: "it is not a text field (it is <" + this.tagName.toLowerCase() + (this.type ? " type=" + this.type : "") + ">)"};
   if (this.disabled || this.readOnly) return {problem: "it is disabled or read-only"};
-  this.scrollIntoView({block: "center", behavior: "instant"});
-  this.focus();
+  // Scrolled only when out of view: a scroll costs a layout and a frame.
+  const r = this.getBoundingClientRect();
+  if (r.bottom <= 0 || r.right <= 0 || r.top >= innerHeight || r.left >= innerWidth) this.scrollIntoView({block: "center", behavior: "instant"});
+  this.focus({preventScroll: true});
   if (this.select) this.select(); else document.execCommand("selectAll");
   if (text === null) return {};
   const typed = text === "" ? document.execCommand("delete") : document.execCommand("insertText", false, text);

@@ -114,7 +114,18 @@
 
   // Whether an element shows: "no" (it and its subtree are not rendered), "wrapper" (it is not
   // rendered itself but its children may be: display: contents, visibility: hidden) or "yes".
+  // Answers remembered for the length of one walk (an element is asked about as part of its
+  // ancestors' names and again when it is visited).
+  let shownMemo = null, textMemo = null;
   function shown(e) {
+    if (shownMemo) {
+      let v = shownMemo.get(e);
+      if (v === undefined) shownMemo.set(e, (v = shownUncached(e)));
+      return v;
+    }
+    return shownUncached(e);
+  }
+  function shownUncached(e) {
     if (e.checkVisibility({visibilityProperty: true})) return "yes";
     const style = getComputedStyle(e);
     if (style.display === "contents") return "wrapper";
@@ -136,7 +147,12 @@
   function textOf(node, skip, hiddenOk) {
     if (node.nodeType === 3) return node.data;
     if (node.nodeType !== 1 || node === skip) return "";
-    const e = node;
+    if (skip || hiddenOk || !textMemo) return textOfUncached(node, skip, hiddenOk);
+    let text = textMemo.get(node);
+    if (text === undefined) textMemo.set(node, (text = textOfUncached(node, null, false)));
+    return text;
+  }
+  function textOfUncached(e, skip, hiddenOk) {
     if (SKIP.has(e.tagName)) return "";
     if (!hiddenOk && (attr(e, "aria-hidden") === "true" || shown(e) === "no")) return "";
     const label = attr(e, "aria-label");
@@ -206,6 +222,8 @@
     const out = [];
     const aria = (name) => attr(e, "aria-" + name);
     const tag = e.tagName;
+    const formy = "disabled" in e || tag === "OPTION" || tag === "SUMMARY";
+    if (!formy && !e.hasAttribute("role") && !e.attributes.length) return out;
     let checked = aria("checked");
     if (tag === "INPUT" && (e.type === "checkbox" || e.type === "radio")) checked = e.indeterminate ? "mixed" : String(e.checked);
     if (checked === "true") out.push("checked");
@@ -216,7 +234,7 @@
     if (expanded === "true") out.push("expanded");
     if (aria("pressed") === "true") out.push("pressed");
     else if (aria("pressed") === "mixed") out.push("pressed=mixed");
-    if ((e.matches && e.matches(":disabled")) || aria("disabled") === "true") out.push("disabled");
+    if ((formy && e.matches(":disabled")) || aria("disabled") === "true") out.push("disabled");
     if (e.required || aria("required") === "true") out.push("required");
     return out;
   }
@@ -242,6 +260,16 @@
   // {r: role, n: name, i: element number, c: child indices, s: states, v: value, l: level,
   //  f: focusable, x: an iframe whose document is walked on its own}.
   function snapshot(rootId) {
+    shownMemo = new Map();
+    textMemo = new Map();
+    try {
+      return walkAll(rootId);
+    } finally {
+      shownMemo = textMemo = null;
+    }
+  }
+
+  function walkAll(rootId) {
     const nodes = [];
     const add = (node) => (nodes.push(node), nodes.length - 1);
 
