@@ -72,6 +72,9 @@ pub struct PageNode {
     /// Focusable by the keyboard (`tabindex`).
     #[serde(rename = "f", default)]
     pub focusable: u8,
+    /// Shows the pointing hand where its parent does not: something to click whatever its role.
+    #[serde(rename = "k", default)]
+    pub clickable: u8,
     /// An iframe whose document is walked on its own (another origin).
     #[serde(rename = "x", default)]
     pub frame: u8,
@@ -185,6 +188,7 @@ impl<'a, 'r> Renderer<'a, 'r> {
 
     fn is_interactive(node: &PageNode) -> bool {
         INTERACTIVE.contains(&node.role.as_str())
+            || node.clickable != 0
             || node.focusable != 0
                 && !matches!(node.role.as_str(), "RootWebArea" | "Iframe" | "generic")
     }
@@ -289,7 +293,11 @@ impl<'a, 'r> Renderer<'a, 'r> {
                 }
             }
         }
-        let mut line = format!("- {}", display_role(role));
+        let shown_role = match role {
+            "generic" | "none" if node.clickable != 0 => "clickable",
+            other => display_role(other),
+        };
+        let mut line = format!("- {shown_role}");
         if !name.is_empty() {
             line.push(' ');
             line.push_str(&quote(name));

@@ -494,8 +494,9 @@ impl Tab {
                 "element {target} is no longer on the page; take a new snapshot (browser_snapshot)"
             )));
         };
-        let mut nodes: Vec<PageNode> = serde_json::from_str(text)
-            .map_err(|e| BrowserError::Protocol(format!("the page's tree could not be read: {e}")))?;
+        let mut nodes: Vec<PageNode> = serde_json::from_str(text).map_err(|e| {
+            BrowserError::Protocol(format!("the page's tree could not be read: {e}"))
+        })?;
         if holder > 0 {
             let offset = (holder as i64) << 32;
             for node in &mut nodes {
@@ -712,9 +713,9 @@ impl Tab {
                 json!({"frameId": frame_id, "worldName": KEEL_WORLD}),
             )
             .await?;
-        let context = created["executionContextId"].as_i64().ok_or_else(|| {
-            BrowserError::Protocol("createIsolatedWorld gave no context".into())
-        })?;
+        let context = created["executionContextId"]
+            .as_i64()
+            .ok_or_else(|| BrowserError::Protocol("createIsolatedWorld gave no context".into()))?;
         self.call_in(
             &session,
             "Runtime.evaluate",
@@ -751,9 +752,7 @@ impl Tab {
                 )
                 .await;
             let result = match result {
-                Err(BrowserError::Cdp(message))
-                    if !retried && message.contains("context") =>
-                {
+                Err(BrowserError::Cdp(message)) if !retried && message.contains("context") => {
                     retried = true;
                     let mut state = self.lock();
                     state.worlds.retain(|_, c| *c != context);
@@ -1095,11 +1094,11 @@ impl Tab {
         let before = self.lock().documents;
         self.call_in(&session, "DOM.setFileInputFiles", params)
             .await
-        .map_err(|e| {
-            BrowserError::Invalid(format!(
-                "cannot put files into that element (is it an <input type=file>?): {e}"
-            ))
-        })?;
+            .map_err(|e| {
+                BrowserError::Invalid(format!(
+                    "cannot put files into that element (is it an <input type=file>?): {e}"
+                ))
+            })?;
         self.lock().file_chooser = None;
         Ok(self.settle(before, self.timeouts.action, true).await)
     }

@@ -112,8 +112,9 @@
     return row && row.querySelector(":scope > td") ? "rowheader" : "columnheader";
   }
 
-  // Whether an element shows: "no" (it and its subtree are not rendered), "wrapper" (it is not
-  // rendered itself but its children may be: display: contents, visibility: hidden) or "yes".
+  // Whether an element shows: "no" (it and its subtree are not rendered), "wrapper" (it has no
+  // box of its own, display: contents, but its children show), "invisible" (visibility: hidden:
+  // its text does not show, its children may make themselves visible) or "yes".
   // Answers remembered for the length of one walk (an element is asked about as part of its
   // ancestors' names and again when it is visited).
   let shownMemo = null, textMemo = null;
@@ -129,7 +130,7 @@
     if (e.checkVisibility({visibilityProperty: true})) return "yes";
     const style = getComputedStyle(e);
     if (style.display === "contents") return "wrapper";
-    if (style.display !== "none" && style.visibility !== "visible" && e.checkVisibility()) return "wrapper";
+    if (style.display !== "none" && style.visibility !== "visible" && e.checkVisibility()) return "invisible";
     return "no";
   }
 
@@ -154,7 +155,7 @@
   }
   function textOfUncached(e, skip, hiddenOk) {
     if (SKIP.has(e.tagName)) return "";
-    if (!hiddenOk && (attr(e, "aria-hidden") === "true" || shown(e) === "no")) return "";
+    if (!hiddenOk && (attr(e, "aria-hidden") === "true" || shown(e) === "no" || shown(e) === "invisible")) return "";
     const label = attr(e, "aria-label");
     let text;
     if (label) text = label;
@@ -258,7 +259,8 @@
 
   // Walks the page into a flat list of nodes (index 0 is the root), each
   // {r: role, n: name, i: element number, c: child indices, s: states, v: value, l: level,
-  //  f: focusable, x: an iframe whose document is walked on its own}.
+  //  f: focusable, k: clickable (the pointing hand), x: an iframe whose document is walked on
+  //  its own}.
   function snapshot(rootId) {
     shownMemo = new Map();
     textMemo = new Map();
@@ -272,13 +274,18 @@
   function walkAll(rootId) {
     const nodes = [];
     const add = (node) => (nodes.push(node), nodes.length - 1);
+    // The cursor over the parent, and whether an ancestor is already something to act on: an
+    // element that shows the pointing hand where its parent does not (a clickable card, a
+    // div made into a button by a script) is something to click too.
+    let cursorAbove = "auto";
+    let inControl = false;
 
     function visit(e, parent) {
       if (SKIP.has(e.tagName) || e.tagName === "CAPTION" || (e.tagName === "INPUT" && e.type === "hidden")) return;
       if (attr(e, "aria-hidden") === "true") return;
       const visible = shown(e);
       if (visible === "no") return;
-      let r = visible === "wrapper" ? "generic" : role(e);
+      let r = visible === "yes" ? role(e) : "generic";
       if (r === "image" && (e.tagName === "svg" || e.tagName === "SVG") && !attr(e, "aria-label") && !e.querySelector(":scope > title")) return;
       const node = {r};
       if (visible === "yes" && r !== "generic" && r !== "none") {
@@ -290,7 +297,16 @@
       if (r === "image" && !node.n) return;
       const focusable = e.hasAttribute("tabindex") && e.tabIndex >= 0 && !e.disabled;
       if (focusable || (e.isContentEditable && r === "textbox")) node.f = 1;
-      if (INTERACTIVE.has(r) || node.f || r === "Iframe") node.i = idOf(e);
+      let cursor = cursorAbove;
+      if (visible === "yes" && !inControl && !INTERACTIVE.has(r) && !node.f && r !== "LabelText" && r !== "Iframe") {
+        cursor = getComputedStyle(e).cursor;
+        if (cursor === "pointer" && cursorAbove !== "pointer") {
+          node.k = 1;
+          if (!node.n) node.n = squash(textOf(e, null, false));
+        }
+      }
+      const control = INTERACTIVE.has(r) || node.f || node.k;
+      if (control || r === "Iframe") node.i = idOf(e);
       if (visible === "yes") {
         const s = states(e, r);
         if (s.length) node.s = s;
@@ -325,7 +341,12 @@
       if (e.tagName === "TEXTAREA" || e.tagName === "INPUT" || e.tagName === "IMG" || e.tagName === "svg" || e.tagName === "SVG") return;
       // A label's own text is its control's name already: only its elements are walked.
       const labelling = e.tagName === "LABEL" && e.control && shown(e.control) === "yes";
-      for (const child of kids(e)) if (!labelling || child.nodeType !== 3) walk(child, node);
+      const [savedCursor, savedInControl] = [cursorAbove, inControl];
+      cursorAbove = cursor;
+      inControl = inControl || !!control;
+      const ownText = !labelling && visible !== "invisible";
+      for (const child of kids(e)) if (ownText || child.nodeType !== 3) walk(child, node);
+      [cursorAbove, inControl] = [savedCursor, savedInControl];
     }
 
     function walk(child, parent) {

@@ -303,6 +303,36 @@ customElements.define('court-picker', class extends HTMLElement { connectedCallb
 <p id="out">not sent</p>
 <p id="hover" onmouseover="this.textContent = 'hovered'">hover me</p>
 <script>console.log('form ready')</script>"#.to_string(),
+        // Any page in a frame (`?src=`): another port of the same host is another origin in the
+        // same process.
+        "frame" => {
+            let src = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                .find(|(k, _)| k == "src")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            format!(r#"<p>Framed</p><iframe title="Framed page" src="{}" style="width:400px;height:200px"></iframe>"#, escape(&src))
+        }
+        // What a snapshot must get right about roles, names, states and what is hidden.
+        "aria" => r##"<div role="button" tabindex="0" aria-pressed="true" onclick="this.textContent='Lights on'">Lights</div>
+<span id="lbl">Court number</span><input aria-labelledby="lbl" value="4">
+<input aria-label="Coach" placeholder="ignored">
+<input placeholder="Promo code">
+<label for="pw">Password</label><input id="pw" type="password" value="abc">
+<textarea aria-label="Notes">Bring balls</textarea>
+<select aria-label="Extras" multiple><option selected>Towels</option><option>Lockers</option></select>
+<fieldset disabled><legend>Closed courts</legend><button>Court 9</button></fieldset>
+<details><summary>More options</summary><button>Hidden option</button></details>
+<div style="display:none"><button>Gone</button></div>
+<div style="visibility:hidden"><button>Invisible</button><span style="visibility:visible"><a href="/">Still shown</a></span></div>
+<div aria-hidden="true"><button>Muted</button></div>
+<h3 aria-level="2">Level two</h3>
+<img src="data:," alt="Court map"><img src="data:," alt="">
+<div class="card" style="cursor:pointer" onclick="this.querySelector('b').textContent='chosen'"><b>Court 7</b> <span>indoor</span></div>
+<ul><li><a href="#a">First</a></li></ul>
+<slot-host></slot-host>
+<script>customElements.define('slot-host', class extends HTMLElement { connectedCallback() {
+  this.attachShadow({mode: 'open'}).innerHTML = '<nav aria-label="Inner"><slot></slot><button>Shadow action</button></nav>';
+}}); document.querySelector('slot-host').innerHTML = '<a href="#s">Slotted link</a>';</script>"##.to_string(),
         "clock" => r#"<p id="t">soon</p><script>setTimeout(() => document.getElementById("t").textContent = "later", 300)</script>"#.to_string(),
         "storage" => r#"<p>Favourite court: <output id="fav"></output></p>
 <button onclick="localStorage.setItem('court', '4'); document.getElementById('fav').textContent = '4'">Remember court 4</button>

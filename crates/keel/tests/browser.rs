@@ -1088,3 +1088,78 @@ fn a_remote_browser_is_driven_over_its_websocket_under_the_same_url_policy() {
     );
     assert!(error && upload.contains("remote browser"), "{upload}");
 }
+
+#[test]
+fn snapshots_read_roles_names_and_states_and_leave_out_what_is_hidden() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
+    let (page, error) = open(&server, &format!("{}/lab/aria", demo.url));
+    assert!(!error, "{page}");
+    let handle = handle_of(&page);
+    for line in [
+        "button \"Lights\" [pressed] [ref=",
+        "textbox \"Court number\" [value=\"4\"] [ref=",
+        "textbox \"Coach\" [ref=",
+        "textbox \"Promo code\" [ref=",
+        "textbox \"Password\" [value=\"•••\"] [ref=",
+        "textbox \"Notes\" [value=\"Bring balls\"] [ref=",
+        "listbox \"Extras\" [ref=",
+        "option \"Towels\" [selected] [ref=",
+        "group \"Closed courts\" [disabled]",
+        "button \"Court 9\" [disabled] [ref=",
+        "button \"More options\" [ref=",
+        "link \"Still shown\" [ref=",
+        "heading \"Level two\" [level=2]",
+        "img \"Court map\"",
+        "clickable \"Court 7 indoor\" [ref=",
+        "navigation \"Inner\":",
+        "link \"Slotted link\" [ref=",
+        "button \"Shadow action\" [ref=",
+    ] {
+        assert!(page.contains(line), "no {line:?} in\n{page}");
+    }
+    for hidden in ["Hidden option", "Gone", "Invisible", "Muted", "ignored"] {
+        assert!(
+            !page.contains(hidden),
+            "{hidden:?} is not shown, yet in\n{page}"
+        );
+    }
+    assert_eq!(page.matches("- img").count(), 1, "{page}");
+
+    // A div made a button, a card that only shows the pointing hand: both clicked like buttons.
+    let (clicked, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "\"Lights\"")}),
+    );
+    assert!(!error && clicked.contains("\"Lights on\""), "{clicked}");
+    let (clicked, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&clicked, "clickable \"Court 7")}),
+    );
+    assert!(!error && clicked.contains("chosen"), "{clicked}");
+    // A field named by another element takes typing; the snapshot shows the new value.
+    let (typed, error) = call(
+        &server,
+        "browser_type",
+        json!({"handle": handle, "target": ref_of(&clicked, "textbox \"Court number\""), "text": "6"}),
+    );
+    assert!(!error, "{typed}");
+    let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    assert!(
+        page.contains("textbox \"Court number\" [value=\"6\"]"),
+        "{page}"
+    );
+
+    // Another port of the same host: another origin in the same process, read and clicked in
+    // its own frame.
+    let other = Demo::start();
+    let page = reserve_court_6(
+        &server,
+        &handle,
+        &format!("{}/lab/frame?src={}/lab/widget", demo.url, other.url),
+    );
+    assert!(page.contains("iframe \"Framed page\""), "{page}");
+}
