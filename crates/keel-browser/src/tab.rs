@@ -80,7 +80,7 @@ struct TabState {
     /// When a main-frame navigation was requested and has not started loading yet.
     navigation_requested: Option<Instant>,
     /// The tree of the last snapshot, while the page reports no change to it.
-    ax_cache: Option<Arc<Vec<PageNode>>>,
+    tree_cache: Option<Arc<Vec<PageNode>>>,
     /// Frames walked on their own: out-of-process (cross-site) iframes attached to this page, and
     /// cross-origin iframes in a process already known. An element in the one at `index` is
     /// named by `number + (index + 1) << 32` (see `split_node`), so refs and targets stay plain
@@ -307,7 +307,7 @@ impl Tab {
 
     /// Opens `url` and waits for it to load.
     pub async fn navigate(&self, url: &str) -> Result<ActionOutcome, BrowserError> {
-        self.lock().ax_cache = None;
+        self.lock().tree_cache = None;
         let before = self.lock().documents;
         self.lock().loading = true;
         let result = self
@@ -436,7 +436,7 @@ impl Tab {
             return Err(dialog_open(&dialog));
         }
         let cached = match options.root {
-            None => self.lock().ax_cache.clone(),
+            None => self.lock().tree_cache.clone(),
             Some(_) => None,
         };
         let (nodes, frames) = match cached {
@@ -454,7 +454,7 @@ impl Tab {
                 if options.root.is_none() && frames.is_empty() && !has_frames(&nodes) {
                     // Kept until the page reports a change or an action runs: an unchanged page
                     // is not walked twice.
-                    self.lock().ax_cache = Some(Arc::clone(&nodes));
+                    self.lock().tree_cache = Some(Arc::clone(&nodes));
                 }
                 (nodes, frames)
             }
@@ -989,7 +989,7 @@ impl Tab {
 
     fn no_dialog(&self) -> Result<(), BrowserError> {
         // Every action starts here: what it does may change the page.
-        self.lock().ax_cache = None;
+        self.lock().tree_cache = None;
         match self.dialog() {
             Some(dialog) => Err(dialog_open(&dialog)),
             None => Ok(()),
@@ -1398,7 +1398,7 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                 | "Runtime.executionContextsCleared"
         )
     {
-        s.ax_cache = None;
+        s.tree_cache = None;
     }
     match method {
         "Runtime.executionContextCreated" => {
@@ -1576,7 +1576,7 @@ fn frame_event(s: &mut TabState, parent: usize, method: &str, params: &Value) ->
                     parent,
                     in_process: false,
                 }));
-                s.ax_cache = None;
+                s.tree_cache = None;
                 // The frame's requests now finish in its own process: they are not waited for here.
                 s.inflight.retain(|_, f| f != frame);
                 return Some(session.to_string());
@@ -1591,7 +1591,7 @@ fn frame_event(s: &mut TabState, parent: usize, method: &str, params: &Value) ->
                     *slot = None;
                 }
             }
-            s.ax_cache = None;
+            s.tree_cache = None;
             None
         }
         _ => None,
