@@ -1177,7 +1177,7 @@ impl Tab {
         target: Option<&str>,
     ) -> Result<Value, BrowserError> {
         self.no_dialog()?;
-        match target {
+        let result = match target {
             Some(target) => {
                 // In the page's own world (its globals in reach), on the element keel's world names.
                 let node = self.resolve_target(target).await?;
@@ -1196,38 +1196,29 @@ impl Tab {
                 let object = resolved["object"]["objectId"]
                     .as_str()
                     .ok_or_else(|| gone(target))?;
-                let result = self
-                    .call_in(
-                        &session,
-                        "Runtime.callFunctionOn",
-                        json!({"objectId": object, "functionDeclaration": format!("function() {{ return ({function})(this); }}"),
-                               "returnByValue": true, "awaitPromise": true}),
-                    )
-                    .await?;
-                if let Some(details) = result.get("exceptionDetails") {
-                    return Err(BrowserError::Invalid(format!(
-                        "the function threw: {}",
-                        exception_text(details, "unknown")
-                    )));
-                }
-                Ok(result["result"]["value"].clone())
+                self.call_in(
+                    &session,
+                    "Runtime.callFunctionOn",
+                    json!({"objectId": object, "functionDeclaration": format!("function() {{ return ({function})(this); }}"),
+                           "returnByValue": true, "awaitPromise": true}),
+                )
+                .await?
             }
             None => {
-                let result = self
-                    .call(
-                        "Runtime.evaluate",
-                        json!({"expression": format!("({function})()"), "returnByValue": true, "awaitPromise": true}),
-                    )
-                    .await?;
-                if let Some(details) = result.get("exceptionDetails") {
-                    return Err(BrowserError::Invalid(format!(
-                        "the function threw: {}",
-                        exception_text(details, "unknown")
-                    )));
-                }
-                Ok(result["result"]["value"].clone())
+                self.call(
+                    "Runtime.evaluate",
+                    json!({"expression": format!("({function})()"), "returnByValue": true, "awaitPromise": true}),
+                )
+                .await?
             }
+        };
+        if let Some(details) = result.get("exceptionDetails") {
+            return Err(BrowserError::Invalid(format!(
+                "the function threw: {}",
+                exception_text(details, "unknown")
+            )));
         }
+        Ok(result["result"]["value"].clone())
     }
 
     /// A screenshot (PNG or JPEG, base64) of the viewport, the whole page, or one element.

@@ -80,15 +80,20 @@ fn ref_of(snapshot: &str, needle: &str) -> String {
     line[start..].split(']').next().unwrap().to_string()
 }
 
+/// `browser_click` on `target` in the browsing session `handle`.
+fn click(server: &Server, handle: &str, target: &str) -> (String, bool) {
+    call(
+        server,
+        "browser_click",
+        json!({"handle": handle, "target": target}),
+    )
+}
+
 /// Opens `url` in the session and clicks the element on the snapshot line containing `needle`;
 /// the click's result and whether it is an error.
 fn open_and_click(server: &Server, handle: &str, url: &str, needle: &str) -> (String, bool) {
     let (page, _) = navigate(server, handle, url);
-    call(
-        server,
-        "browser_click",
-        json!({"handle": handle, "target": ref_of(&page, needle)}),
-    )
+    click(server, handle, &ref_of(&page, needle))
 }
 
 /// Opens `url` (a page with the court-6 widget in a frame), clicks "Reserve court 6" and waits for
@@ -1128,17 +1133,9 @@ fn snapshots_read_roles_names_and_states_and_leave_out_what_is_hidden() {
     assert_eq!(page.matches("- img").count(), 1, "{page}");
 
     // A div made a button, a card that only shows the pointing hand: both clicked like buttons.
-    let (clicked, error) = call(
-        &server,
-        "browser_click",
-        json!({"handle": handle, "target": ref_of(&page, "\"Lights\"")}),
-    );
+    let (clicked, error) = click(&server, &handle, &ref_of(&page, "\"Lights\""));
     assert!(!error && clicked.contains("\"Lights on\""), "{clicked}");
-    let (clicked, error) = call(
-        &server,
-        "browser_click",
-        json!({"handle": handle, "target": ref_of(&clicked, "clickable \"Court 7")}),
-    );
+    let (clicked, error) = click(&server, &handle, &ref_of(&clicked, "clickable \"Court 7"));
     assert!(!error && clicked.contains("chosen"), "{clicked}");
     // A field named by another element takes typing; the snapshot shows the new value.
     let (typed, error) = call(
