@@ -67,7 +67,7 @@
       case "TEXTAREA": return "textbox";
       case "H1": case "H2": case "H3": case "H4": case "H5": case "H6": return "heading";
       case "UL": case "OL": case "MENU": case "DL": return "list";
-      case "LI": return "listitem";
+      case "LI": return e.parentElement && ["none", "presentation"].includes(attr(e.parentElement, "role")) ? "none" : "listitem";
       case "DT": return "term";
       case "DD": return "definition";
       case "NAV": return "navigation";
@@ -83,11 +83,15 @@
       case "SUMMARY": return "button";
       case "DIALOG": return "dialog";
       case "FIGURE": return "figure";
-      case "TABLE": return "table";
-      case "THEAD": case "TBODY": case "TFOOT": return "rowgroup";
-      case "TR": return "row";
-      case "TD": return e.closest("table") && attr(e.closest("table"), "role") === "grid" ? "gridcell" : "cell";
-      case "TH": return headerRole(e);
+      case "TABLE": return tableKind(e) === "data" ? "table" : "none";
+      case "THEAD": case "TBODY": case "TFOOT": return tableKind(e.closest("table")) === "data" ? "rowgroup" : "none";
+      case "TR": return tableKind(e.closest("table")) === "data" ? "row" : "none";
+      case "TD": {
+        const table = e.closest("table");
+        if (tableKind(table) !== "data") return "none";
+        return attr(table, "role") === "grid" ? "gridcell" : "cell";
+      }
+      case "TH": return tableKind(e.closest("table")) === "data" ? headerRole(e) : "none";
       case "P": return "paragraph";
       case "BLOCKQUOTE": return "blockquote";
       case "PRE": return "Pre";
@@ -101,6 +105,25 @@
       case "IFRAME": case "FRAME": return "Iframe";
       default: return e.isContentEditable && !(e.parentElement && e.parentElement.isContentEditable) ? "textbox" : "generic";
     }
+  }
+
+  // A table holds data, or only lays a page out (as many older sites do: then its rows and cells
+  // are plain wrappers, as the browser's own accessibility tree has them), or was made
+  // presentational by its author. Data: a role, a caption, a head or foot, header cells, a
+  // summary or a label.
+  let tableMemo = null;
+  function tableKind(table) {
+    if (!table) return "layout";
+    if (tableMemo && tableMemo.has(table)) return tableMemo.get(table);
+    const r = attr(table, "role");
+    let kind;
+    if (r === "none" || r === "presentation") kind = "presentation";
+    else if (r || table.caption || table.tHead || table.tFoot || table.hasAttribute("summary") ||
+      table.hasAttribute("aria-label") || table.hasAttribute("aria-labelledby") ||
+      table.querySelector(":scope > tr > th, :scope > tbody > tr > th, :scope > thead > tr > th")) kind = "data";
+    else kind = "layout";
+    if (tableMemo) tableMemo.set(table, kind);
+    return kind;
   }
 
   function headerRole(th) {
@@ -264,10 +287,11 @@
   function snapshot(rootId) {
     shownMemo = new Map();
     textMemo = new Map();
+    tableMemo = new Map();
     try {
       return walkAll(rootId);
     } finally {
-      shownMemo = textMemo = null;
+      shownMemo = textMemo = tableMemo = null;
     }
   }
 

@@ -1124,7 +1124,23 @@ fn snapshots_read_roles_names_and_states_and_leave_out_what_is_hidden() {
     ] {
         assert!(page.contains(line), "no {line:?} in\n{page}");
     }
-    for hidden in ["Hidden option", "Gone", "Invisible", "Muted", "ignored"] {
+    // A table that only lays the page out is not a table of data: its text and links, in order.
+    for line in [
+        "link \"News item\" [ref=",
+        "- \"3 points\"",
+        "- \"2 hours ago\"",
+    ] {
+        assert!(page.contains(line), "no {line:?} in\n{page}");
+    }
+    for hidden in [
+        "Hidden option",
+        "Gone",
+        "Invisible",
+        "Muted",
+        "ignored",
+        "- table",
+        "- row",
+    ] {
         assert!(
             !page.contains(hidden),
             "{hidden:?} is not shown, yet in\n{page}"
