@@ -546,23 +546,35 @@ impl Tab {
         if let Some(index) = self.known_frame(&frame_id) {
             return Ok(index);
         }
-        // In the parent's process when keel's world can be made there.
-        let in_process = self
-            .call_in(
-                &session,
-                "Page.createIsolatedWorld",
-                json!({"frameId": frame_id, "worldName": KEEL_WORLD}),
-            )
-            .await
-            .ok()
-            .and_then(|created| created["executionContextId"].as_i64());
+        // In the page's process when the page's events announced keel's world there; in the
+        // parent's process when that world can be made there.
+        let announced = (session == self.session_id)
+            .then(|| self.lock().worlds.get(&frame_id).copied())
+            .flatten();
+        let in_process = match announced {
+            Some(context) => Some(context),
+            None => {
+                let created = self
+                    .call_in(
+                        &session,
+                        "Page.createIsolatedWorld",
+                        json!({"frameId": frame_id, "worldName": KEEL_WORLD}),
+                    )
+                    .await
+                    .ok()
+                    .and_then(|created| created["executionContextId"].as_i64());
+                if let Some(context) = created {
+                    self.call_in(
+                        &session,
+                        "Runtime.evaluate",
+                        json!({"expression": WORLD_JS, "contextId": context}),
+                    )
+                    .await?;
+                }
+                created
+            }
+        };
         if let Some(context) = in_process {
-            self.call_in(
-                &session,
-                "Runtime.evaluate",
-                json!({"expression": WORLD_JS, "contextId": context}),
-            )
-            .await?;
             let mut state = self.lock();
             state.worlds.insert(frame_id.clone(), context);
             if let Some(index) = find_frame(&state, &frame_id) {
