@@ -294,7 +294,7 @@ impl<'a, 'r> Renderer<'a, 'r> {
             }
         }
         let shown_role = match role {
-            "generic" | "none" if node.clickable != 0 => "clickable",
+            "generic" | "none" | "LabelText" if node.clickable != 0 => "clickable",
             other => display_role(other),
         };
         let mut line = format!("- {shown_role}");

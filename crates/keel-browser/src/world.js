@@ -322,7 +322,10 @@
       const focusable = e.hasAttribute("tabindex") && e.tabIndex >= 0 && !e.disabled;
       if (focusable || (e.isContentEditable && r === "textbox")) node.f = 1;
       let cursor = cursorAbove;
-      if (visible === "yes" && !inControl && !INTERACTIVE.has(r) && !node.f && r !== "LabelText" && r !== "Iframe") {
+      // A label counts when the control it names does not show (a styled checkbox whose input
+      // is hidden: the label is what a person clicks).
+      const labelForHidden = r === "LabelText" && e.control && shown(e.control) !== "yes";
+      if (visible === "yes" && !inControl && !INTERACTIVE.has(r) && !node.f && (r !== "LabelText" || labelForHidden) && r !== "Iframe") {
         cursor = getComputedStyle(e).cursor;
         if (cursor === "pointer" && cursorAbove !== "pointer") {
           node.k = 1;

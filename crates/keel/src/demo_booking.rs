@@ -329,6 +329,7 @@ customElements.define('court-picker', class extends HTMLElement { connectedCallb
 <img src="data:," alt="Court map"><img src="data:," alt="">
 <div class="card" style="cursor:pointer" onclick="this.querySelector('b').textContent='chosen'"><b>Court 7</b> <span>indoor</span></div>
 <ul><li><a href="#a">First</a></li></ul>
+<input type="checkbox" id="bm" style="display:none" onchange="document.getElementById('bm-state').textContent = this.checked ? 'machine on' : 'machine off'"><label for="bm" style="cursor:pointer">Ball machine</label> <span id="bm-state">machine off</span>
 <table><tr><td><a href="#n">News item</a></td><td>3 points</td></tr><tr><td>by ann</td><td>2 hours ago</td></tr></table>
 <slot-host></slot-host>
 <script>customElements.define('slot-host', class extends HTMLElement { connectedCallback() {

@@ -1153,6 +1153,13 @@ fn snapshots_read_roles_names_and_states_and_leave_out_what_is_hidden() {
     assert!(!error && clicked.contains("\"Lights on\""), "{clicked}");
     let (clicked, error) = click(&server, &handle, &ref_of(&clicked, "clickable \"Court 7"));
     assert!(!error && clicked.contains("chosen"), "{clicked}");
+    // A styled checkbox whose input is hidden: its label is what is clicked.
+    let (clicked, error) = click(
+        &server,
+        &handle,
+        &ref_of(&clicked, "clickable \"Ball machine\""),
+    );
+    assert!(!error && clicked.contains("machine on"), "{clicked}");
     // A field named by another element takes typing; the snapshot shows the new value.
     let (typed, error) = call(
         &server,
