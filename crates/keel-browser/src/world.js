@@ -285,6 +285,9 @@
   //  f: focusable, k: clickable (the pointing hand), x: an iframe whose document is walked on
   //  its own}.
   function snapshot(rootId) {
+    // Numbers of elements the page has dropped and the garbage collector took are forgotten
+    // once there are many (a page that re-renders its lists keeps making new elements).
+    if (elements.size > 20000) for (const [n, ref] of elements) if (!ref.deref()) elements.delete(n);
     shownMemo = new Map();
     textMemo = new Map();
     tableMemo = new Map();
