@@ -41,6 +41,9 @@
   const INTERACTIVE = new Set(["button", "link", "textbox", "searchbox", "checkbox", "radio", "combobox", "listbox", "option", "menuitem", "menuitemcheckbox", "menuitemradio", "tab", "switch", "slider", "spinbutton", "treeitem"]);
   const FROM_CONTENT = new Set(["button", "link", "heading", "cell", "gridcell", "columnheader", "rowheader", "option", "tab", "menuitem", "menuitemcheckbox", "menuitemradio", "checkbox", "radio", "switch", "treeitem", "tooltip"]);
   const LANDMARK_SCOPE = "article, aside, main, nav, section";
+  // Nodes a walk reports at most: a hostile or enormous page does not become a reply of many
+  // megabytes.
+  const MAX_NODES = 50000;
   const INPUT_ROLES = {button: "button", submit: "button", reset: "button", image: "button", file: "button", color: "button",
     checkbox: "checkbox", radio: "radio", range: "slider", number: "spinbutton", search: "searchbox"};
 
@@ -380,6 +383,7 @@
     }
 
     function walk(child, parent) {
+      if (nodes.length >= MAX_NODES) return;
       if (child.nodeType === 3) {
         const text = child.data;
         if (text.trim()) (parent.c || (parent.c = [])).push(add({r: "StaticText", n: text}));
@@ -395,7 +399,11 @@
       if (!nodes.length) add({r: "generic"});
     } else {
       const root = add({r: "RootWebArea", n: document.title});
-      if (document.body) for (const child of kids(document.body)) walk(child, nodes[root]);
+      const body = document.body || document.documentElement;
+      if (body) for (const child of kids(body)) walk(child, nodes[root]);
+    }
+    if (nodes.length >= MAX_NODES) {
+      (nodes[0].c || (nodes[0].c = [])).unshift(add({r: "StaticText", n: "… (the page has more than " + MAX_NODES + " nodes: the snapshot stops here; scope it to a part with target)"}));
     }
     return JSON.stringify(nodes);
   }
