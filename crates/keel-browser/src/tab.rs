@@ -22,6 +22,9 @@ const SETTLE_QUIET: Duration = Duration::from_millis(10);
 const SETTLE_REQUESTS_MAX: Duration = Duration::from_millis(1500);
 /// How long a requested navigation may take to start loading before it counts as cancelled.
 const NAVIGATION_START_MAX: Duration = Duration::from_millis(500);
+/// How long a snapshot's tree is reused at most while the page reports no change: what changes
+/// without touching the DOM (a value a script sets, a transition that ends) shows within this.
+const TREE_CACHE_MAX: Duration = Duration::from_secs(1);
 /// Console messages and network requests kept per tab.
 const LOG_KEPT: usize = 500;
 
@@ -79,8 +82,9 @@ struct TabState {
     file_chooser: Option<i64>,
     /// When a main-frame navigation was requested and has not started loading yet.
     navigation_requested: Option<Instant>,
-    /// The tree of the last snapshot, while the page reports no change to it.
-    tree_cache: Option<Arc<Vec<PageNode>>>,
+    /// The tree of the last snapshot and when it was walked, while the page reports no change
+    /// to it (and for `TREE_CACHE_MAX` at most).
+    tree_cache: Option<(Instant, Arc<Vec<PageNode>>)>,
     /// Frames walked on their own: out-of-process (cross-site) iframes attached to this page, and
     /// cross-origin iframes in a process already known. An element in the one at `index` is
     /// named by `number + (index + 1) << 32` (see `split_node`), so refs and targets stay plain
@@ -436,7 +440,12 @@ impl Tab {
             return Err(dialog_open(&dialog));
         }
         let cached = match options.root {
-            None => self.lock().tree_cache.clone(),
+            None => self
+                .lock()
+                .tree_cache
+                .clone()
+                .filter(|(walked, _)| walked.elapsed() < TREE_CACHE_MAX)
+                .map(|(_, nodes)| nodes),
             Some(_) => None,
         };
         let (nodes, frames) = match cached {
@@ -454,7 +463,7 @@ impl Tab {
                 if options.root.is_none() && frames.is_empty() && !has_frames(&nodes) {
                     // Kept until the page reports a change or an action runs: an unchanged page
                     // is not walked twice.
-                    self.lock().tree_cache = Some(Arc::clone(&nodes));
+                    self.lock().tree_cache = Some((Instant::now(), Arc::clone(&nodes)));
                 }
                 (nodes, frames)
             }
