@@ -74,7 +74,8 @@ impl Connection {
     }
 
     /// Speaks CDP over a WebSocket (a browser started with `--remote-debugging-port`, or a
-    /// browser service): `url` is its `ws://…/devtools/browser/…` address.
+    /// browser service): `url` is its `ws://…/devtools/browser/…` address, or `wss://…` (TLS,
+    /// verified against the system's roots).
     pub async fn websocket(url: &str, timeout: Duration) -> Result<Self, BrowserError> {
         let request =
             tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
@@ -84,7 +85,16 @@ impl Connection {
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(Some(512 << 20))
             .max_frame_size(Some(512 << 20));
-        let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+        let connector = match request.uri().scheme_str() {
+            Some("wss") => Some(tokio_tungstenite::Connector::Rustls(tls_config(url)?)),
+            _ => None,
+        };
+        let connect = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(config),
+            true,
+            connector,
+        );
         let (socket, _) = tokio::time::timeout(timeout, connect)
             .await
             .map_err(|_| {
@@ -94,7 +104,12 @@ impl Connection {
                 ))
             })?
             .map_err(|e| {
-                BrowserError::Launch(format!("cannot connect to the browser at {url}: {e}"))
+                let hint = if is_tls_problem(&e) {
+                    " (wss: the certificate is checked against the system's roots; SSL_CERT_FILE or SSL_CERT_DIR name others)"
+                } else {
+                    ""
+                };
+                BrowserError::Launch(format!("cannot connect to the browser at {url}: {e}{hint}"))
             })?;
         use futures::{SinkExt, StreamExt};
         use tokio_tungstenite::tungstenite::Message;
@@ -274,4 +289,35 @@ fn dispatch(message: Value, pending: &Pending, events: &broadcast::Sender<CdpEve
             .and_then(Value::as_str)
             .map(str::to_string),
     });
+}
+
+/// TLS for `wss:`: the system's root certificates, or those `SSL_CERT_FILE` / `SSL_CERT_DIR` name.
+fn tls_config(url: &str) -> Result<Arc<rustls::ClientConfig>, BrowserError> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(found.certs);
+    if roots.is_empty() {
+        let errors: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+        return Err(BrowserError::Launch(format!(
+            "cannot connect to the browser at {url}: no trusted root certificates found ({}); install the ca-certificates package or name them with SSL_CERT_FILE",
+            errors.join("; ")
+        )));
+    }
+    Ok(Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
+}
+
+/// Whether a WebSocket connection failed in its TLS handshake (tokio-rustls reports rustls's
+/// errors inside an I/O error).
+fn is_tls_problem(error: &tokio_tungstenite::tungstenite::Error) -> bool {
+    match error {
+        tokio_tungstenite::tungstenite::Error::Tls(_) => true,
+        tokio_tungstenite::tungstenite::Error::Io(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.is::<rustls::Error>()),
+        _ => false,
+    }
 }

@@ -6,8 +6,8 @@ pub enum BrowserError {
     /// No Chromium binary.
     #[error("{0}")]
     NotFound(String),
-    /// Chromium could not be started.
-    #[error("the browser could not be started: {0}")]
+    /// Chromium could not be started, or a remote browser not reached.
+    #[error("the browser could not be started or reached: {0}")]
     Launch(String),
     /// The browser process went away (crashed or was killed); the next call starts a new one.
     #[error(

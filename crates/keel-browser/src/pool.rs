@@ -21,7 +21,7 @@ use crate::tab::{Tab, Timeouts};
 pub struct BrowserConfig {
     /// The Chromium binary; `None`: `chromium` on PATH or in /usr/bin.
     pub chrome_path: Option<PathBuf>,
-    /// A remote browser's DevTools WebSocket (`ws://host:port/devtools/browser/…`) to use instead
+    /// A remote browser's DevTools WebSocket (`ws://host:port/devtools/browser/…`, or `wss://`) to use instead
     /// of starting Chromium here.
     pub ws_url: Option<String>,
     /// Hosts, IPs and networks pages may reach although they are loopback or private.
@@ -495,9 +495,9 @@ impl BrowserPool {
     pub fn new(config: BrowserConfig) -> Result<Self, BrowserError> {
         let binary = match &config.ws_url {
             Some(url) => {
-                if !url.starts_with("ws://") {
+                if !url.starts_with("ws://") && !url.starts_with("wss://") {
                     return Err(BrowserError::Invalid(format!(
-                        "browser.ws {url:?}: give the browser's DevTools WebSocket URL, ws://host:port/devtools/browser/… (wss is not supported)"
+                        "browser.ws {url:?}: give the browser's DevTools WebSocket URL, ws://host:port/devtools/browser/… or wss://…"
                     )));
                 }
                 None

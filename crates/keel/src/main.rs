@@ -93,7 +93,7 @@ struct ServeArgs {
     /// The Chromium binary (default: `chromium` on PATH or in /usr/bin).
     #[arg(long, env = "KEEL_CHROME")]
     chrome: Option<PathBuf>,
-    /// A remote browser's DevTools WebSocket URL (`ws://host:port/devtools/browser/…`), used
+    /// A remote browser's DevTools WebSocket URL (`ws://host:port/devtools/browser/…` or `wss://…`), used
     /// instead of starting Chromium here.
     #[arg(long, env = "KEEL_BROWSER_WS")]
     browser_ws: Option<String>,

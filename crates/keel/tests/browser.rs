@@ -1101,6 +1101,121 @@ fn a_remote_browser_is_driven_over_its_websocket_under_the_same_url_policy() {
     assert!(error && upload.contains("remote browser"), "{upload}");
 }
 
+/// A TLS terminator with a self-signed certificate for `localhost` in front of a plain TCP
+/// address: a browser service behind `wss://`. Runs until the test process ends.
+struct TlsFront {
+    port: u16,
+    /// The certificate as PEM, for a client that is to trust it (`SSL_CERT_FILE`).
+    cert_file: tempfile::NamedTempFile,
+}
+
+impl TlsFront {
+    fn start(backend: String) -> TlsFront {
+        use tokio_rustls::rustls;
+        let (cert, key) = self_signed_localhost();
+        let cert_file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(cert_file.path(), cert.pem()).unwrap();
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                while let Ok((tcp, _)) = listener.accept().await {
+                    let (acceptor, backend) = (acceptor.clone(), backend.clone());
+                    tokio::spawn(async move {
+                        let Ok(mut tls) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        if let Ok(mut plain) = tokio::net::TcpStream::connect(&backend).await {
+                            let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                        }
+                    });
+                }
+            });
+        });
+        TlsFront { port, cert_file }
+    }
+}
+
+/// A new self-signed certificate for `localhost` and its key.
+fn self_signed_localhost() -> (rcgen::Certificate, rcgen::KeyPair) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    (cert, key)
+}
+
+#[test]
+fn a_remote_browser_behind_tls_is_reached_over_wss_and_an_unknown_certificate_is_refused() {
+    let demo = Demo::start();
+    let browser = RemoteBrowser::start();
+    // ws://127.0.0.1:PORT/devtools/browser/ID → wss://localhost:FRONT/devtools/browser/ID
+    let rest = browser.ws.strip_prefix("ws://").expect("a ws:// URL");
+    let (backend, path) = rest.split_once('/').expect("a path");
+    let front = TlsFront::start(backend.to_string());
+    let wss = format!("wss://localhost:{}/{path}", front.port);
+    let settings = |dir: &std::path::Path| {
+        std::fs::write(
+            dir.join("keel.toml"),
+            format!("[browser]\nws = \"{wss}\"\nnavigation_timeout = \"5s\"\n"),
+        )
+        .unwrap();
+    };
+
+    // Trusted (the certificate named by SSL_CERT_FILE): the booking page, read and clicked.
+    let dir = tempfile::tempdir().unwrap();
+    settings(dir.path());
+    let cert = front.cert_file.path().to_str().unwrap();
+    let server = Server::start_with_env(
+        dir.path(),
+        &["--browser", "on", "--browser-allow", "127.0.0.1"],
+        &[("SSL_CERT_FILE", cert), ("SSL_CERT_DIR", "/nonexistent")],
+    );
+    let (page, error) = open(&server, &format!("{}/park/riverside", demo.url));
+    assert!(!error, "{page}");
+    let handle = handle_of(&page);
+    let (page, error) = click(&server, &handle, &ref_of(&page, "[Court 3 × 17:00]"));
+    assert!(!error && page.contains("Court 3, 17:00"), "{page}");
+    drop(server);
+
+    // Not trusted (only another certificate is): a clear error that says what to do.
+    let dir = tempfile::tempdir().unwrap();
+    settings(dir.path());
+    let other = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(other.path(), self_signed_localhost().0.pem()).unwrap();
+    let server = Server::start_with_env(
+        dir.path(),
+        &["--browser", "on", "--browser-allow", "127.0.0.1"],
+        &[
+            ("SSL_CERT_FILE", other.path().to_str().unwrap()),
+            ("SSL_CERT_DIR", "/nonexistent"),
+        ],
+    );
+    let (refused, error) = open(&server, &format!("{}/park/riverside", demo.url));
+    assert!(
+        error
+            && refused.contains("cannot connect to the browser")
+            && refused.contains("invalid peer certificate")
+            && refused.contains("SSL_CERT_FILE"),
+        "{refused}"
+    );
+}
+
 #[test]
 fn snapshots_read_roles_names_and_states_and_leave_out_what_is_hidden() {
     let demo = Demo::start();

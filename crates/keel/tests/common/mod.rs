@@ -51,8 +51,14 @@ pub struct Server {
 impl Server {
     /// `keel serve --listen 127.0.0.1:0 EXTRA…` in `dir`; returns once it printed its address.
     pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        Server::start_with_env(dir, extra, &[])
+    }
+
+    /// `start`, with these environment variables set for the server.
+    pub fn start_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = keel()
             .current_dir(dir)
+            .envs(env.iter().copied())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
