@@ -406,6 +406,35 @@ impl BrowsingContext {
         Ok(tab)
     }
 
+    /// Puts a new tab in the place of `old` and closes `old`: the way out of a page that cannot
+    /// be left otherwise (one that opens dialogs without end).
+    pub async fn replace_tab(&self, old: &Arc<Tab>) -> Result<Arc<Tab>, BrowserError> {
+        let tab = self.open_tab().await?;
+        {
+            let mut tabs = self.tabs.lock().await;
+            match tabs.0.iter().position(|t| Arc::ptr_eq(t, old)) {
+                Some(index) => tabs.0[index] = Arc::clone(&tab),
+                None => {
+                    tabs.0.push(Arc::clone(&tab));
+                    tabs.1 = tabs.0.len() - 1;
+                }
+            }
+        }
+        if let Err(error) = self
+            .conn
+            .call(
+                "Target.closeTarget",
+                json!({"targetId": old.target_id}),
+                None,
+                self.timeouts.action,
+            )
+            .await
+        {
+            tracing::warn!(%error, "a replaced tab could not be closed");
+        }
+        Ok(tab)
+    }
+
     /// The tabs (URL each) and the index of the current one.
     pub async fn list_tabs(&self) -> (Vec<String>, usize) {
         let mut tabs = self.tabs.lock().await;

@@ -14,6 +14,8 @@ use crate::cdp::Connection;
 use crate::error::BrowserError;
 use crate::snapshot::{self, PageNode, Snapshot, SnapshotOptions};
 
+mod stuck;
+
 /// How long an action waits for what it started (a task queued by a click, a fetch) to show up.
 const SETTLE_GRACE: Duration = Duration::from_millis(5);
 /// Quiet time after the last request finished before the page counts as settled.
@@ -44,6 +46,18 @@ pub struct Dialog {
     pub kind: String,
     /// Its message.
     pub message: String,
+}
+
+impl Dialog {
+    /// "an alert dialog", "a confirm dialog", …
+    pub fn described(&self) -> String {
+        let article = if self.kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {} dialog", self.kind)
+    }
 }
 
 /// A request the page made.
@@ -95,6 +109,10 @@ struct TabState {
     network_index: HashMap<String, usize>,
     network_base: usize,
     closed: bool,
+    /// Since when the page has not answered (a call timed out, or a probe did); see `stuck.rs`.
+    stuck_since: Option<Instant>,
+    /// Dialogs the page has opened (to tell one dialog from dialogs without end).
+    dialogs_opened: u64,
 }
 
 /// A page of a browsing session.
@@ -129,6 +147,8 @@ pub struct ActionOutcome {
     pub file_chooser: bool,
     /// True if the page was still busy when the wait ran out.
     pub still_busy: bool,
+    /// Since when the page has not answered, if a script keeps it busy.
+    pub stuck_since: Option<Instant>,
 }
 
 impl Tab {
@@ -311,6 +331,9 @@ impl Tab {
 
     /// Opens `url` and waits for it to load.
     pub async fn navigate(&self, url: &str) -> Result<ActionOutcome, BrowserError> {
+        if !self.unstick().await? {
+            return Err(stuck::dialogs_without_end());
+        }
         self.lock().tree_cache = None;
         let before = self.lock().documents;
         self.lock().loading = true;
@@ -341,6 +364,9 @@ impl Tab {
 
     /// Goes back in history.
     pub async fn back(&self) -> Result<ActionOutcome, BrowserError> {
+        if !self.unstick().await? {
+            return Err(stuck::dialogs_without_end());
+        }
         let history = self.call("Page.getNavigationHistory", json!({})).await?;
         let index = history["currentIndex"].as_i64().unwrap_or(0);
         if index <= 0 {
@@ -373,6 +399,9 @@ impl Tab {
         }
         let mut loaded_at: Option<Instant> = None;
         let mut still_busy = false;
+        // A load that goes on may be a script that never yields: the page is asked whether it
+        // still answers, instead of waiting out the whole budget.
+        let mut probe_at = start + stuck::PROBE_AFTER;
         loop {
             let notified = self.changed.notified();
             let (loading, inflight, last, dialog, closed, navigated) = {
@@ -395,6 +424,15 @@ impl Tab {
             if now >= deadline {
                 still_busy = loading || inflight;
                 break;
+            }
+            if loading && now >= probe_at {
+                if !self.answers(stuck::PROBE_WAIT).await {
+                    self.mark_stuck();
+                    still_busy = true;
+                    break;
+                }
+                probe_at = Instant::now() + stuck::PROBE_AFTER;
+                continue;
             }
             let wait = if loading {
                 // Woken by events; re-checked at least every 50 ms (a requested navigation that
@@ -431,6 +469,7 @@ impl Tab {
             dialog: s.dialog.clone(),
             file_chooser: s.file_chooser.is_some(),
             still_busy,
+            stuck_since: s.stuck_since,
         }
     }
 
@@ -715,8 +754,7 @@ impl Tab {
         method: &str,
         params: Value,
     ) -> Result<Value, BrowserError> {
-        self.conn
-            .call(method, params, Some(session), self.timeouts.action)
+        self.page_call(session, method, params, self.timeouts.action)
             .await
     }
 
@@ -763,12 +801,11 @@ impl Tab {
         loop {
             let (session, context) = self.world(frame, target).await?;
             let result = self
-                .conn
-                .call(
+                .page_call(
+                    &session,
                     "Runtime.callFunctionOn",
                     json!({"executionContextId": context, "functionDeclaration": function,
                            "arguments": arguments, "returnByValue": true, "awaitPromise": true}),
-                    Some(&session),
                     timeout,
                 )
                 .await;
@@ -1082,6 +1119,7 @@ impl Tab {
             dialog: s.dialog.clone(),
             file_chooser: s.file_chooser.is_some(),
             still_busy: false,
+            stuck_since: s.stuck_since,
         })
     }
 
@@ -1488,6 +1526,7 @@ fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
             s.url = params["url"].as_str().unwrap_or_default().to_string();
         }
         "Page.javascriptDialogOpening" => {
+            s.dialogs_opened += 1;
             s.dialog = Some(Dialog {
                 kind: params["type"].as_str().unwrap_or("alert").to_string(),
                 message: params["message"].as_str().unwrap_or_default().to_string(),
@@ -1627,8 +1666,9 @@ fn push_console(s: &mut TabState, line: String) {
 
 fn dialog_open(dialog: &Dialog) -> BrowserError {
     BrowserError::Invalid(format!(
-        "a {} dialog is open ({:?}): answer it with browser_handle_dialog first",
-        dialog.kind, dialog.message
+        "{} is open ({:?}): answer it with browser_handle_dialog first",
+        dialog.described(),
+        dialog.message
     ))
 }
 

@@ -552,9 +552,22 @@ impl BrowserPack {
         let mut out = match name {
             "browser_navigate" => {
                 let url = string(args, "url").unwrap_or_default();
+                // A page that opens dialogs without end is never left in its own tab.
+                let (tab, replaced) = match tab.unstick().await.map_err(err)? {
+                    true => (tab, false),
+                    false => (session.replace_tab(&tab).await.map_err(err)?, true),
+                };
                 let outcome = tab.navigate(url).await.map_err(err)?;
-                self.report(&session, &tab, &outcome, true, refused_mark)
-                    .await?
+                let mut out = self
+                    .report(&session, &tab, &outcome, true, refused_mark)
+                    .await?;
+                if replaced {
+                    out.insert_str(
+                        0,
+                        "The last page kept opening dialogs: its tab was closed and this page opened in a new one.\n",
+                    );
+                }
+                out
             }
             "browser_navigate_back" => {
                 let outcome = tab.back().await.map_err(err)?;
@@ -986,6 +999,13 @@ impl BrowserPack {
         if outcome.navigated {
             out.push_str("- The page navigated.\n");
         }
+        if let Some(since) = outcome.stuck_since {
+            out.push_str(&format!(
+                "- The page is not responding: a script has kept it busy for {} s. Navigate elsewhere (browser_navigate ends the script) or close the tab.\n",
+                since.elapsed().as_secs().max(1)
+            ));
+            return Ok(out);
+        }
         if outcome.still_busy {
             out.push_str("- The page was still loading when the wait ended.\n");
         }
@@ -997,8 +1017,9 @@ impl BrowserPack {
         }
         if let Some(dialog) = &outcome.dialog {
             out.push_str(&format!(
-                "- A {} dialog is open: {:?}. Answer it with browser_handle_dialog.\n",
-                dialog.kind, dialog.message
+                "- There is {} open: {:?}. Answer it with browser_handle_dialog.\n",
+                dialog.described(),
+                dialog.message
             ));
             return Ok(out);
         }

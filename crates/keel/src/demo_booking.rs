@@ -232,7 +232,7 @@ async fn list(State(state): State<Shared>) -> Response {
 }
 
 /// Small pages that try the browser tools' hard cases: dialogs, overlays, iframes, shadow DOM,
-/// cookies, a huge DOM, a page that never stops running, endless redirects.
+/// cookies, a huge DOM, a page that never stops running, alerts without end, endless redirects.
 async fn lab(Path(name): Path<String>, uri: Uri, headers: axum::http::HeaderMap) -> Response {
     let body = match name.as_str() {
         "dialog" => r#"<button onclick="alert('Court 3 is yours')">Say hi</button>
@@ -354,6 +354,8 @@ customElements.define('court-picker', class extends HTMLElement { connectedCallb
                 .into_response();
         }
         "loop" => "<p>Spinning</p><script>while (true) {}</script>".to_string(),
+        // Alerts without end: one while the page loads, then another for each one answered.
+        "storm" => "<p>Storm</p><script>let n = 0; while (true) alert(`Alert ${++n}`);</script>".to_string(),
         // Asks for addresses the URL policy must refuse (the proxy refuses before connecting).
         "leak" => r#"<p>Tracking you</p><img alt="pixel" src="http://10.255.255.1/track.png">
 <script>fetch("http://169.254.169.254/latest/meta-data/").catch(() => {})</script>"#.to_string(),
