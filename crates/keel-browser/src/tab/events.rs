@@ -1,0 +1,235 @@
+//! What the page's protocol events tell a tab: loading, requests in flight, dialogs, frames,
+//! console and network logs, keel's worlds. Applied to `TabState` by the tab's listener.
+
+use super::*;
+
+/// Applies one protocol event of the page's own session to its state.
+pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
+    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    // Anything that may change the page's tree drops the cached one.
+    if method == "Runtime.bindingCalled"
+        || matches!(
+            method,
+            "Page.frameNavigated"
+                | "Page.navigatedWithinDocument"
+                | "Page.javascriptDialogOpening"
+                | "Page.javascriptDialogClosed"
+                | "Runtime.executionContextsCleared"
+        )
+    {
+        s.tree_cache = None;
+    }
+    match method {
+        "Runtime.executionContextCreated" => {
+            let context = &params["context"];
+            if context["name"] == KEEL_WORLD
+                && let (Some(id), Some(frame)) = (
+                    context["id"].as_i64(),
+                    context["auxData"]["frameId"].as_str(),
+                )
+            {
+                s.worlds.insert(frame.to_string(), id);
+            }
+        }
+        "Runtime.executionContextDestroyed" => {
+            let gone = params["executionContextId"].as_i64();
+            s.worlds.retain(|_, c| Some(*c) != gone);
+        }
+        "Runtime.executionContextsCleared" => s.worlds.clear(),
+        "Page.frameDetached" => {
+            let frame = params["frameId"].as_str().unwrap_or_default();
+            s.worlds.remove(frame);
+            for slot in s.child_frames.iter_mut() {
+                if slot
+                    .as_ref()
+                    .is_some_and(|c| c.in_process && c.frame_id == frame)
+                {
+                    *slot = None;
+                }
+            }
+        }
+        _ => {}
+    }
+    let is_main =
+        |s: &TabState, frame: Option<&str>| frame.is_some() && frame == s.main_frame.as_deref();
+    match method {
+        "Page.frameStartedLoading" if is_main(&s, params["frameId"].as_str()) => {
+            s.loading = true;
+            s.navigation_requested = None;
+            s.last_activity = Some(Instant::now());
+        }
+        // A requested navigation may still be cancelled (a submit handler that prevents it), so
+        // it keeps the page busy only briefly unless loading really starts.
+        "Page.frameRequestedNavigation" if is_main(&s, params["frameId"].as_str()) => {
+            s.navigation_requested = Some(Instant::now());
+            s.last_activity = Some(Instant::now());
+        }
+        "Page.frameStoppedLoading" if is_main(&s, params["frameId"].as_str()) => {
+            s.loading = false;
+            s.navigation_requested = None;
+            s.last_activity = Some(Instant::now());
+        }
+        "Page.frameNavigated" => {
+            let frame = &params["frame"];
+            if frame.get("parentId").is_none() {
+                s.main_frame = frame["id"].as_str().map(str::to_string);
+                s.url = frame["url"].as_str().unwrap_or_default().to_string();
+                s.documents += 1;
+                s.refs.clear();
+                s.by_ref.clear();
+                s.document_first_ref = s.next_ref + 1;
+                // Frames in the page's process went with the old document.
+                for slot in s.child_frames.iter_mut() {
+                    if slot.as_ref().is_some_and(|c| c.in_process) {
+                        *slot = None;
+                    }
+                }
+                // The old document's requests end with it, often without a word (a favicon cut
+                // off by the navigation): waiting for them would stall every later action.
+                s.inflight.clear();
+                s.last_activity = Some(Instant::now());
+                s.file_chooser = None;
+            }
+        }
+        "Page.navigatedWithinDocument" if is_main(&s, params["frameId"].as_str()) => {
+            s.url = params["url"].as_str().unwrap_or_default().to_string();
+        }
+        "Page.javascriptDialogOpening" => {
+            s.dialogs_opened += 1;
+            s.dialog = Some(Dialog {
+                kind: params["type"].as_str().unwrap_or("alert").to_string(),
+                message: params["message"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+        "Page.javascriptDialogClosed" => s.dialog = None,
+        "Page.fileChooserOpened" => s.file_chooser = params["backendNodeId"].as_i64(),
+        "Network.requestWillBeSent" => {
+            let kind = params["type"].as_str().unwrap_or("Other").to_string();
+            let id = params["requestId"].as_str().unwrap_or_default().to_string();
+            let url = params["request"]["url"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            // Streams that never end would keep the page busy forever.
+            if !matches!(kind.as_str(), "EventSource" | "WebSocket" | "Ping")
+                && !url.starts_with("data:")
+            {
+                let frame = params["frameId"].as_str().unwrap_or_default().to_string();
+                s.inflight.insert(id.clone(), frame);
+            }
+            s.last_activity = Some(Instant::now());
+            if s.network.len() == LOG_KEPT {
+                s.network.pop_front();
+                s.network_base += 1;
+            }
+            let index = s.network_base + s.network.len();
+            s.network.push_back(NetworkEntry {
+                method: params["request"]["method"]
+                    .as_str()
+                    .unwrap_or("GET")
+                    .to_string(),
+                url,
+                status: 0,
+                kind,
+            });
+            s.network_index.insert(id, index);
+        }
+        "Network.responseReceived" => {
+            let id = params["requestId"].as_str().unwrap_or_default();
+            if let Some(&index) = s.network_index.get(id)
+                && index >= s.network_base
+            {
+                let base = s.network_base;
+                if let Some(entry) = s.network.get_mut(index - base) {
+                    entry.status = params["response"]["status"].as_i64().unwrap_or(0);
+                }
+            }
+        }
+        "Network.loadingFinished" | "Network.loadingFailed" => {
+            let id = params["requestId"].as_str().unwrap_or_default().to_string();
+            s.inflight.remove(&id);
+            s.network_index.remove(&id);
+            s.last_activity = Some(Instant::now());
+        }
+        "Runtime.consoleAPICalled" => {
+            let kind = params["type"].as_str().unwrap_or("log");
+            let text: Vec<String> = params["args"]
+                .as_array()
+                .map(|args| {
+                    args.iter()
+                        .map(|a| match a.get("value") {
+                            Some(Value::String(s)) => s.clone(),
+                            Some(v) => v.to_string(),
+                            None => a["description"].as_str().unwrap_or("").to_string(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            push_console(&mut s, format!("[{kind}] {}", text.join(" ")));
+        }
+        "Runtime.exceptionThrown" => {
+            let text = exception_text(&params["exceptionDetails"], "exception");
+            push_console(&mut s, format!("[error] {text}"));
+        }
+        "Target.attachedToTarget" | "Target.detachedFromTarget" => {
+            frame_event(&mut s, 0, method, params);
+        }
+        "Inspector.detached" => s.closed = true,
+        _ => {}
+    }
+}
+
+/// An out-of-process frame attached or detached, announced by the page (`parent` 0) or by the
+/// out-of-process frame `parent` (a cross-site frame inside another). Returns the session of a new
+/// frame (which is to announce its own frames in turn).
+pub(super) fn frame_event(
+    s: &mut TabState,
+    parent: usize,
+    method: &str,
+    params: &Value,
+) -> Option<String> {
+    match method {
+        "Target.attachedToTarget" => {
+            let info = &params["targetInfo"];
+            if info["type"] == "iframe"
+                && let (Some(session), Some(frame)) =
+                    (params["sessionId"].as_str(), info["targetId"].as_str())
+            {
+                s.child_frames.push(Some(ChildFrame {
+                    session: session.to_string(),
+                    frame_id: frame.to_string(),
+                    parent,
+                    in_process: false,
+                }));
+                s.tree_cache = None;
+                // The frame's requests now finish in its own process: they are not waited for here.
+                s.inflight.retain(|_, f| f != frame);
+                return Some(session.to_string());
+            }
+            None
+        }
+        // A child frame going away (the page's own detach is handled by the listener).
+        "Target.detachedFromTarget" => {
+            let gone = params["sessionId"].as_str().unwrap_or_default().to_string();
+            for slot in s.child_frames.iter_mut() {
+                if slot.as_ref().is_some_and(|c| c.session == gone) {
+                    *slot = None;
+                }
+            }
+            s.tree_cache = None;
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Keeps a console line (the oldest goes past `LOG_KEPT`).
+pub(super) fn push_console(s: &mut TabState, line: String) {
+    if s.console.len() == LOG_KEPT {
+        s.console.pop_front();
+    }
+    s.console.push_back(line);
+}
+
+/// Console messages and network requests kept per tab.
+pub(super) const LOG_KEPT: usize = 500;

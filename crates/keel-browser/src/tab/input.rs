@@ -1,0 +1,419 @@
+//! Acting on a page as a person does: real mouse events at an element's centre (after checking
+//! what is on top), typing through the editing pipeline, keys, selects, file choosers, dialogs.
+
+use super::*;
+
+impl Tab {
+    /// The point to click on an element: scrolled into view, its center, and checked to be the
+    /// element on top there (else an error names what covers it).
+    pub(super) async fn click_point(
+        &self,
+        backend: i64,
+        target: &str,
+    ) -> Result<(f64, f64, bool), BrowserError> {
+        // The chain of out-of-process frames around the element, innermost first, each `<iframe>`
+        // scrolled into view from the outermost in.
+        let (frame, _) = split_node(backend);
+        let mut chain = Vec::new();
+        let mut current = frame;
+        while current > 0 {
+            if chain.len() > MAX_FRAME_DEPTH {
+                return Err(BrowserError::Invalid(format!(
+                    "cannot click {target}: its frames are nested too deep"
+                )));
+            }
+            let (parent, session, owner) = self.frame_owner(current, target).await?;
+            chain.push((session, owner));
+            current = parent;
+        }
+        for (session, owner) in chain.iter().rev() {
+            let _ = self
+                .call_in(
+                    session,
+                    "DOM.scrollIntoViewIfNeeded",
+                    json!({"backendNodeId": owner}),
+                )
+                .await;
+        }
+        let point = self.call_on(backend, target, POINT_JS, vec![]).await?;
+        // Measured after the element was scrolled into view, which may scroll the page too.
+        let mut offset = (0.0, 0.0);
+        if !chain.is_empty() {
+            // The browser routes input to another process's frame by the last frames drawn:
+            // let two frames be drawn after the scroll, in every frame on the way, so the click
+            // lands where it aims.
+            let own = self.frame_session(frame, target)?;
+            let sessions = chain
+                .iter()
+                .map(|(session, _)| session.clone())
+                .chain([own]);
+            futures::future::join_all(sessions.map(|session| async move {
+                let _ = self
+                    .call_in(
+                        &session,
+                        "Runtime.evaluate",
+                        json!({"expression": "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))", "awaitPromise": true}),
+                    )
+                    .await;
+            }))
+            .await;
+            for (session, owner) in &chain {
+                let (x, y) = self.frame_offset(session, *owner).await?;
+                offset.0 += x;
+                offset.1 += y;
+            }
+        }
+        if let Some(problem) = point.get("problem").and_then(Value::as_str) {
+            return Err(BrowserError::Invalid(format!(
+                "cannot click {target}: {problem}"
+            )));
+        }
+        match (point["x"].as_f64(), point["y"].as_f64()) {
+            (Some(x), Some(y)) => Ok((x + offset.0, y + offset.1, point["file"] == json!(true))),
+            _ => Err(BrowserError::Invalid(format!(
+                "cannot click {target}: it has no position on the page"
+            ))),
+        }
+    }
+
+    /// Clicks an element like a person (mouse down and up at its center) and waits for what it caused.
+    pub async fn click(
+        &self,
+        target: &str,
+        double: bool,
+        button: &str,
+    ) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let backend = self.resolve_target(target).await?;
+        let (x, y, file_input) = self.click_point(backend, target).await?;
+        let before = self.lock().documents;
+        let clicks = if double { 2 } else { 1 };
+        for count in 1..=clicks {
+            // Move, press and release are sent back to back (the browser handles them in order) and
+            // awaited together: one round trip instead of three.
+            let moved = async {
+                if count == 1 {
+                    self.call(
+                        "Input.dispatchMouseEvent",
+                        json!({"type": "mouseMoved", "x": x, "y": y}),
+                    )
+                    .await?;
+                }
+                Ok::<_, BrowserError>(())
+            };
+            let pressed = self.call(
+                "Input.dispatchMouseEvent",
+                json!({"type": "mousePressed", "x": x, "y": y, "button": button, "clickCount": count}),
+            );
+            let released = self.call(
+                "Input.dispatchMouseEvent",
+                json!({"type": "mouseReleased", "x": x, "y": y, "button": button, "clickCount": count}),
+            );
+            let all = async { tokio::try_join!(moved, pressed, released) };
+            // A dialog opened by the click holds the input events until it is answered: return then.
+            tokio::select! {
+                result = all => { result?; }
+                () = self.dialog_opened() => break,
+            }
+        }
+        if file_input {
+            // The chooser is announced a moment after the click: wait for it.
+            let deadline = Instant::now() + self.timeouts.action;
+            while self.lock().file_chooser.is_none() && Instant::now() < deadline {
+                let notified = self.changed.notified();
+                let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
+            }
+        }
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    pub(super) async fn dialog_opened(&self) {
+        loop {
+            let notified = self.changed.notified();
+            if self.lock().dialog.is_some() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Drops the cached tree (an action may change the page) and fails while a dialog is open.
+    pub(super) fn no_dialog(&self) -> Result<(), BrowserError> {
+        // Every action starts here: what it does may change the page.
+        self.lock().tree_cache = None;
+        match self.dialog() {
+            Some(dialog) => Err(dialog_open(&dialog)),
+            None => Ok(()),
+        }
+    }
+
+    /// Moves the mouse over an element.
+    pub async fn hover(&self, target: &str) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let backend = self.resolve_target(target).await?;
+        let (x, y, _) = self.click_point(backend, target).await?;
+        let before = self.lock().documents;
+        self.call(
+            "Input.dispatchMouseEvent",
+            json!({"type": "mouseMoved", "x": x, "y": y}),
+        )
+        .await?;
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    /// Replaces the text of an editable element with `text` (as typed input events); with
+    /// `submit`, presses Enter afterwards.
+    pub async fn type_text(
+        &self,
+        target: &str,
+        text: &str,
+        submit: bool,
+        slowly: bool,
+    ) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let backend = self.resolve_target(target).await?;
+        // Focus, select and insert in one call (execCommand goes through the browser's editing
+        // pipeline: the page sees the same input events as from a keyboard).
+        let typed_now = if slowly { Value::Null } else { json!(text) };
+        let editable = self
+            .call_on(backend, target, FOCUS_AND_SELECT_JS, vec![typed_now])
+            .await?;
+        if let Some(problem) = editable.get("problem").and_then(Value::as_str) {
+            return Err(BrowserError::Invalid(format!(
+                "cannot type into {target}: {problem}"
+            )));
+        }
+        let before = self.lock().documents;
+        if slowly {
+            for ch in text.chars() {
+                self.call(
+                    "Input.dispatchKeyEvent",
+                    json!({"type": "keyDown", "text": ch.to_string(), "key": ch.to_string()}),
+                )
+                .await?;
+                self.call(
+                    "Input.dispatchKeyEvent",
+                    json!({"type": "keyUp", "key": ch.to_string()}),
+                )
+                .await?;
+            }
+        } else if editable.get("typed") != Some(&json!(true)) {
+            // The page's editor refused execCommand: type through the input pipeline instead.
+            self.call("Input.insertText", json!({"text": text})).await?;
+        }
+        if submit {
+            self.key("Enter").await?;
+            return Ok(self.settle(before, self.timeouts.navigation, true).await);
+        }
+        let s = self.lock();
+        Ok(ActionOutcome {
+            url: s.url.clone(),
+            navigated: false,
+            dialog: s.dialog.clone(),
+            file_chooser: s.file_chooser.is_some(),
+            still_busy: false,
+            stuck_since: s.stuck_since,
+        })
+    }
+
+    /// Puts files (paths on this machine) into a file input: `target`, or the one whose chooser the
+    /// last click opened.
+    pub async fn upload_files(
+        &self,
+        target: Option<&str>,
+        paths: &[std::path::PathBuf],
+    ) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        // The input: named (its object in the frame that holds it), or the page's open chooser.
+        let (session, params) = match target {
+            Some(target) => {
+                let node = self.resolve_target(target).await?;
+                let session = self.frame_session(split_node(node).0, target)?;
+                let object = self.object_of(node, target).await?;
+                (session, json!({"files": files, "objectId": object}))
+            }
+            None => {
+                let backend = self.lock().file_chooser.ok_or_else(|| {
+                    BrowserError::Invalid("no file chooser is open: click the upload button first, or name the file input with `target`".into())
+                })?;
+                (
+                    self.session_id.clone(),
+                    json!({"files": files, "backendNodeId": backend}),
+                )
+            }
+        };
+        let before = self.lock().documents;
+        self.call_in(&session, "DOM.setFileInputFiles", params)
+            .await
+            .map_err(|e| {
+                BrowserError::Invalid(format!(
+                    "cannot put files into that element (is it an <input type=file>?): {e}"
+                ))
+            })?;
+        self.lock().file_chooser = None;
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    /// Presses a key (`Enter`, `Tab`, `ArrowDown`, `a`, …) on the focused element.
+    pub async fn press_key(&self, key: &str) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let before = self.lock().documents;
+        self.key(key).await?;
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    pub(super) async fn key(&self, key: &str) -> Result<(), BrowserError> {
+        let (code, vk, text) = key_definition(key)
+            .ok_or_else(|| BrowserError::Invalid(format!("unknown key {key:?}: use a key name like Enter, Tab, Escape, Backspace, ArrowDown, or one character")))?;
+        let mut down = json!({"type": if text.is_some() { "keyDown" } else { "rawKeyDown" }, "key": key, "code": code, "windowsVirtualKeyCode": vk});
+        if let Some(text) = text {
+            down["text"] = json!(text);
+        }
+        self.call("Input.dispatchKeyEvent", down).await?;
+        self.call(
+            "Input.dispatchKeyEvent",
+            json!({"type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": vk}),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Picks options of a `<select>` by value or visible text; returns the values now selected.
+    pub async fn select_option(
+        &self,
+        target: &str,
+        values: &[String],
+    ) -> Result<(ActionOutcome, Value), BrowserError> {
+        self.no_dialog()?;
+        let backend = self.resolve_target(target).await?;
+        let before = self.lock().documents;
+        let picked = self
+            .call_on(backend, target, SELECT_JS, vec![json!(values)])
+            .await?;
+        if let Some(problem) = picked.get("problem").and_then(Value::as_str) {
+            return Err(BrowserError::Invalid(format!(
+                "cannot select in {target}: {problem}"
+            )));
+        }
+        Ok((
+            self.settle(before, self.timeouts.action, true).await,
+            picked["selected"].clone(),
+        ))
+    }
+
+    /// Answers the open dialog (accept or dismiss, with text for a prompt).
+    pub async fn handle_dialog(
+        &self,
+        accept: bool,
+        prompt_text: Option<&str>,
+    ) -> Result<ActionOutcome, BrowserError> {
+        if self.dialog().is_none() {
+            return Err(BrowserError::Invalid("no dialog is open".into()));
+        }
+        let before = self.lock().documents;
+        let mut params = json!({"accept": accept});
+        if let Some(text) = prompt_text {
+            params["promptText"] = json!(text);
+        }
+        self.call("Page.handleJavaScriptDialog", params).await?;
+        self.lock().dialog = None;
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+}
+
+/// A key's name as `Input.dispatchKeyEvent` wants it: key, key code and the text it types.
+pub(super) fn key_definition(key: &str) -> Option<(String, i64, Option<String>)> {
+    let named = match key {
+        "Enter" => ("Enter", 13, Some("\r")),
+        "Tab" => ("Tab", 9, None),
+        "Escape" => ("Escape", 27, None),
+        "Backspace" => ("Backspace", 8, None),
+        "Delete" => ("Delete", 46, None),
+        "ArrowUp" => ("ArrowUp", 38, None),
+        "ArrowDown" => ("ArrowDown", 40, None),
+        "ArrowLeft" => ("ArrowLeft", 37, None),
+        "ArrowRight" => ("ArrowRight", 39, None),
+        "Home" => ("Home", 36, None),
+        "End" => ("End", 35, None),
+        "PageUp" => ("PageUp", 33, None),
+        "PageDown" => ("PageDown", 34, None),
+        " " | "Space" => ("Space", 32, Some(" ")),
+        _ => ("", 0, None),
+    };
+    if named.1 != 0 {
+        return Some((named.0.to_string(), named.1, named.2.map(str::to_string)));
+    }
+    let mut chars = key.chars();
+    let (Some(c), None) = (chars.next(), chars.next()) else {
+        return None;
+    };
+    let upper = c.to_ascii_uppercase();
+    let code = if c.is_ascii_alphabetic() {
+        format!("Key{upper}")
+    } else if c.is_ascii_digit() {
+        format!("Digit{c}")
+    } else {
+        String::new()
+    };
+    Some((code, i64::from(upper as u32 as u8), Some(c.to_string())))
+}
+
+/// Scrolls the element into view and returns its center, or the problem (hidden, covered).
+pub(super) const POINT_JS: &str = r##"function() {
+  if (!this.isConnected) return {problem: "it is no longer on the page; take a new snapshot"};
+  this.scrollIntoView({block: "center", inline: "center", behavior: "instant"});
+  const r = this.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0) return {problem: "it is not visible (zero size or hidden)"};
+  const x = r.left + r.width / 2, y = r.top + r.height / 2;
+  const root = this.getRootNode();
+  const top = (root.elementFromPoint ? root : document).elementFromPoint(x, y);
+  if (top && top !== this && !this.contains(top) && !(top.contains && top.contains(this) && top.tagName === "LABEL")) {
+    let d = top.tagName.toLowerCase();
+    if (top.id) d += "#" + top.id;
+    if (typeof top.className === "string" && top.className.trim()) d += "." + top.className.trim().split(/\s+/).join(".");
+    const t = (top.innerText || "").trim().slice(0, 60);
+    return {problem: "another element is on top of it: <" + d + ">" + (t ? " \"" + t + "\"" : "") + " (close the overlay or cookie banner first)"};
+  }
+  // Inside (same-origin) iframes, add each frame's offset: the mouse works in the top page's coordinates.
+  let ox = 0, oy = 0, win = this.ownerDocument.defaultView;
+  while (win && win.frameElement) {
+    const f = win.frameElement, fr = f.getBoundingClientRect();
+    ox += fr.left + f.clientLeft; oy += fr.top + f.clientTop;
+    win = win.parent;
+  }
+  return {x: x + ox, y: y + oy, file: this.tagName === "INPUT" && this.type === "file"};
+}"##;
+
+/// Focuses a text field, selects its text and types `text` over it (`null`: focus only).
+pub(super) const FOCUS_AND_SELECT_JS: &str = r#"function(text) {
+  if (!this.isConnected) return {problem: "it is no longer on the page; take a new snapshot"};
+  const editable = this.isContentEditable || (this.tagName === "TEXTAREA") ||
+    (this.tagName === "INPUT" && !["button","submit","reset","checkbox","radio","file","image","range","color"].includes(this.type));
+  if (!editable) return {problem: "it is not a text field (it is <" + this.tagName.toLowerCase() + (this.type ? " type=" + this.type : "") + ">)"};
+  if (this.disabled || this.readOnly) return {problem: "it is disabled or read-only"};
+  // Scrolled only when out of view: a scroll costs a layout and a frame.
+  const r = this.getBoundingClientRect();
+  if (r.bottom <= 0 || r.right <= 0 || r.top >= innerHeight || r.left >= innerWidth) this.scrollIntoView({block: "center", behavior: "instant"});
+  this.focus({preventScroll: true});
+  if (this.select) this.select(); else document.execCommand("selectAll");
+  if (text === null) return {};
+  const typed = text === "" ? document.execCommand("delete") : document.execCommand("insertText", false, text);
+  return {typed};
+}"#;
+
+/// Selects the options of a `<select>` named by value or visible text.
+pub(super) const SELECT_JS: &str = r#"function(values) {
+  if (this.tagName !== "SELECT") return {problem: "it is not a <select> (use browser_click for custom dropdowns)"};
+  const options = Array.from(this.options);
+  const missing = values.filter(v => !options.some(o => o.value === v || o.label === v || o.text.trim() === v));
+  if (missing.length) return {problem: "no option " + JSON.stringify(missing) + "; options are " + JSON.stringify(options.map(o => o.text.trim()))};
+  if (!this.multiple && values.length > 1) return {problem: "it takes one option"};
+  for (const o of options) o.selected = values.some(v => o.value === v || o.label === v || o.text.trim() === v);
+  this.dispatchEvent(new Event("input", {bubbles: true}));
+  this.dispatchEvent(new Event("change", {bubbles: true}));
+  return {selected: options.filter(o => o.selected).map(o => o.value)};
+}"#;
+
+/// Out-of-process frames inside one another at most, for an action.
+pub(super) const MAX_FRAME_DEPTH: usize = 8;

@@ -1,0 +1,176 @@
+//! What a page gives out: script results, screenshots, PDFs, its HTML, console and network
+//! logs, and waiting for text to show or go.
+
+use super::frames::gone;
+use super::*;
+
+impl Tab {
+    /// Runs a JavaScript function (`() => …`, or `(element) => …` with a target) and returns its
+    /// JSON value.
+    pub async fn evaluate(
+        &self,
+        function: &str,
+        target: Option<&str>,
+    ) -> Result<Value, BrowserError> {
+        self.no_dialog()?;
+        let result = match target {
+            Some(target) => {
+                // In the page's own world (its globals in reach), on the element keel's world names.
+                let node = self.resolve_target(target).await?;
+                let session = self.frame_session(split_node(node).0, target)?;
+                let object = self.object_of(node, target).await?;
+                let described = self
+                    .call_in(&session, "DOM.describeNode", json!({"objectId": object}))
+                    .await?;
+                let resolved = self
+                    .call_in(
+                        &session,
+                        "DOM.resolveNode",
+                        json!({"backendNodeId": described["node"]["backendNodeId"]}),
+                    )
+                    .await?;
+                let object = resolved["object"]["objectId"]
+                    .as_str()
+                    .ok_or_else(|| gone(target))?;
+                self.call_in(
+                    &session,
+                    "Runtime.callFunctionOn",
+                    json!({"objectId": object, "functionDeclaration": format!("function() {{ return ({function})(this); }}"),
+                           "returnByValue": true, "awaitPromise": true}),
+                )
+                .await?
+            }
+            None => {
+                self.call(
+                    "Runtime.evaluate",
+                    json!({"expression": format!("({function})()"), "returnByValue": true, "awaitPromise": true}),
+                )
+                .await?
+            }
+        };
+        if let Some(details) = result.get("exceptionDetails") {
+            return Err(BrowserError::Invalid(format!(
+                "the function threw: {}",
+                exception_text(details, "unknown")
+            )));
+        }
+        Ok(result["result"]["value"].clone())
+    }
+
+    /// A screenshot (PNG or JPEG, base64) of the viewport, the whole page, or one element.
+    pub async fn screenshot(
+        &self,
+        full_page: bool,
+        target: Option<&str>,
+        jpeg: bool,
+    ) -> Result<String, BrowserError> {
+        self.no_dialog()?;
+        let mut params = json!({"format": if jpeg { "jpeg" } else { "png" }});
+        if let Some(target) = target {
+            let backend = self.resolve_target(target).await?;
+            let rect = self.call_on(backend, target, RECT_JS, vec![]).await?;
+            params["clip"] = json!({"x": rect["x"], "y": rect["y"], "width": rect["width"], "height": rect["height"], "scale": 1});
+            params["captureBeyondViewport"] = json!(true);
+        } else if full_page {
+            params["captureBeyondViewport"] = json!(true);
+            let metrics = self.call("Page.getLayoutMetrics", json!({})).await?;
+            let size = &metrics["cssContentSize"];
+            params["clip"] = json!({"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1});
+        }
+        let shot = self.call("Page.captureScreenshot", params).await?;
+        shot["data"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| BrowserError::Protocol("captureScreenshot gave no data".into()))
+    }
+
+    /// The page as PDF (base64).
+    pub async fn pdf(&self) -> Result<String, BrowserError> {
+        self.no_dialog()?;
+        let pdf = self
+            .conn
+            .call(
+                "Page.printToPDF",
+                json!({"printBackground": true}),
+                Some(&self.session_id),
+                self.timeouts.navigation,
+            )
+            .await?;
+        pdf["data"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| BrowserError::Protocol("printToPDF gave no data".into()))
+    }
+
+    /// The page's HTML.
+    pub async fn content(&self) -> Result<String, BrowserError> {
+        let html = self
+            .evaluate(
+                "() => document.documentElement ? document.documentElement.outerHTML : ''",
+                None,
+            )
+            .await?;
+        Ok(html.as_str().unwrap_or_default().to_string())
+    }
+
+    /// Console messages so far (the last few hundred).
+    pub fn console(&self) -> Vec<String> {
+        self.lock().console.iter().cloned().collect()
+    }
+
+    /// Requests the page made (the last few hundred).
+    pub fn network(&self) -> Vec<NetworkEntry> {
+        self.lock().network.iter().cloned().collect()
+    }
+
+    /// Waits until `text` appears or `gone` disappears, or `seconds` pass.
+    pub async fn wait_for(
+        &self,
+        text: Option<&str>,
+        gone: Option<&str>,
+        seconds: Option<f64>,
+    ) -> Result<String, BrowserError> {
+        let budget = Duration::from_secs_f64(seconds.unwrap_or(0.0).clamp(0.0, 60.0));
+        if text.is_none() && gone.is_none() {
+            tokio::time::sleep(budget).await;
+            return Ok(format!("waited {:.1} s", budget.as_secs_f64()));
+        }
+        let deadline = Instant::now()
+            + if seconds.is_some() {
+                budget
+            } else {
+                self.timeouts.navigation
+            };
+        loop {
+            let body = self
+                .evaluate("() => document.body ? document.body.innerText : ''", None)
+                .await?;
+            let body = body.as_str().unwrap_or_default();
+            let appeared = text.is_none_or(|t| body.contains(t));
+            let vanished = gone.is_none_or(|g| !body.contains(g));
+            if appeared && vanished {
+                return Ok(match (text, gone) {
+                    (Some(t), _) => format!("{t:?} is on the page"),
+                    (None, Some(g)) => format!("{g:?} is gone from the page"),
+                    _ => String::new(),
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(BrowserError::Timeout(match (text, gone) {
+                    (Some(t), _) => format!("{t:?} did not appear"),
+                    (None, Some(g)) => format!("{g:?} did not go away"),
+                    _ => String::new(),
+                }));
+            }
+            let notified = self.changed.notified();
+            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
+        }
+    }
+}
+
+/// An element's box in the page, for an element screenshot.
+pub(super) const RECT_JS: &str = r#"function() {
+  this.scrollIntoView({block: "center", behavior: "instant"});
+  const r = this.getBoundingClientRect();
+  return {x: r.left + window.scrollX, y: r.top + window.scrollY, width: Math.max(1, r.width), height: Math.max(1, r.height)};
+}"#;
