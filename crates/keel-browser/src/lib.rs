@@ -3,6 +3,7 @@
 //! ([`tools::BrowserPack`]).
 
 pub mod cdp;
+mod downloads;
 mod error;
 pub mod guard;
 pub mod launch;

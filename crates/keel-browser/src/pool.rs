@@ -260,6 +260,16 @@ impl BrowsingContext {
         std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// The downloads finished since the last call (and forgets them; other notes stay).
+    pub fn take_downloads(&self) -> Vec<Note> {
+        let mut notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        let (downloads, rest) = std::mem::take(&mut *notes)
+            .into_iter()
+            .partition(|note| matches!(note, Note::Downloaded { .. }));
+        *notes = rest;
+        downloads
+    }
+
     /// Marks the session in use; `None` if it has been put to sleep (get it from the pool again).
     pub fn enter(&self) -> Option<InUse> {
         let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());

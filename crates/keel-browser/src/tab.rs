@@ -409,6 +409,7 @@ impl Tab {
         // A load that goes on may be a script that never yields: the page is asked whether it
         // still answers, instead of waiting out the whole budget.
         let mut probe_at = start + stuck::PROBE_AFTER;
+        let mut unanswered = 0;
         loop {
             let notified = self.changed.notified();
             let (loading, inflight, last, dialog, closed, navigated) = {
@@ -430,15 +431,25 @@ impl Tab {
             let now = Instant::now();
             if now >= deadline {
                 still_busy = loading || inflight;
+                // Still loading: a slow page, or one whose script never yields?
+                if loading && unanswered < 2 && !self.answers(stuck::PROBE_WAIT).await {
+                    self.mark_stuck();
+                }
                 break;
             }
             if loading && now >= probe_at {
-                if !self.answers(stuck::PROBE_WAIT).await {
-                    self.mark_stuck();
-                    still_busy = true;
-                    break;
+                if self.answers(stuck::PROBE_WAIT).await {
+                    unanswered = 0;
+                    probe_at = Instant::now() + stuck::PROBE_AFTER;
+                } else {
+                    // Twice in a row: a page that lays out something huge may miss one.
+                    unanswered += 1;
+                    if unanswered == 2 {
+                        self.mark_stuck();
+                        still_busy = true;
+                        break;
+                    }
                 }
-                probe_at = Instant::now() + stuck::PROBE_AFTER;
                 continue;
             }
             let wait = if loading {

@@ -13,8 +13,9 @@ use rmcp::model::{
 };
 use serde_json::{Map, Value, json};
 
+use crate::downloads;
 use crate::error::BrowserError;
-use crate::pool::{BrowserPool, BrowsingContext, InUse};
+use crate::pool::{BrowserPool, BrowsingContext, InUse, Note};
 use crate::reading;
 use crate::snapshot::SnapshotOptions;
 use crate::tab::{ActionOutcome, Tab};
@@ -103,6 +104,8 @@ async fn save_state(
     };
     let saved = async {
         let object = host.get(&object_key).await?;
+        // Downloads no call has reported yet: the scratch directory goes with the context.
+        keep_downloads(context, &object).await;
         object.storage().put(STATE_KEY, state).await
     }
     .await;
@@ -110,6 +113,35 @@ async fn save_state(
         tracing::warn!(%error, key, "a browsing session's state could not be saved");
     }
     saved.is_ok()
+}
+
+/// Copies the downloads `context` finished since the last call into `object`; what each note
+/// would say in a tool result.
+async fn keep_downloads(context: &BrowsingContext, object: &keel_objects::Object) -> Vec<String> {
+    let mut lines = Vec::new();
+    for note in context.take_downloads() {
+        let Note::Downloaded {
+            file_name,
+            url,
+            path,
+        } = note
+        else {
+            continue;
+        };
+        lines.push(match downloads::keep(object, &file_name, &url, &path).await {
+            Ok((name, bytes)) => format!(
+                "- Downloaded {name} ({bytes} bytes) from {url}: get it with browser_downloads (name {name:?}).\n"
+            ),
+            Err(problem) => {
+                tracing::warn!(file_name, problem, "a download could not be kept");
+                format!(
+                    "- Downloaded {file_name} from {url}, but it {problem}: it is at {} on the server until this browsing session sleeps.\n",
+                    path.display()
+                )
+            }
+        });
+    }
+    lines
 }
 
 async fn put_to_sleep(
@@ -351,8 +383,19 @@ pub fn tools() -> Vec<Tool> {
             true,
         ),
         tool(
+            "browser_downloads",
+            "Files the pages of this browsing session downloaded (kept in the session, also after it slept): the list, or with `name` the file itself.",
+            schema(
+                props(
+                    json!({"name": {"type": "string", "description": "A download's name from the list."}}),
+                ),
+                &[],
+            ),
+            true,
+        ),
+        tool(
             "browser_close",
-            "End the browsing session: its tabs, cookies and storage.",
+            "End the browsing session: its tabs, cookies, storage and downloads.",
             schema(Map::new(), &[]),
             false,
         ),
@@ -462,6 +505,16 @@ fn err(e: BrowserError) -> String {
     e.to_string()
 }
 
+/// The browsing session a call acts on, held in use for the call.
+struct CallSession {
+    context: Arc<BrowsingContext>,
+    _in_use: InUse,
+    /// Its object, and the handle to report.
+    found: keel_mcp::handles::HandleObject,
+    /// True if it had slept and was restored for this call.
+    restored: bool,
+}
+
 impl BrowserPack {
     /// The browsing session of this call; a session that slept is restored from its object first
     /// (its page reopened unless `reopen_page` is false). The bool says whether it was restored.
@@ -470,14 +523,19 @@ impl BrowserPack {
         args: &Map<String, Value>,
         cx: &ToolContext,
         reopen_page: bool,
-    ) -> Result<(Arc<BrowsingContext>, InUse, Option<String>, bool, bool), String> {
+    ) -> Result<CallSession, String> {
         let found = cx
             .handle_object(BROWSER_NAMESPACE, string(args, "handle"))
             .await?;
         let key = found.object.key().to_string();
         if let Some(context) = self.pool.existing(&key).await {
             if let Some(in_use) = context.enter() {
-                return Ok((context, in_use, found.handle, found.minted, false));
+                return Ok(CallSession {
+                    context,
+                    _in_use: in_use,
+                    found,
+                    restored: false,
+                });
             }
             // Being put to sleep right now: wait until it is saved and closed, then wake it.
             let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -505,7 +563,12 @@ impl BrowserPack {
                 Err(error) => tracing::warn!(%error, "a browsing session could not be restored"),
             }
         }
-        Ok((context, in_use, found.handle, found.minted, restored))
+        Ok(CallSession {
+            context,
+            _in_use: in_use,
+            found,
+            restored,
+        })
     }
 
     async fn run(
@@ -533,6 +596,17 @@ impl BrowserPack {
                 .close(&found.object.key().to_string())
                 .await
                 .map_err(err)?;
+            // What it kept for its sleep goes too, so nothing of it comes back.
+            let mut kept = downloads::keys(&found.object).await?;
+            kept.push(STATE_KEY.to_string());
+            found
+                .object
+                .storage()
+                .delete_many(kept)
+                .await
+                .map_err(|e| {
+                    format!("the browsing session's saved state could not be deleted: {e}")
+                })?;
             return Ok(CallToolResponse::from(text(if closed {
                 "The browsing session was closed."
             } else {
@@ -546,7 +620,24 @@ impl BrowserPack {
             self.pool.policy().check_url(url).map_err(err)?;
         }
         let reopen = !matches!(name, "browser_navigate" | "page_content");
-        let (session, _in_use, handle, minted, restored) = self.session(args, cx, reopen).await?;
+        if name == "browser_downloads" {
+            // Kept in the object: no browser needed.
+            let found = cx
+                .handle_object(BROWSER_NAMESPACE, string(args, "handle"))
+                .await?;
+            if let Some(context) = self.pool.existing(&found.object.key().to_string()).await {
+                keep_downloads(&context, &found.object).await;
+            }
+            let content = downloads::tool(&found.object, string(args, "name")).await?;
+            return Ok(CallToolResult::success(content).into());
+        }
+        let call = self.session(args, cx, reopen).await?;
+        let (session, handle, minted, restored) = (
+            &call.context,
+            call.found.handle.clone(),
+            call.found.minted,
+            call.restored,
+        );
         let tab = session.current_tab().await.map_err(err)?;
         let refused_mark = session.refusals().count();
         let mut out = match name {
@@ -559,7 +650,7 @@ impl BrowserPack {
                 };
                 let outcome = tab.navigate(url).await.map_err(err)?;
                 let mut out = self
-                    .report(&session, &tab, &outcome, true, refused_mark)
+                    .report(session, &tab, &outcome, true, refused_mark)
                     .await?;
                 if replaced {
                     out.insert_str(
@@ -571,7 +662,7 @@ impl BrowserPack {
             }
             "browser_navigate_back" => {
                 let outcome = tab.back().await.map_err(err)?;
-                self.report(&session, &tab, &outcome, true, refused_mark)
+                self.report(session, &tab, &outcome, true, refused_mark)
                     .await?
             }
             "browser_snapshot" => {
@@ -596,12 +687,12 @@ impl BrowserPack {
                     .click(target_of(args)?, flag(args, "doubleClick"), button)
                     .await
                     .map_err(err)?;
-                self.report(&session, &tab, &outcome, true, refused_mark)
+                self.report(session, &tab, &outcome, true, refused_mark)
                     .await?
             }
             "browser_hover" => {
                 let outcome = tab.hover(target_of(args)?).await.map_err(err)?;
-                self.report(&session, &tab, &outcome, false, refused_mark)
+                self.report(session, &tab, &outcome, false, refused_mark)
                     .await?
             }
             "browser_type" => {
@@ -615,7 +706,7 @@ impl BrowserPack {
                     )
                     .await
                     .map_err(err)?;
-                self.report(&session, &tab, &outcome, outcome.navigated, refused_mark)
+                self.report(session, &tab, &outcome, outcome.navigated, refused_mark)
                     .await?
             }
             "browser_fill_form" => {
@@ -675,7 +766,7 @@ impl BrowserPack {
                     .map_err(err)?;
                 format!(
                     "Selected {selected}\n{}",
-                    self.report(&session, &tab, &outcome, outcome.navigated, refused_mark)
+                    self.report(session, &tab, &outcome, outcome.navigated, refused_mark)
                         .await?
                 )
             }
@@ -719,7 +810,7 @@ impl BrowserPack {
                 format!(
                     "Uploaded {} file(s).\n{}",
                     paths.len(),
-                    self.report(&session, &tab, &outcome, outcome.navigated, refused_mark)
+                    self.report(session, &tab, &outcome, outcome.navigated, refused_mark)
                         .await?
                 )
             }
@@ -728,7 +819,7 @@ impl BrowserPack {
                     .press_key(string(args, "key").unwrap_or_default())
                     .await
                     .map_err(err)?;
-                self.report(&session, &tab, &outcome, outcome.navigated, refused_mark)
+                self.report(session, &tab, &outcome, outcome.navigated, refused_mark)
                     .await?
             }
             "browser_wait_for" => {
@@ -768,13 +859,13 @@ impl BrowserPack {
                 }
                 return Ok(CallToolResult::success(content).into());
             }
-            "browser_tabs" => self.tabs(&session, args).await?,
+            "browser_tabs" => self.tabs(session, args).await?,
             "browser_handle_dialog" => {
                 let outcome = tab
                     .handle_dialog(flag(args, "accept"), string(args, "promptText"))
                     .await
                     .map_err(err)?;
-                self.report(&session, &tab, &outcome, outcome.navigated, refused_mark)
+                self.report(session, &tab, &outcome, outcome.navigated, refused_mark)
                     .await?
             }
             "browser_evaluate" => {
@@ -847,16 +938,15 @@ impl BrowserPack {
             }
             other => return Err(format!("unknown browser tool {other}")),
         };
-        // What pages did on their own (new tabs, downloads) since the last call.
+        // What pages did on their own (downloads, new tabs) since the last call.
+        for line in keep_downloads(session, &call.found.object).await {
+            out.push_str(&line);
+        }
         for note in session.take_notes() {
-            match note {
-                crate::pool::Note::TabOpened { index, url } => out.push_str(&format!(
+            if let Note::TabOpened { index, url } = note {
+                out.push_str(&format!(
                     "- The page opened a new tab ({index}): {url}. Switch to it with browser_tabs (action select, index {index}).\n"
-                )),
-                crate::pool::Note::Downloaded { file_name, url, path } => out.push_str(&format!(
-                    "- Downloaded {file_name} from {url}: saved at {} (until this browsing session ends).\n",
-                    path.display()
-                )),
+                ));
             }
         }
         if restored {

@@ -835,7 +835,8 @@ fn uploads_popups_and_downloads_are_handled_and_reported() {
     let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
     assert!(page.contains("Reserve court 6"), "{page}");
 
-    // A download is saved and its path reported.
+    // A download is kept in the browsing session's object, reported, and handed over by
+    // browser_downloads (the agent may be on another machine), also after a restart.
     call(
         &server,
         "browser_tabs",
@@ -847,27 +848,74 @@ fn uploads_popups_and_downloads_are_handled_and_reported() {
         "browser_click",
         json!({"handle": handle, "target": ref_of(&page, "Download the rules")}),
     );
-    let report = if clicked.contains("Downloaded") {
-        clicked.clone()
-    } else {
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        call(&server, "browser_snapshot", json!({"handle": handle})).0
-    };
+    let mut report = clicked.clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !report.contains("Downloaded") && std::time::Instant::now() < deadline {
+        report = call(
+            &server,
+            "browser_tabs",
+            json!({"handle": handle, "action": "list"}),
+        )
+        .0;
+    }
     assert!(
-        report.contains("Downloaded rules.txt"),
+        report.contains("Downloaded rules.txt (41 bytes)") && report.contains("browser_downloads"),
         "{clicked}\n---\n{report}"
     );
-    let path = report
-        .split("saved at ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap();
+    let rules = "Rule 1: the ball must land in the court.\n";
+    let read = |server: &Server| {
+        call_with(
+            server,
+            "browser_downloads",
+            json!({"handle": handle, "name": "rules.txt"}),
+            json!({}),
+            None,
+        )
+    };
+    let file = read(&server);
+    assert_eq!(file["content"][0]["resource"]["text"], rules, "{file}");
     assert_eq!(
-        std::fs::read_to_string(path).unwrap(),
-        "Rule 1: the ball must land in the court.\n"
+        file["content"][0]["resource"]["mimeType"], "text/plain",
+        "{file}"
     );
+    // The same file again gets a name of its own.
+    let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "Download the rules")}),
+    );
+    let mut list = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !list.contains("rules (2).txt") && std::time::Instant::now() < deadline {
+        list = call(&server, "browser_downloads", json!({"handle": handle})).0;
+    }
+    assert!(
+        list.contains("- rules.txt (41 bytes) from http://"),
+        "{list}"
+    );
+    assert!(list.contains("- rules (2).txt (41 bytes)"), "{list}");
+    let (missing, error) = call(
+        &server,
+        "browser_downloads",
+        json!({"handle": handle, "name": "nope.txt"}),
+    );
+    assert!(error && missing.contains("rules (2).txt"), "{missing}");
+
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
+    let file = read(&server);
+    assert_eq!(file["content"][0]["resource"]["text"], rules, "{file}");
+
+    // Closing the session deletes what it kept.
+    let (closed, _) = call(&server, "browser_close", json!({"handle": handle}));
+    assert!(
+        closed.contains("closed") || closed.contains("no open"),
+        "{closed}"
+    );
+    let (list, error) = call(&server, "browser_downloads", json!({"handle": handle}));
+    assert!(!error && list.contains("No downloads"), "{list}");
 }
 
 #[test]

@@ -61,11 +61,15 @@ impl Tab {
             }
             self.lock().stuck_since = None;
         }
-        let result = self.conn.call(method, params, Some(session), timeout).await;
-        if matches!(result, Err(BrowserError::Timeout(_))) {
-            self.mark_stuck();
+        match self.conn.call(method, params, Some(session), timeout).await {
+            Err(BrowserError::Timeout(what)) => {
+                self.mark_stuck();
+                Err(BrowserError::Timeout(format!(
+                    "{what}; the page may be stuck: navigate elsewhere (browser_navigate, which ends a stuck script) or close the tab (browser_tabs)"
+                )))
+            }
+            other => other,
         }
-        result
     }
 
     /// Gets the page ready to be left: an open dialog is dismissed and a script that keeps the
