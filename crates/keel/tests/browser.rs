@@ -916,6 +916,16 @@ fn uploads_popups_and_downloads_are_handled_and_reported() {
     );
     let (list, error) = call(&server, "browser_downloads", json!({"handle": handle}));
     assert!(!error && list.contains("No downloads"), "{list}");
+    // Nor does its page come back (it was saved when the server stopped).
+    let (tabs, error) = call(
+        &server,
+        "browser_tabs",
+        json!({"handle": handle, "action": "list"}),
+    );
+    assert!(
+        !error && !tabs.contains("had slept") && !tabs.contains("lab/"),
+        "{tabs}"
+    );
 }
 
 #[test]
