@@ -517,7 +517,7 @@ struct CallSession {
 
 impl BrowserPack {
     /// The browsing session of this call; a session that slept is restored from its object first
-    /// (its page reopened unless `reopen_page` is false). The bool says whether it was restored.
+    /// (its page reopened unless `reopen_page` is false).
     async fn session(
         &self,
         args: &Map<String, Value>,

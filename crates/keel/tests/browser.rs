@@ -471,6 +471,18 @@ fn a_page_that_never_yields_or_opens_dialogs_without_end_is_reported_and_can_be_
         !error && page.contains("Riverside Park") && !page.contains("not responding"),
         "{page}"
     );
+    // The same for a script the agent runs: its call ends at the action limit and says what to
+    // do; the next navigation ends the script.
+    let (evaluated, error) = call(
+        &server,
+        "browser_evaluate",
+        json!({"handle": stuck, "function": "() => { while (true) {} }"}),
+    );
+    assert!(error && evaluated.contains("may be stuck"), "{evaluated}");
+    let (snapshot, error) = call(&server, "browser_snapshot", json!({"handle": stuck}));
+    assert!(error && snapshot.contains("not responding"), "{snapshot}");
+    let (page, error) = navigate(&server, &stuck, &format!("{}/", demo.url));
+    assert!(!error && page.contains("Riverside Park"), "{page}");
 
     // Dialogs without end: each answer brings the next; navigating away replaces the tab.
     let (storm, error) = navigate(&server, &stuck, &format!("{}/lab/storm", demo.url));
