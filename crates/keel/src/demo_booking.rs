@@ -238,6 +238,9 @@ async fn lab(Path(name): Path<String>, uri: Uri, headers: axum::http::HeaderMap)
         "dialog" => r#"<button onclick="alert('Court 3 is yours')">Say hi</button>
 <button onclick="document.getElementById('answer').textContent = confirm('Really cancel?') ? 'cancelled' : 'kept'">Cancel booking</button>
 <p id="answer">undecided</p>"#.to_string(),
+        // Asks "leave this page?" once its note was edited.
+        "draft" => r#"<label>Note <textarea id="note" oninput="window.onbeforeunload = (e) => { e.preventDefault(); e.returnValue = ''; }"></textarea></label>
+<a href="/">Back to the parks</a>"#.to_string(),
         "overlay" => r#"<button onclick="document.getElementById('done').textContent='booked'">Book now</button><p id="done"></p>
 <div id="cookie-banner" class="banner" style="position:fixed;inset:0;background:rgba(0,0,0,.6);color:white;padding:4em">We use cookies
 <button onclick="document.getElementById('cookie-banner').remove()">Accept</button></div>"#.to_string(),

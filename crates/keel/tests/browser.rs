@@ -317,6 +317,27 @@ fn dialogs_overlays_iframes_and_shadow_dom() {
     let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
     assert!(page.contains("kept"), "{page}");
 
+    // "Leave this page?": reported when a click asks it; a navigation elsewhere answers it yes.
+    let (page, _) = navigate(&server, &handle, &format!("{}/lab/draft", demo.url));
+    let note = ref_of(&page, "textbox \"Note\"");
+    click(&server, &handle, &note);
+    let (typed, error) = call(
+        &server,
+        "browser_type",
+        json!({"handle": handle, "target": note, "text": "half a booking"}),
+    );
+    assert!(!error, "{typed}");
+    let (clicked, error) = click(&server, &handle, &ref_of(&page, "\"Back to the parks\""));
+    assert!(
+        !error && clicked.contains("a beforeunload dialog open"),
+        "{clicked}"
+    );
+    let (page, error) = navigate(&server, &handle, &format!("{}/park/riverside", demo.url));
+    assert!(
+        !error && page.contains("[Court 3 × 17:00]") && !page.contains("dialog"),
+        "{page}"
+    );
+
     // A cookie banner on top: the click names it instead of clicking the banner.
     let (page, _) = navigate(&server, &handle, &format!("{}/lab/overlay", demo.url));
     let book = ref_of(&page, "button \"Book now\"");

@@ -72,16 +72,18 @@ impl Tab {
         }
     }
 
-    /// Gets the page ready to be left: an open dialog is dismissed and a script that keeps the
-    /// page busy is ended. False when the page opened another dialog at once (dialogs without
+    /// Gets the page ready to be left: an open dialog is dismissed (a "leave this page?" one
+    /// accepted) and a script that keeps the page busy is ended. False when the page opened another dialog at once (dialogs without
     /// end): then only closing the tab gets out.
     pub async fn unstick(&self) -> Result<bool, BrowserError> {
-        if self.dialog().is_some() {
+        if let Some(dialog) = self.dialog() {
             let opened = self.lock().dialogs_opened;
+            // "Leave this page?" is answered yes: leaving is what the navigation asks for.
+            let leave = dialog.kind == "beforeunload";
             self.conn
                 .call(
                     "Page.handleJavaScriptDialog",
-                    json!({"accept": false}),
+                    json!({"accept": leave}),
                     Some(&self.session_id),
                     self.timeouts.action,
                 )
