@@ -432,7 +432,7 @@ impl Tab {
             if now >= deadline {
                 still_busy = loading || inflight;
                 // Still loading: a slow page, or one whose script never yields?
-                if loading && unanswered < 2 && !self.answers(stuck::PROBE_WAIT).await {
+                if loading && !self.answers(stuck::PROBE_WAIT).await {
                     self.mark_stuck();
                 }
                 break;
