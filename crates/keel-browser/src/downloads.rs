@@ -14,6 +14,9 @@ use serde_json::json;
 const ABOUT: &str = "_keel_download/";
 /// Key prefix of a download's content.
 const DATA: &str = "_keel_download_data/";
+/// Largest download read into memory to be kept (the object's value limit, 32 MiB by default,
+/// applies too; this bounds the memory a huge download could take before that says no).
+const MAX_READ_BYTES: u64 = 256 << 20;
 
 /// Copies the finished download at `path` (named `file_name` by the page, from `url`) into
 /// `object` under a name of its own there (`rules (2).txt` when `rules.txt` is taken). Returns that
@@ -24,6 +27,15 @@ pub(crate) async fn keep(
     url: &str,
     path: &Path,
 ) -> Result<(String, usize), String> {
+    let size = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| format!("could not be read ({e})"))?
+        .len();
+    if size > MAX_READ_BYTES {
+        return Err(format!(
+            "is too large to keep in the session ({size} bytes; at most {MAX_READ_BYTES})"
+        ));
+    }
     let content = tokio::fs::read(path)
         .await
         .map_err(|e| format!("could not be read ({e})"))?;
