@@ -1,0 +1,315 @@
+//! The pack's tools as clients see them: names, descriptions and input schemas, named and shaped
+//! like Playwright MCP's (`target` with `ref` as an alias, `element` for people), plus keel's
+//! reading tools; every schema takes the `handle` of a browsing session.
+
+use super::*;
+
+/// An object schema with these properties (and the `handle` every browser tool takes).
+pub(super) fn schema(
+    mut properties: Map<String, Value>,
+    required: &[&str],
+) -> Arc<Map<String, Value>> {
+    properties.insert(
+        "handle".into(),
+        keel_mcp::handles::handle_property(
+            "The browsing session to use, as returned by an earlier browser call. Leave it out on a session (handshake) connection; on stateless requests leave it out only to start a new browsing session.",
+        ),
+    );
+    let mut schema = Map::new();
+    schema.insert("type".into(), json!("object"));
+    schema.insert("properties".into(), Value::Object(properties));
+    schema.insert("required".into(), json!(required));
+    schema.insert("additionalProperties".into(), json!(false));
+    Arc::new(schema)
+}
+
+/// A JSON object of property schemas as a map.
+pub(super) fn props(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// `target`/`ref` and `element`, as Playwright MCP names an element.
+pub(super) fn element_props(extra: Value) -> Map<String, Value> {
+    let mut p = props(json!({
+        "element": {"type": "string", "description": "Human-readable description of the element (for the log and for permission prompts)."},
+        "target": {"type": "string", "description": "The element: a ref from the latest browser_snapshot (like e12), or a CSS selector matching exactly one element."},
+        "ref": {"type": "string", "description": "Alias of `target`."}
+    }));
+    p.extend(props(extra));
+    p
+}
+
+/// A tool with annotations: read-only or not; never destructive; open world (the web).
+pub(super) fn tool(
+    name: &'static str,
+    description: &'static str,
+    schema: Arc<Map<String, Value>>,
+    read_only: bool,
+) -> Tool {
+    let mut tool = Tool::new(name, description, schema);
+    let mut annotations = ToolAnnotations::default();
+    annotations.read_only_hint = Some(read_only);
+    annotations.destructive_hint = Some(false);
+    annotations.open_world_hint = Some(true);
+    tool.annotations = Some(annotations);
+    tool
+}
+
+/// The pack's tools.
+pub fn tools() -> Vec<Tool> {
+    let snapshot_props = json!({
+        "depth": {"type": "integer", "minimum": 0, "description": "Levels to show below the root (default: all)."},
+        "max_bytes": {"type": "integer", "minimum": 200, "description": "Cut the snapshot at this many bytes."}
+    });
+    vec![
+        tool(
+            "browser_navigate",
+            "Open a URL in the current tab; returns the page's snapshot.",
+            schema(
+                props(
+                    json!({"url": {"type": "string", "description": "The URL (http or https)."}}),
+                ),
+                &["url"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_navigate_back",
+            "Go back to the previous page.",
+            schema(Map::new(), &[]),
+            false,
+        ),
+        tool(
+            "browser_snapshot",
+            "The page's accessibility snapshot: elements with refs to act on. Scope it with `target`, cut it with `depth` or `max_bytes`.",
+            schema(
+                {
+                    let mut p = props(snapshot_props.clone());
+                    p.insert("target".into(), json!({"type": "string", "description": "Only this element's subtree (a ref or CSS selector)."}));
+                    p
+                },
+                &[],
+            ),
+            true,
+        ),
+        tool(
+            "browser_click",
+            "Click an element; returns what changed and the new snapshot.",
+            schema(
+                element_props(json!({
+                    "doubleClick": {"type": "boolean", "description": "Double-click."},
+                    "button": {"type": "string", "enum": ["left", "right", "middle"]}
+                })),
+                &[],
+            ),
+            false,
+        ),
+        tool(
+            "browser_type",
+            "Type text into an editable element (replacing its text).",
+            schema(
+                element_props(json!({
+                    "text": {"type": "string"},
+                    "submit": {"type": "boolean", "description": "Press Enter afterwards."},
+                    "slowly": {"type": "boolean", "description": "One key at a time (for pages that react to each key)."}
+                })),
+                &["text"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_fill_form",
+            "Fill several fields at once.",
+            schema(
+                props(json!({
+                    "fields": {"type": "array", "minItems": 1, "items": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "target": {"type": "string"}, "ref": {"type": "string"},
+                        "type": {"type": "string", "enum": ["textbox", "checkbox", "radio", "combobox", "slider"]},
+                        "value": {"type": "string"}}, "required": ["value"]}}
+                })),
+                &["fields"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_select_option",
+            "Select options in a <select> by value or visible text.",
+            schema(
+                element_props(json!({
+                    "values": {"type": "array", "items": {"type": "string"}, "minItems": 1}
+                })),
+                &["values"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_hover",
+            "Move the mouse over an element.",
+            schema(element_props(json!({})), &[]),
+            false,
+        ),
+        tool(
+            "browser_press_key",
+            "Press a key (Enter, Tab, Escape, ArrowDown, a, …) in the focused element.",
+            schema(props(json!({"key": {"type": "string"}})), &["key"]),
+            false,
+        ),
+        tool(
+            "browser_wait_for",
+            "Wait for text to appear or disappear, or for some seconds.",
+            schema(
+                props(json!({
+                    "text": {"type": "string"}, "textGone": {"type": "string"}, "time": {"type": "number", "minimum": 0, "maximum": 60}
+                })),
+                &[],
+            ),
+            true,
+        ),
+        tool(
+            "browser_take_screenshot",
+            "A screenshot of the viewport, the full page, or one element.",
+            schema(
+                element_props(json!({
+                    "fullPage": {"type": "boolean"}, "type": {"type": "string", "enum": ["png", "jpeg"]}
+                })),
+                &[],
+            ),
+            true,
+        ),
+        tool(
+            "browser_pdf_save",
+            "The page as a PDF (returned as an embedded resource).",
+            schema(Map::new(), &[]),
+            true,
+        ),
+        tool(
+            "browser_tabs",
+            "List, open, select or close tabs.",
+            schema(
+                props(json!({
+                    "action": {"type": "string", "enum": ["list", "new", "select", "close"]},
+                    "index": {"type": "integer", "minimum": 0}, "url": {"type": "string"}
+                })),
+                &["action"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_handle_dialog",
+            "Accept or dismiss the open alert/confirm/prompt.",
+            schema(
+                props(json!({
+                    "accept": {"type": "boolean"}, "promptText": {"type": "string"}
+                })),
+                &["accept"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_evaluate",
+            "Run a JavaScript function on the page (or on an element) and return its JSON value.",
+            schema(
+                element_props(json!({
+                    "function": {"type": "string", "description": "() => { ... } or (element) => { ... }"}
+                })),
+                &["function"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_console_messages",
+            "The page's console messages.",
+            schema(Map::new(), &[]),
+            true,
+        ),
+        tool(
+            "browser_network_requests",
+            "The requests the page made, and any the URL policy refused.",
+            schema(Map::new(), &[]),
+            true,
+        ),
+        tool(
+            "browser_downloads",
+            "Files the pages of this browsing session downloaded (kept in the session, also after it slept): the list, or with `name` the file itself.",
+            schema(
+                props(
+                    json!({"name": {"type": "string", "description": "A download's name from the list."}}),
+                ),
+                &[],
+            ),
+            true,
+        ),
+        tool(
+            "browser_close",
+            "End the browsing session: its tabs, cookies, storage and downloads.",
+            schema(Map::new(), &[]),
+            false,
+        ),
+        tool(
+            "page_content",
+            "The page's HTML (of `url`, opened and closed, or of the current tab).",
+            schema(props(json!({"url": {"type": "string"}})), &[]),
+            true,
+        ),
+        tool(
+            "browser_file_upload",
+            "Upload files into the file chooser a click opened (or the file input named by `target`). Send the files' content; paths are not accepted.",
+            schema(
+                element_props(json!({
+                    "files": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "object", "properties": {
+                        "name": {"type": "string", "description": "File name, e.g. report.pdf"},
+                        "text": {"type": "string", "description": "The content as text."},
+                        "base64": {"type": "string", "description": "The content, base64-encoded (binary files)."}
+                    }, "required": ["name"]}}
+                })),
+                &["files"],
+            ),
+            false,
+        ),
+        tool(
+            "page_markdown",
+            "The page's main content as clean Markdown (the whole page with `whole`); of `url` (opened and closed) or the current tab.",
+            schema(
+                props(json!({
+                    "url": {"type": "string"}, "whole": {"type": "boolean", "description": "Include navigation, header, footer and asides."}
+                })),
+                &[],
+            ),
+            true,
+        ),
+        tool(
+            "page_links",
+            "The page's links (text and absolute URL), of `url` or the current tab.",
+            schema(props(json!({"url": {"type": "string"}})), &[]),
+            true,
+        ),
+        tool(
+            "page_scrape",
+            "Elements picked by CSS selectors, as JSON (text, HTML, attributes, box), of `url` or the current tab.",
+            schema(
+                props(json!({
+                    "url": {"type": "string"},
+                    "elements": {"type": "array", "minItems": 1, "items": {"type": "object", "properties": {"selector": {"type": "string"}}, "required": ["selector"]}}
+                })),
+                &["elements"],
+            ),
+            true,
+        ),
+        tool(
+            "page_extract",
+            "JSON matching a JSON Schema, extracted from the page by the client's own model (MCP sampling), guided by a prompt; of `url` or the current tab.",
+            schema(
+                props(json!({
+                    "url": {"type": "string"},
+                    "prompt": {"type": "string", "description": "What to extract."},
+                    "schema": {"type": "object", "description": "JSON Schema the answer must match."}
+                })),
+                &["prompt", "schema"],
+            ),
+            true,
+        ),
+    ]
+}
