@@ -1,6 +1,7 @@
 // Drives one browser MCP server (keel or Playwright MCP) through the official MCP TypeScript client
 // and prints JSON: median latency of navigate, snapshot, click and type over RUNS rounds on the
-// booking demo, snapshot sizes of three pages, and a new session's first navigate.
+// booking demo, of navigate and snapshot on two larger pages, snapshot sizes of three pages, and a
+// new session's first navigate.
 // Usage: node driver.mjs MCP_URL SITE_URL RUNS
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
@@ -64,6 +65,18 @@ for (const [label, path] of [['booking park page', '/park/riverside'], ['article
   const snap = await timed(client, 'browser_snapshot', {});
   sizes[label] = { bytes: Buffer.byteLength(snap.text), refs: (snap.text.match(/\[ref=/g) || []).length };
 }
+// The larger pages: navigate (its result carries the page's snapshot in both servers) and
+// snapshot, RUNS rounds each, from another page each time.
+const larger = {};
+for (const [label, path] of [['article (12 chapters)', '/lab/article'], ['5000 links', '/lab/big?n=5000']]) {
+  const l = { navigate: [], snapshot: [] };
+  for (let i = 0; i < runs; i++) {
+    await timed(client, 'browser_navigate', { url: `${site}/` });
+    l.navigate.push((await timed(client, 'browser_navigate', { url: `${site}${path}` })).ms);
+    l.snapshot.push((await timed(client, 'browser_snapshot', {})).ms);
+  }
+  larger[label] = { navigate: median(l.navigate), snapshot: median(l.snapshot) };
+}
 await client.close();
 const first = [];
 for (let i = 0; i < Math.max(5, Math.floor(runs / 2)); i++) {
@@ -75,5 +88,6 @@ console.log(JSON.stringify({
   median: Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)])),
   p90: Object.fromEntries(Object.entries(t).map(([k, v]) => [k, p(v, 0.9)])),
   sizes,
+  larger,
   firstNavigate: { p50: median(first) },
 }));
