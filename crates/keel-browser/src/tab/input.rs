@@ -3,6 +3,20 @@
 
 use super::*;
 
+/// How long a click on a link or a submit button waits for its navigation to start before the
+/// page counts as settled without one.
+const LIKELY_NAVIGATION_WAIT: Duration = Duration::from_millis(100);
+
+/// Where to click an element, and what the click may open.
+pub(super) struct ClickPoint {
+    x: f64,
+    y: f64,
+    /// A file input: the click opens a chooser.
+    file_input: bool,
+    /// A link to another document or a submit button: the click likely navigates.
+    may_navigate: bool,
+}
+
 impl Tab {
     /// The point to click on an element: scrolled into view, its center, and checked to be the
     /// element on top there (else an error names what covers it).
@@ -10,7 +24,7 @@ impl Tab {
         &self,
         backend: i64,
         target: &str,
-    ) -> Result<(f64, f64, bool), BrowserError> {
+    ) -> Result<ClickPoint, BrowserError> {
         // The chain of out-of-process frames around the element, innermost first, each `<iframe>`
         // scrolled into view from the outermost in.
         let (frame, _) = split_node(backend);
@@ -69,7 +83,12 @@ impl Tab {
             )));
         }
         match (point["x"].as_f64(), point["y"].as_f64()) {
-            (Some(x), Some(y)) => Ok((x + offset.0, y + offset.1, point["file"] == json!(true))),
+            (Some(x), Some(y)) => Ok(ClickPoint {
+                x: x + offset.0,
+                y: y + offset.1,
+                file_input: point["file"] == json!(true),
+                may_navigate: point["navigates"] == json!(true),
+            }),
             _ => Err(BrowserError::Invalid(format!(
                 "cannot click {target}: it has no position on the page"
             ))),
@@ -85,7 +104,12 @@ impl Tab {
     ) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
         let backend = self.resolve_target(target).await?;
-        let (x, y, file_input) = self.click_point(backend, target).await?;
+        let ClickPoint {
+            x,
+            y,
+            file_input,
+            may_navigate,
+        } = self.click_point(backend, target).await?;
         let before = self.lock().documents;
         let clicks = if double { 2 } else { 1 };
         for count in 1..=clicks {
@@ -114,6 +138,27 @@ impl Tab {
             tokio::select! {
                 result = all => { result?; }
                 () = self.dialog_opened() => break,
+            }
+        }
+        if may_navigate {
+            // A link or a submit button: the browser starts its navigation in a task of its own,
+            // which a busy machine may run well after the quiet period has passed.
+            let deadline = Instant::now() + LIKELY_NAVIGATION_WAIT;
+            loop {
+                let notified = self.changed.notified();
+                let started = {
+                    let s = self.lock();
+                    s.navigation_requested.is_some()
+                        || s.loading
+                        || s.documents > before
+                        || s.dialog.is_some()
+                        || s.closed
+                };
+                let now = Instant::now();
+                if started || now >= deadline {
+                    break;
+                }
+                let _ = tokio::time::timeout(deadline - now, notified).await;
             }
         }
         if file_input {
@@ -151,7 +196,7 @@ impl Tab {
     pub async fn hover(&self, target: &str) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
         let backend = self.resolve_target(target).await?;
-        let (x, y, _) = self.click_point(backend, target).await?;
+        let ClickPoint { x, y, .. } = self.click_point(backend, target).await?;
         let before = self.lock().documents;
         self.call(
             "Input.dispatchMouseEvent",
@@ -382,7 +427,13 @@ pub(super) const POINT_JS: &str = r##"function() {
     ox += fr.left + f.clientLeft; oy += fr.top + f.clientTop;
     win = win.parent;
   }
-  return {x: x + ox, y: y + oy, file: this.tagName === "INPUT" && this.type === "file"};
+  // A link to another document, or a form's submit button: the click will likely navigate.
+  const link = this.closest("a[href], area[href]");
+  const href = link ? link.getAttribute("href") || "" : "";
+  const control = this.closest("button, input");
+  const navigates = (!!link && !href.startsWith("#") && !/^javascript:/i.test(href) && link.target !== "_blank") ||
+    (!!control && !!control.form && (control.type === "submit" || control.type === "image"));
+  return {x: x + ox, y: y + oy, file: this.tagName === "INPUT" && this.type === "file", navigates};
 }"##;
 
 /// Focuses a text field, selects its text and types `text` over it (`null`: focus only).
