@@ -27,13 +27,13 @@ pub(crate) async fn keep(
     url: &str,
     path: &Path,
 ) -> Result<(String, usize), String> {
-    let size = tokio::fs::metadata(path)
+    let on_disk = tokio::fs::metadata(path)
         .await
         .map_err(|e| format!("could not be read ({e})"))?
         .len();
-    if size > MAX_READ_BYTES {
+    if on_disk > MAX_READ_BYTES {
         return Err(format!(
-            "is too large to keep in the session ({size} bytes; at most {MAX_READ_BYTES})"
+            "is too large to keep in the session ({on_disk} bytes; at most {MAX_READ_BYTES})"
         ));
     }
     let content = tokio::fs::read(path)

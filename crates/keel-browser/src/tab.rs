@@ -316,6 +316,23 @@ impl Tab {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Waits (woken by the page's events) until `done` holds for the tab's state, for `wait` at
+    /// most; whether it came to hold.
+    async fn wait_until(&self, wait: Duration, done: impl Fn(&TabState) -> bool) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            let notified = self.changed.notified();
+            if done(&self.lock()) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let _ = tokio::time::timeout(deadline - now, notified).await;
+        }
+    }
+
     /// A protocol call on this tab with the action timeout.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, BrowserError> {
         self.call_in(&self.session_id, method, params).await

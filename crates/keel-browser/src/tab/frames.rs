@@ -105,26 +105,15 @@ impl Tab {
         frame_id: &str,
         wait: Duration,
     ) -> Option<(usize, String)> {
-        let deadline = Instant::now() + wait;
-        loop {
-            let notified = self.changed.notified();
-            {
-                let state = self.lock();
-                let found = state.child_frames.iter().enumerate().find_map(|(i, c)| {
-                    c.as_ref()
-                        .filter(|c| c.frame_id == frame_id)
-                        .map(|c| (i + 1, c.session.clone()))
-                });
-                if found.is_some() {
-                    return found;
-                }
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return None;
-            }
-            let _ = tokio::time::timeout(deadline - now, notified).await;
-        }
+        let find = |state: &TabState| {
+            state.child_frames.iter().enumerate().find_map(|(i, c)| {
+                c.as_ref()
+                    .filter(|c| c.frame_id == frame_id)
+                    .map(|c| (i + 1, c.session.clone()))
+            })
+        };
+        self.wait_until(wait, |state| find(state).is_some()).await;
+        find(&self.lock())
     }
 
     /// The session of frame `frame` (0: the page).

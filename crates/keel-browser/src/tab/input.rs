@@ -143,31 +143,19 @@ impl Tab {
         if may_navigate {
             // A link or a submit button: the browser starts its navigation in a task of its own,
             // which a busy machine may run well after the quiet period has passed.
-            let deadline = Instant::now() + LIKELY_NAVIGATION_WAIT;
-            loop {
-                let notified = self.changed.notified();
-                let started = {
-                    let s = self.lock();
-                    s.navigation_requested.is_some()
-                        || s.loading
-                        || s.documents > before
-                        || s.dialog.is_some()
-                        || s.closed
-                };
-                let now = Instant::now();
-                if started || now >= deadline {
-                    break;
-                }
-                let _ = tokio::time::timeout(deadline - now, notified).await;
-            }
+            self.wait_until(LIKELY_NAVIGATION_WAIT, |s| {
+                s.navigation_requested.is_some()
+                    || s.loading
+                    || s.documents > before
+                    || s.dialog.is_some()
+                    || s.closed
+            })
+            .await;
         }
         if file_input {
             // The chooser is announced a moment after the click: wait for it.
-            let deadline = Instant::now() + self.timeouts.action;
-            while self.lock().file_chooser.is_none() && Instant::now() < deadline {
-                let notified = self.changed.notified();
-                let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
-            }
+            self.wait_until(self.timeouts.action, |s| s.file_chooser.is_some())
+                .await;
         }
         Ok(self.settle(before, self.timeouts.action, true).await)
     }

@@ -73,8 +73,8 @@ impl Tab {
     }
 
     /// Gets the page ready to be left: an open dialog is dismissed (a "leave this page?" one
-    /// accepted) and a script that keeps the page busy is ended. False when the page opened another dialog at once (dialogs without
-    /// end): then only closing the tab gets out.
+    /// accepted) and a script that keeps the page busy is ended. False when the page opened
+    /// another dialog at once (dialogs without end): then only closing the tab gets out.
     pub async fn unstick(&self) -> Result<bool, BrowserError> {
         if let Some(dialog) = self.dialog() {
             let opened = self.lock().dialogs_opened;
@@ -88,17 +88,11 @@ impl Tab {
                     self.timeouts.action,
                 )
                 .await?;
-            let deadline = Instant::now() + STORM_WINDOW;
-            loop {
-                let notified = self.changed.notified();
-                if self.lock().dialogs_opened > opened {
-                    return Ok(false);
-                }
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                let _ = tokio::time::timeout(deadline - now, notified).await;
+            if self
+                .wait_until(STORM_WINDOW, |s| s.dialogs_opened > opened)
+                .await
+            {
+                return Ok(false);
             }
         }
         if self.stuck_since().is_some() {
