@@ -45,6 +45,8 @@
   // Nodes a walk reports at most: a hostile or enormous page does not become a reply of many
   // megabytes.
   const MAX_NODES = 50000;
+  // Elements with states of their own (disabled, checked, selected, open).
+  const FORMY = new Set(["BUTTON", "INPUT", "SELECT", "TEXTAREA", "OPTION", "OPTGROUP", "FIELDSET", "SUMMARY"]);
   const INPUT_ROLES = {button: "button", submit: "button", reset: "button", image: "button", file: "button", color: "button",
     checkbox: "checkbox", radio: "radio", range: "slider", number: "spinbutton", search: "searchbox"};
 
@@ -53,10 +55,19 @@
     return v === null ? "" : v.trim();
   };
   const squash = (s) => s.replace(/\s+/g, " ").trim();
+  // Whether an element carries any aria-* attribute (most carry none: their ARIA lookups are
+  // skipped).
+  const hasAria = (e) => {
+    if (!e.hasAttributes()) return false;
+    for (const name of e.getAttributeNames()) if (name.startsWith("aria-")) return true;
+    return false;
+  };
 
   function role(e) {
-    const explicit = attr(e, "role").split(/\s+/)[0];
-    if (explicit) return explicit === "presentation" ? "none" : explicit;
+    if (e.hasAttribute("role")) {
+      const explicit = attr(e, "role").split(/\s+/)[0];
+      if (explicit) return explicit === "presentation" ? "none" : explicit;
+    }
     switch (e.tagName) {
       case "A": case "AREA": return e.hasAttribute("href") ? "link" : "generic";
       case "BUTTON": return "button";
@@ -161,14 +172,15 @@
     return "no";
   }
 
-  // The children of an element as laid out: its shadow root's, a slot's assigned nodes, or its own.
+  // The children of an element as laid out: its shadow root's, a slot's assigned nodes, or its own
+  // (`null`: its own, to be followed by sibling pointers, which is cheaper than a NodeList).
   function kids(e) {
     if (e.shadowRoot) return e.shadowRoot.childNodes;
     if (e.tagName === "SLOT") {
       const assigned = e.assignedNodes({flatten: true});
       return assigned.length ? assigned : e.childNodes;
     }
-    return e.childNodes;
+    return null;
   }
 
   // The text an element gives a name made from its content (accname "name from content").
@@ -192,12 +204,15 @@
     else if (e.tagName === "SELECT") text = Array.from(e.selectedOptions).map((o) => o.label).join(" ");
     else {
       text = "";
-      for (const child of kids(e)) text += textOf(child, skip, hiddenOk);
+      const laid = kids(e);
+      if (laid) for (const child of laid) text += textOf(child, skip, hiddenOk);
+      else for (let child = e.firstChild; child; child = child.nextSibling) text += textOf(child, skip, hiddenOk);
     }
     return BLOCK.has(e.tagName) || label ? " " + text + " " : text;
   }
 
   function byIds(e, name) {
+    if (!e.hasAttribute(name)) return [];
     const root = e.getRootNode();
     return attr(e, name).split(/\s+/).filter(Boolean)
       .map((id) => (root.getElementById ? root : document).getElementById(id))
@@ -250,8 +265,8 @@
     const out = [];
     const aria = (name) => attr(e, "aria-" + name);
     const tag = e.tagName;
-    const formy = "disabled" in e || tag === "OPTION" || tag === "SUMMARY";
-    if (!formy && !e.hasAttribute("role") && !e.attributes.length) return out;
+    const formy = FORMY.has(tag) || (tag.includes("-") && "disabled" in e);
+    if (!formy && !hasAria(e)) return out;
     let checked = aria("checked");
     if (tag === "INPUT" && (e.type === "checkbox" || e.type === "radio")) checked = e.indeterminate ? "mixed" : String(e.checked);
     if (checked === "true") out.push("checked");
@@ -312,12 +327,13 @@
     let inControl = false;
 
     function visit(e, parent) {
-      if (SKIP.has(e.tagName) || e.tagName === "CAPTION" || (e.tagName === "INPUT" && e.type === "hidden")) return;
+      const tag = e.tagName;
+      if (SKIP.has(tag) || tag === "CAPTION" || (tag === "INPUT" && e.type === "hidden")) return;
       if (attr(e, "aria-hidden") === "true") return;
       const visible = shown(e);
       if (visible === "no") return;
       let r = visible === "yes" ? role(e) : "generic";
-      if (r === "image" && (e.tagName === "svg" || e.tagName === "SVG") && !attr(e, "aria-label") && !e.querySelector(":scope > title")) return;
+      if (r === "image" && (tag === "svg" || tag === "SVG") && !attr(e, "aria-label") && !e.querySelector(":scope > title")) return;
       const node = {r};
       if (visible === "yes" && r !== "generic" && r !== "none") {
         const name = nameOf(e, r);
@@ -327,7 +343,7 @@
       }
       if (r === "image" && !node.n) return;
       const focusable = e.hasAttribute("tabindex") && e.tabIndex >= 0 && !e.disabled;
-      if (focusable || (e.isContentEditable && r === "textbox")) node.f = 1;
+      if (focusable || (r === "textbox" && e.isContentEditable)) node.f = 1;
       let cursor = cursorAbove;
       // A label counts when the control it names does not show (a styled checkbox whose input
       // is hidden: the label is what a person clicks).
@@ -347,7 +363,7 @@
         const v = valueOf(e, r);
         if (v) node.v = v;
         if (r === "heading") {
-          const level = Number(aria(e, "level")) || Number(e.tagName.slice(1)) || 0;
+          const level = Number(aria(e, "level")) || Number(tag.slice(1)) || 0;
           if (level) node.l = level;
         }
       }
@@ -363,7 +379,7 @@
         }
         return;
       }
-      if (e.tagName === "SELECT") {
+      if (tag === "SELECT") {
         for (const option of e.querySelectorAll("option")) {
           const o = {r: "option", n: squash(option.label || option.text), i: idOf(option)};
           if (option.selected) o.s = ["selected"];
@@ -372,15 +388,21 @@
         }
         return;
       }
-      if (e.tagName === "TEXTAREA" || e.tagName === "INPUT" || e.tagName === "IMG" || e.tagName === "svg" || e.tagName === "SVG") return;
+      if (tag === "TEXTAREA" || tag === "INPUT" || tag === "IMG" || tag === "svg" || tag === "SVG") return;
       // A label's own text is its control's name already: only its elements are walked.
-      const labelling = e.tagName === "LABEL" && e.control && shown(e.control) === "yes";
-      const [savedCursor, savedInControl] = [cursorAbove, inControl];
+      const labelling = tag === "LABEL" && e.control && shown(e.control) === "yes";
+      const savedCursor = cursorAbove, savedInControl = inControl;
       cursorAbove = cursor;
       inControl = inControl || !!control;
       const ownText = !labelling && visible !== "invisible";
-      for (const child of kids(e)) if (ownText || child.nodeType !== 3) walk(child, node);
-      [cursorAbove, inControl] = [savedCursor, savedInControl];
+      const laid = kids(e);
+      if (laid) {
+        for (const child of laid) if (ownText || child.nodeType !== 3) walk(child, node);
+      } else {
+        for (let child = e.firstChild; child; child = child.nextSibling) if (ownText || child.nodeType !== 3) walk(child, node);
+      }
+      cursorAbove = savedCursor;
+      inControl = savedInControl;
     }
 
     function walk(child, parent) {
@@ -401,7 +423,11 @@
     } else {
       const root = add({r: "RootWebArea", n: document.title});
       const body = document.body || document.documentElement;
-      if (body) for (const child of kids(body)) walk(child, nodes[root]);
+      if (body) {
+        const laid = kids(body);
+        if (laid) for (const child of laid) walk(child, nodes[root]);
+        else for (let child = body.firstChild; child; child = child.nextSibling) walk(child, nodes[root]);
+      }
     }
     if (nodes.length >= MAX_NODES) {
       (nodes[0].c || (nodes[0].c = [])).unshift(add({r: "StaticText", n: "… (the page has more than " + MAX_NODES + " nodes: the snapshot stops here; scope it to a part with target)"}));
