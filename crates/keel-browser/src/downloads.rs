@@ -88,6 +88,15 @@ pub(crate) async fn keys(object: &Object) -> Result<Vec<String>, String> {
         .collect())
 }
 
+/// The content of the download `name` kept in `object` (`None`: there is none of that name).
+pub(crate) async fn content(object: &Object, name: &str) -> Result<Option<Vec<u8>>, String> {
+    match object.storage().get(format!("{DATA}{name}")).await {
+        Ok(Some(Value::Bytes(content))) => Ok(Some(content)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// What `browser_downloads` answers: the list, or with `name` the file as an embedded resource.
 pub(crate) async fn tool(object: &Object, name: Option<&str>) -> Result<Vec<ContentBlock>, String> {
     let kept = list(object).await?;

@@ -16,4 +16,4 @@ pub mod tools;
 
 pub use error::BrowserError;
 pub use pool::{BrowserConfig, BrowserPool, BrowsingContext, InUse, Note};
-pub use tab::{ActionOutcome, Dialog, NetworkEntry, Tab, Timeouts};
+pub use tab::{ActionOutcome, ConsoleEntry, Dialog, NetworkEntry, Tab, Timeouts};

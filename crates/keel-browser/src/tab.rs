@@ -20,6 +20,7 @@ mod events;
 mod frames;
 mod input;
 mod inspect;
+mod pointer;
 mod stuck;
 
 use events::{apply, frame_event};
@@ -78,6 +79,27 @@ pub struct NetworkEntry {
     pub status: i64,
     /// Resource type (Document, XHR, Fetch, Script, …).
     pub kind: String,
+    /// The protocol's ID of the request (to ask for its response body).
+    pub request_id: String,
+    /// Request headers, as sent.
+    pub request_headers: Value,
+    /// Whether the request carried a body (read on demand).
+    pub has_body: bool,
+    /// Response headers, once the response came.
+    pub response_headers: Value,
+    /// The main-frame document the request was made in (see `TabState::documents`).
+    pub document: u64,
+}
+
+/// A console message (or an uncaught exception) of the page.
+#[derive(Debug, Clone)]
+pub struct ConsoleEntry {
+    /// `error`, `warning`, `info` or `debug`.
+    pub level: &'static str,
+    /// The line as shown: `[type] text`.
+    pub line: String,
+    /// The main-frame document it came from (see `TabState::documents`).
+    pub document: u64,
 }
 
 #[derive(Default)]
@@ -111,7 +133,7 @@ struct TabState {
     /// named by `number + (index + 1) << 32` (see `split_node`), so refs and targets stay plain
     /// numbers.
     child_frames: Vec<Option<ChildFrame>>,
-    console: VecDeque<String>,
+    console: VecDeque<ConsoleEntry>,
     network: VecDeque<NetworkEntry>,
     network_index: HashMap<String, usize>,
     network_base: usize,
@@ -120,6 +142,10 @@ struct TabState {
     stuck_since: Option<Instant>,
     /// Dialogs the page has opened (to tell one dialog from dialogs without end).
     dialogs_opened: u64,
+    /// Where keel last put the mouse (viewport coordinates).
+    mouse: (f64, f64),
+    /// The data of a drag the page started while drags are intercepted (see `pointer.rs`).
+    drag: Option<Value>,
 }
 
 /// A page of a browsing session.

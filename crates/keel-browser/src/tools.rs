@@ -116,6 +116,199 @@ fn flag(args: &Map<String, Value>, name: &str) -> bool {
     args.get(name).and_then(Value::as_bool).unwrap_or(false)
 }
 
+/// A static resource that loaded (an image, a font, a script, …): left out of the request list
+/// unless asked for, as Playwright MCP does.
+fn is_static(entry: &crate::NetworkEntry) -> bool {
+    matches!(
+        entry.kind.as_str(),
+        "Image" | "Font" | "Script" | "Stylesheet" | "Media" | "Manifest" | "TextTrack"
+    ) && (1..400).contains(&entry.status)
+}
+
+/// One request of `browser_network_requests` in full, or one part of it.
+async fn request_details(tab: &crate::Tab, args: &Map<String, Value>) -> Result<String, String> {
+    let entries = tab.network();
+    let index = args.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let entry = index
+        .checked_sub(1)
+        .and_then(|i| entries.get(i))
+        .ok_or_else(|| {
+            format!(
+                "there is no request {index}: the page has made {} (numbers from browser_network_requests, starting at 1)",
+                entries.len()
+            )
+        })?;
+    let headers = |value: &Value| -> String {
+        match value.as_object() {
+            Some(map) if !map.is_empty() => map
+                .iter()
+                .map(|(k, v)| format!("{k}: {}\n", v.as_str().unwrap_or_default()))
+                .collect(),
+            _ => "(none)\n".into(),
+        }
+    };
+    let body = |(text, base64): (String, bool)| -> String {
+        if text.is_empty() {
+            "(empty)\n".into()
+        } else if base64 {
+            format!("(binary, base64)\n{text}\n")
+        } else {
+            format!("{text}\n")
+        }
+    };
+    let part = string(args, "part");
+    let mut out = String::new();
+    if part.is_none() {
+        let status = if entry.status == 0 {
+            "failed or pending".to_string()
+        } else {
+            entry.status.to_string()
+        };
+        out.push_str(&format!(
+            "### Request {index}\n[{}] {} {} => {status}\n",
+            entry.kind, entry.method, entry.url
+        ));
+    }
+    if part.is_none() || part == Some("request-headers") {
+        if part.is_none() {
+            out.push_str("### Request headers\n");
+        }
+        out.push_str(&headers(&entry.request_headers));
+    }
+    if part.is_none() || part == Some("request-body") {
+        let text = tab.request_body(entry).await.map_err(err)?;
+        if part.is_none() {
+            out.push_str("### Request body\n");
+        }
+        out.push_str(&body((text, false)));
+    }
+    if part.is_none() || part == Some("response-headers") {
+        if part.is_none() {
+            out.push_str("### Response headers\n");
+        }
+        out.push_str(&headers(&entry.response_headers));
+    }
+    if part.is_none() || part == Some("response-body") {
+        if part.is_none() {
+            out.push_str("### Response body\n");
+        }
+        match tab.response_body(entry).await {
+            Ok(found) => out.push_str(&body(found)),
+            // The whole request is still worth having without its body.
+            Err(e) if part.is_none() => out.push_str(&format!("({e})\n")),
+            Err(e) => return Err(err(e)),
+        }
+    }
+    if let Some(other) = part.filter(|p| {
+        !matches!(
+            *p,
+            "request-headers" | "request-body" | "response-headers" | "response-body"
+        )
+    }) {
+        return Err(format!(
+            "part {other:?} is not one of request-headers, request-body, response-headers, response-body"
+        ));
+    }
+    Ok(out)
+}
+
+/// A click's `modifiers` (Playwright MCP's names) as the protocol's bit mask.
+fn modifiers(args: &Map<String, Value>) -> Result<i64, String> {
+    let mut mask = 0;
+    for key in args
+        .get("modifiers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        mask |= match key.as_str().unwrap_or_default() {
+            "Alt" => 1,
+            // On Linux (where the browser runs) the shortcut key is Control.
+            "Control" | "ControlOrMeta" => 2,
+            "Meta" => 4,
+            "Shift" => 8,
+            other => {
+                return Err(format!(
+                    "modifier {other:?} is not one of Alt, Control, ControlOrMeta, Meta, Shift"
+                ));
+            }
+        };
+    }
+    Ok(mask)
+}
+
+/// Lines of the snapshot that match `text` (case-insensitive) or `regex` (`/pattern/flags` for
+/// flags), each under its path from the root and with the lines below it, as browser_find
+/// answers.
+fn find_in_snapshot(snapshot: &str, args: &Map<String, Value>) -> Result<String, String> {
+    let matcher: Box<dyn Fn(&str) -> bool> = match (string(args, "text"), string(args, "regex")) {
+        (Some(text), None) if !text.is_empty() => {
+            let needle = text.to_lowercase();
+            Box::new(move |line: &str| line.to_lowercase().contains(&needle))
+        }
+        (None, Some(pattern)) if !pattern.is_empty() => {
+            // `/error/i`: a pattern with flags, as in JavaScript.
+            let source = match pattern.strip_prefix('/').and_then(|p| p.rsplit_once('/')) {
+                Some((body, flags)) if flags.chars().all(|c| "imsu".contains(c)) => {
+                    let flags: String = flags.chars().filter(|c| *c != 'u').collect();
+                    if flags.is_empty() {
+                        body.to_string()
+                    } else {
+                        format!("(?{flags}){body}")
+                    }
+                }
+                _ => pattern.to_string(),
+            };
+            let regex = fancy_regex::Regex::new(&source)
+                .map_err(|e| format!("`regex` is not a valid regular expression: {e}"))?;
+            Box::new(move |line: &str| regex.is_match(line).unwrap_or(false))
+        }
+        _ => return Err("give either `text` or `regex` (not both)".into()),
+    };
+    let lines: Vec<&str> = snapshot.lines().collect();
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let mut out = String::new();
+    let mut found = 0;
+    let mut shown_until = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if !matcher(line) || i < shown_until {
+            continue;
+        }
+        found += 1;
+        if found > 20 {
+            out.push_str("… (more matches: narrow the search)\n");
+            break;
+        }
+        // The path: each nearest line above with less indentation.
+        let mut path = Vec::new();
+        let mut level = indent(line);
+        for above in lines[..i].iter().rev() {
+            if indent(above) < level {
+                level = indent(above);
+                path.push(above.trim());
+                if level == 0 {
+                    break;
+                }
+            }
+        }
+        path.reverse();
+        out.push_str(&format!("### Match {found}\n"));
+        if !path.is_empty() {
+            out.push_str(&format!("In: {}\n", path.join(" > ")));
+        }
+        // The match and up to three lines of context below it.
+        shown_until = (i + 4).min(lines.len());
+        for context in &lines[i..shown_until] {
+            out.push_str(context);
+            out.push('\n');
+        }
+    }
+    if found == 0 {
+        out.push_str("No matches in the page's snapshot.\n");
+    }
+    Ok(out)
+}
+
 fn target_of(args: &Map<String, Value>) -> Result<&str, String> {
     string(args, "target")
         .or_else(|| string(args, "ref"))
@@ -305,7 +498,12 @@ impl BrowserPack {
             "browser_click" => {
                 let button = string(args, "button").unwrap_or("left");
                 let outcome = tab
-                    .click(target_of(args)?, flag(args, "doubleClick"), button)
+                    .click(
+                        target_of(args)?,
+                        flag(args, "doubleClick"),
+                        button,
+                        modifiers(args)?,
+                    )
                     .await
                     .map_err(err)?;
                 self.report(session, &tab, &outcome, true, refused_mark)
@@ -352,7 +550,7 @@ impl BrowserPack {
                                 .await
                                 .map_err(err)?;
                             if checked.as_bool() != Some(want) {
-                                tab.click(target, false, "left").await.map_err(err)?;
+                                tab.click(target, false, "left", 0).await.map_err(err)?;
                             }
                         }
                         "combobox" => {
@@ -394,6 +592,39 @@ impl BrowserPack {
             "browser_file_upload" => {
                 let dir = session.upload_dir().map_err(err)?;
                 let mut paths = Vec::new();
+                let named = args.get("paths").and_then(Value::as_array);
+                if args.get("files").is_none() && named.is_none_or(|p| p.is_empty()) {
+                    // As in Playwright MCP: no files cancels the chooser.
+                    tab.cancel_file_chooser();
+                    return Ok(CallToolResult::success(vec![ContentBlock::text(
+                        "The file chooser was cancelled (no files sent).",
+                    )])
+                    .into());
+                }
+                // Paths name files on the agent's machine, which keel cannot read; the one kind
+                // of file keel holds for a session is its downloads, named as browser_downloads
+                // lists them.
+                let mut noted = String::new();
+                if let Some(named) = named {
+                    noted = keep_downloads(session, &call.found.object).await.concat();
+                    for path in named {
+                        let path = path.as_str().unwrap_or_default();
+                        let name = std::path::Path::new(path)
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .unwrap_or_default();
+                        let content = downloads::content(&call.found.object, name).await?;
+                        let Some(content) = content.filter(|_| !name.is_empty()) else {
+                            return Err(format!(
+                                "{path:?} is not a download of this browsing session, and keel cannot read files on your machine: send the file's content with `files` ([{{\"name\": \"report.pdf\", \"base64\": \"…\"}}], or `text` for text), or name one of this session's downloads (browser_downloads lists them)"
+                            ));
+                        };
+                        let file = dir.join(name);
+                        std::fs::write(&file, content)
+                            .map_err(|e| format!("cannot store {name}: {e}"))?;
+                        paths.push(file);
+                    }
+                }
                 for file in args
                     .get("files")
                     .and_then(Value::as_array)
@@ -429,7 +660,7 @@ impl BrowserPack {
                 let target = string(args, "target").or_else(|| string(args, "ref"));
                 let outcome = tab.upload_files(target, &paths).await.map_err(err)?;
                 format!(
-                    "Uploaded {} file(s).\n{}",
+                    "{noted}Uploaded {} file(s).\n{}",
                     paths.len(),
                     self.report(session, &tab, &outcome, outcome.navigated, refused_mark)
                         .await?
@@ -450,13 +681,16 @@ impl BrowserPack {
                     .map_err(err)?
             }
             "browser_take_screenshot" => {
-                let jpeg = string(args, "type") == Some("jpeg");
+                let format = match string(args, "type").unwrap_or("png") {
+                    format @ ("png" | "jpeg" | "webp") => format,
+                    other => return Err(format!("type {other:?} is not one of png, jpeg, webp")),
+                };
                 let target = string(args, "target").or_else(|| string(args, "ref"));
                 let data = tab
-                    .screenshot(flag(args, "fullPage"), target, jpeg)
+                    .screenshot(flag(args, "fullPage"), target, format)
                     .await
                     .map_err(err)?;
-                let mime = if jpeg { "image/jpeg" } else { "image/png" };
+                let mime = format!("image/{format}");
                 let mut content = vec![ContentBlock::image(data, mime)];
                 if minted && let Some(handle) = &handle {
                     content.push(ContentBlock::text(handle_note(handle)));
@@ -499,7 +733,27 @@ impl BrowserPack {
                 )
             }
             "browser_console_messages" => {
-                let lines = tab.console();
+                // Each level includes the more severe ones, as in Playwright MCP.
+                let rank = |level: &str| match level {
+                    "error" => 0,
+                    "warning" => 1,
+                    "info" => 2,
+                    _ => 3,
+                };
+                let wanted = match string(args, "level").unwrap_or("info") {
+                    level @ ("error" | "warning" | "info" | "debug") => rank(level),
+                    other => {
+                        return Err(format!(
+                            "level {other:?} is not one of error, warning, info, debug"
+                        ));
+                    }
+                };
+                let lines: Vec<String> = tab
+                    .console(flag(args, "all"))
+                    .into_iter()
+                    .filter(|e| rank(e.level) <= wanted)
+                    .map(|e| e.line)
+                    .collect();
                 if lines.is_empty() {
                     "No console messages.\n".to_string()
                 } else {
@@ -507,10 +761,26 @@ impl BrowserPack {
                 }
             }
             "browser_network_requests" => {
+                let filter = string(args, "filter")
+                    .map(|pattern| {
+                        fancy_regex::Regex::new(pattern)
+                            .map_err(|e| format!("`filter` is not a valid regular expression: {e}"))
+                    })
+                    .transpose()?;
+                let with_static = flag(args, "static");
                 let mut out = String::new();
-                for entry in tab.network() {
+                for (index, entry) in tab.network().into_iter().enumerate() {
+                    if !with_static && is_static(&entry) {
+                        continue;
+                    }
+                    if let Some(filter) = &filter
+                        && !filter.is_match(&entry.url).unwrap_or(false)
+                    {
+                        continue;
+                    }
                     out.push_str(&format!(
-                        "[{}] {} {} => {}\n",
+                        "{}. [{}] {} {} => {}\n",
+                        index + 1,
                         entry.kind,
                         entry.method,
                         entry.url,
@@ -533,6 +803,98 @@ impl BrowserPack {
                 } else {
                     out
                 }
+            }
+            "browser_network_request" => request_details(&tab, args).await?,
+            "browser_find" => {
+                let snapshot = tab
+                    .snapshot(SnapshotOptions::default())
+                    .await
+                    .map_err(err)?;
+                format!(
+                    "### Page\n- URL: {}\n{}",
+                    tab.url(),
+                    find_in_snapshot(&snapshot.text, args)?
+                )
+            }
+            "browser_drag" => {
+                let from = string(args, "startTarget")
+                    .or_else(|| string(args, "startRef"))
+                    .ok_or(
+                        "name the element to drag with `startTarget` (a ref or a CSS selector)",
+                    )?;
+                let to = string(args, "endTarget")
+                    .or_else(|| string(args, "endRef"))
+                    .ok_or(
+                        "name the element to drop on with `endTarget` (a ref or a CSS selector)",
+                    )?;
+                let outcome = tab.drag(from, to).await.map_err(err)?;
+                self.report(session, &tab, &outcome, true, refused_mark)
+                    .await?
+            }
+            "browser_resize" => {
+                let size = |name: &str| -> Result<u32, String> {
+                    args.get(name)
+                        .and_then(Value::as_f64)
+                        .filter(|v| (1.0..=10_000.0).contains(v))
+                        .map(|v| v.round() as u32)
+                        .ok_or_else(|| {
+                            format!("`{name}` must be a number of pixels from 1 to 10000")
+                        })
+                };
+                let (width, height) = (size("width")?, size("height")?);
+                tab.resize(width, height).await.map_err(err)?;
+                format!(
+                    "### Page\n- URL: {}\n- The viewport is now {width}×{height}.\n",
+                    tab.url()
+                )
+            }
+            "browser_mouse_move_xy"
+            | "browser_mouse_click_xy"
+            | "browser_mouse_down"
+            | "browser_mouse_up"
+            | "browser_mouse_drag_xy"
+            | "browser_mouse_wheel" => {
+                let number = |name: &str| -> Result<f64, String> {
+                    args.get(name)
+                        .and_then(Value::as_f64)
+                        .filter(|v| v.is_finite())
+                        .ok_or_else(|| format!("`{name}` (a number of pixels) is required"))
+                };
+                let button = string(args, "button").unwrap_or("left");
+                if !matches!(button, "left" | "right" | "middle") {
+                    return Err(format!(
+                        "button {button:?} is not one of left, right, middle"
+                    ));
+                }
+                let outcome = match name {
+                    "browser_mouse_move_xy" => tab.mouse_move(number("x")?, number("y")?).await,
+                    "browser_mouse_click_xy" => {
+                        let count = args.get("clickCount").and_then(Value::as_u64).unwrap_or(1);
+                        let hold = args.get("delay").and_then(Value::as_f64).unwrap_or(0.0);
+                        tab.mouse_click(
+                            number("x")?,
+                            number("y")?,
+                            button,
+                            count.clamp(1, 3) as u32,
+                            std::time::Duration::from_secs_f64(hold.clamp(0.0, 5_000.0) / 1000.0),
+                        )
+                        .await
+                    }
+                    "browser_mouse_down" => tab.mouse_button(true, button).await,
+                    "browser_mouse_up" => tab.mouse_button(false, button).await,
+                    "browser_mouse_drag_xy" => {
+                        tab.mouse_drag(
+                            (number("startX")?, number("startY")?),
+                            (number("endX")?, number("endY")?),
+                        )
+                        .await
+                    }
+                    _ => tab.mouse_wheel(number("deltaX")?, number("deltaY")?).await,
+                }
+                .map_err(err)?;
+                let with_snapshot = outcome.navigated || name == "browser_mouse_click_xy";
+                self.report(session, &tab, &outcome, with_snapshot, refused_mark)
+                    .await?
             }
             "page_content" | "page_markdown" | "page_links" | "page_scrape" | "page_extract" => {
                 let (reading, scratch) = match string(args, "url") {

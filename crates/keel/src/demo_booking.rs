@@ -306,6 +306,23 @@ customElements.define('court-picker', class extends HTMLElement { connectedCallb
 <p id="out">not sent</p>
 <p id="hover" onmouseover="this.textContent = 'hovered'">hover me</p>
 <script>console.log('form ready')</script>"#.to_string(),
+        // Dragging (HTML drag and drop, and a knob that follows the mouse), clicks at a point, the
+        // wheel, console levels and a request to look into.
+        "drag" => r#"<div id="card" draggable="true" style="position:absolute;left:20px;top:80px;width:120px;height:40px;background:#cde" ondragstart="event.dataTransfer.setData('text/plain', 'Court 2')">Court 2 card</div>
+<div id="zone" style="position:absolute;left:300px;top:80px;width:200px;height:100px;border:1px solid #333" ondragover="event.preventDefault()" ondrop="event.preventDefault(); document.getElementById('dropped').textContent = 'dropped ' + event.dataTransfer.getData('text/plain')">Drop here</div>
+<div id="knob" style="position:absolute;left:20px;top:220px;width:40px;height:40px;background:#888">knob</div>
+<button id="spot" style="position:absolute;left:500px;top:300px;width:100px;height:40px">Spot</button>
+<p style="position:absolute;left:20px;top:360px"><span id="dropped">nothing dropped</span> · <span id="moved">not moved</span> · <span id="clicked">not clicked</span> · <span id="wheel">no wheel</span></p>
+<div style="height:3000px"></div>
+<script>
+let start = null;
+knob.addEventListener('mousedown', e => { start = [e.clientX, e.clientY]; e.preventDefault(); });
+document.addEventListener('mouseup', e => { if (start) { moved.textContent = 'moved ' + Math.round(e.clientX - start[0]) + ',' + Math.round(e.clientY - start[1]); start = null; } });
+spot.addEventListener('click', e => clicked.textContent = 'clicked at ' + e.clientX + ',' + e.clientY + (e.shiftKey ? ' with shift' : '') + (e.ctrlKey ? ' with control' : ''));
+document.addEventListener('wheel', e => wheel.textContent = 'wheel ' + e.deltaY);
+console.debug('a debug note'); console.warn('careful'); console.error('broken');
+fetch('/lab/widget?from=drag');
+</script>"#.to_string(),
         // Any page in a frame (`?src=`): another port of the same host is another origin in the
         // same process.
         "frame" => {

@@ -941,6 +941,52 @@ fn uploads_popups_and_downloads_are_handled_and_reported() {
     let file = read(&server);
     assert_eq!(file["content"][0]["resource"]["text"], rules, "{file}");
 
+    // `paths`, as Playwright MCP names files, can name the session's downloads: a file from one
+    // site goes up to another. Anything else is on the agent's machine, which keel cannot read.
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": format!("{}/lab/upload", demo.url)}),
+    );
+    let (_, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "button \"Team photo\"")}),
+    );
+    assert!(!error);
+    let (refused, error) = call(
+        &server,
+        "browser_file_upload",
+        json!({"handle": handle, "paths": ["/home/me/photo.jpg"]}),
+    );
+    assert!(
+        error && refused.contains("cannot read files on your machine"),
+        "{refused}"
+    );
+    let (uploaded, error) = call(
+        &server,
+        "browser_file_upload",
+        json!({"handle": handle, "paths": ["rules.txt"]}),
+    );
+    assert!(!error, "{uploaded}");
+    let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    let page = until_shown(&server, &handle, page, "rules.txt (41 chars)");
+    assert!(page.contains("rules.txt (41 chars)"), "{page}");
+    let (_, error) = call(
+        &server,
+        "browser_click",
+        json!({"handle": handle, "target": ref_of(&page, "button \"Team photo\"")}),
+    );
+    assert!(!error);
+    let (cancelled, error) = call(&server, "browser_file_upload", json!({"handle": handle}));
+    assert!(!error && cancelled.contains("cancelled"), "{cancelled}");
+    let (none, error) = call(
+        &server,
+        "browser_file_upload",
+        json!({"handle": handle, "files": [{"name": "x.txt", "text": "x"}]}),
+    );
+    assert!(error && none.contains("no file chooser is open"), "{none}");
+
     // Closing the session deletes what it kept.
     let (closed, _) = call(&server, "browser_close", json!({"handle": handle}));
     assert!(
@@ -1136,6 +1182,216 @@ fn the_other_tools_do_what_they_say() {
         h(json!({"action": "select", "index": 5})),
     );
     assert!(error && nope.contains("no tab 5"), "{nope}");
+}
+
+/// What agents that know Playwright MCP also reach for: drags, the mouse by coordinates, the
+/// wheel, click modifiers, the viewport's size, searching the snapshot, console levels and one
+/// request in full.
+#[test]
+fn drags_the_mouse_by_point_and_the_logs_in_detail() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_browser(dir.path(), Some("127.0.0.1"));
+    let (page, _) = open(&server, &format!("{}/lab/drag", demo.url));
+    let handle = handle_of(&page);
+    let h = |mut args: Value| {
+        args["handle"] = json!(handle);
+        args
+    };
+    let text = |id: &str| {
+        let (value, error) = call(
+            &server,
+            "browser_evaluate",
+            h(json!({"function": format!("() => document.getElementById('{id}').textContent")})),
+        );
+        assert!(!error, "{value}");
+        value
+    };
+
+    // HTML drag and drop, carried to the drop zone.
+    let (dragged, error) = call(
+        &server,
+        "browser_drag",
+        h(
+            json!({"startElement": "card", "startTarget": "#card", "endElement": "zone", "endTarget": "#zone"}),
+        ),
+    );
+    assert!(!error && dragged.contains("dropped Court 2"), "{dragged}");
+    // A knob that follows the mouse: pressed, moved, released.
+    let (_, error) = call(
+        &server,
+        "browser_drag",
+        h(json!({"startTarget": "#knob", "endTarget": "#zone"})),
+    );
+    assert!(!error);
+    assert!(
+        text("moved").contains("moved 361,-109"),
+        "{}",
+        text("moved")
+    );
+    let (_, error) = call(
+        &server,
+        "browser_mouse_drag_xy",
+        h(json!({"startX": 40, "startY": 240, "endX": 140, "endY": 250})),
+    );
+    assert!(!error);
+    assert!(text("moved").contains("moved 100,10"), "{}", text("moved"));
+
+    // Clicks at a point, with modifiers, and the wheel.
+    let (clicked, error) = call(
+        &server,
+        "browser_mouse_click_xy",
+        h(json!({"x": 550, "y": 320})),
+    );
+    assert!(
+        !error && clicked.contains("clicked at 550,320"),
+        "{clicked}"
+    );
+    let (clicked, error) = call(
+        &server,
+        "browser_click",
+        h(json!({"target": "#spot", "modifiers": ["Shift", "ControlOrMeta"]})),
+    );
+    assert!(
+        !error && clicked.contains("with shift with control"),
+        "{clicked}"
+    );
+    let (bad, error) = call(
+        &server,
+        "browser_click",
+        h(json!({"target": "#spot", "modifiers": ["Hyper"]})),
+    );
+    assert!(error && bad.contains("\"Hyper\" is not one of"), "{bad}");
+    call(
+        &server,
+        "browser_mouse_move_xy",
+        h(json!({"x": 100, "y": 500})),
+    );
+    let (_, error) = call(
+        &server,
+        "browser_mouse_wheel",
+        h(json!({"deltaX": 0, "deltaY": 120})),
+    );
+    assert!(!error);
+    assert!(text("wheel").contains("wheel 120"), "{}", text("wheel"));
+    // (The wheel may scroll smoothly: wait for the scroll to arrive.)
+    let (scrolled, _) = call(
+        &server,
+        "browser_evaluate",
+        h(
+            json!({"function": "() => new Promise(r => { const t = Date.now(); (function f() { if (scrollY >= 120 || Date.now() - t > 3000) r(scrollY); else requestAnimationFrame(f); })(); })"}),
+        ),
+    );
+    assert!(scrolled.contains("120"), "{scrolled}");
+
+    // The viewport's size.
+    let (resized, error) = call(
+        &server,
+        "browser_resize",
+        h(json!({"width": 800, "height": 600})),
+    );
+    assert!(!error && resized.contains("800×600"), "{resized}");
+    let (size, _) = call(
+        &server,
+        "browser_evaluate",
+        h(json!({"function": "() => innerWidth + 'x' + innerHeight"})),
+    );
+    assert!(size.contains("800x600"), "{size}");
+    let (bad, error) = call(
+        &server,
+        "browser_resize",
+        h(json!({"width": 0, "height": 600})),
+    );
+    assert!(error && bad.contains("minimum of 1"), "{bad}");
+
+    // Searching the snapshot: the match, where it is, what follows.
+    let (found, error) = call(&server, "browser_find", h(json!({"text": "DROP here"})));
+    assert!(
+        !error && found.contains("### Match 1") && found.contains("Drop here"),
+        "{found}"
+    );
+    let (found, _) = call(&server, "browser_find", h(json!({"regex": "/SPOT/i"})));
+    assert!(found.contains("button \"Spot\""), "{found}");
+    let (none, _) = call(&server, "browser_find", h(json!({"text": "no such words"})));
+    assert!(none.contains("No matches"), "{none}");
+    let (bad, error) = call(&server, "browser_find", h(json!({"regex": "(unclosed"})));
+    assert!(
+        error && bad.contains("not a valid regular expression"),
+        "{bad}"
+    );
+
+    // Console levels: each includes the more severe ones; info by default.
+    let (errors, _) = call(
+        &server,
+        "browser_console_messages",
+        h(json!({"level": "error"})),
+    );
+    assert!(
+        errors.contains("broken") && !errors.contains("careful"),
+        "{errors}"
+    );
+    let (info, _) = call(&server, "browser_console_messages", h(json!({})));
+    assert!(
+        info.contains("careful") && info.contains("broken") && !info.contains("a debug note"),
+        "{info}"
+    );
+    let (debug, _) = call(
+        &server,
+        "browser_console_messages",
+        h(json!({"level": "debug"})),
+    );
+    assert!(debug.contains("a debug note"), "{debug}");
+
+    // Requests since the page loaded, filtered, and one in full.
+    let (requests, error) = call(
+        &server,
+        "browser_network_requests",
+        h(json!({"filter": "widget\\?from=drag"})),
+    );
+    assert!(!error, "{requests}");
+    let line = requests
+        .lines()
+        .find(|l| l.contains("/lab/widget?from=drag"))
+        .unwrap_or_else(|| panic!("{requests}"));
+    assert!(!requests.contains("/lab/drag "), "filtered: {requests}");
+    let number: u64 = line.split('.').next().unwrap().parse().unwrap();
+    let (details, error) = call(
+        &server,
+        "browser_network_request",
+        h(json!({"index": number})),
+    );
+    assert!(
+        !error
+            && details.contains("=> 200")
+            && details.contains("### Response headers")
+            && details.contains("Reserve court 6"),
+        "{details}"
+    );
+    let (body, _) = call(
+        &server,
+        "browser_network_request",
+        h(json!({"index": number, "part": "response-body"})),
+    );
+    assert!(
+        body.contains("Reserve court 6") && !body.contains("###"),
+        "{body}"
+    );
+    let (missing, error) = call(&server, "browser_network_request", h(json!({"index": 999})));
+    assert!(
+        error && missing.contains("there is no request 999"),
+        "{missing}"
+    );
+    // A new page starts a new list.
+    call(
+        &server,
+        "browser_navigate",
+        h(json!({"url": format!("{}/lab/form", demo.url)})),
+    );
+    let (requests, _) = call(&server, "browser_network_requests", h(json!({})));
+    assert!(
+        requests.contains("/lab/form") && !requests.contains("from=drag"),
+        "{requests}"
+    );
 }
 
 /// A Chromium of its own with a DevTools WebSocket (`--remote-debugging-port`), standing in for a

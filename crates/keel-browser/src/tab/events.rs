@@ -123,6 +123,7 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                 s.network_base += 1;
             }
             let index = s.network_base + s.network.len();
+            let document = s.documents;
             s.network.push_back(NetworkEntry {
                 method: params["request"]["method"]
                     .as_str()
@@ -131,6 +132,11 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                 url,
                 status: 0,
                 kind,
+                request_id: id.clone(),
+                request_headers: params["request"]["headers"].clone(),
+                has_body: params["request"]["hasPostData"].as_bool().unwrap_or(false),
+                response_headers: Value::Null,
+                document,
             });
             s.network_index.insert(id, index);
         }
@@ -142,6 +148,7 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                 let base = s.network_base;
                 if let Some(entry) = s.network.get_mut(index - base) {
                     entry.status = params["response"]["status"].as_i64().unwrap_or(0);
+                    entry.response_headers = params["response"]["headers"].clone();
                 }
             }
         }
@@ -165,16 +172,23 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                         .collect()
                 })
                 .unwrap_or_default();
-            push_console(&mut s, format!("[{kind}] {}", text.join(" ")));
+            let level = match kind {
+                "error" | "assert" => "error",
+                "warning" => "warning",
+                "debug" => "debug",
+                _ => "info",
+            };
+            push_console(&mut s, level, format!("[{kind}] {}", text.join(" ")));
         }
         "Runtime.exceptionThrown" => {
             let text = exception_text(&params["exceptionDetails"], "exception");
-            push_console(&mut s, format!("[error] {text}"));
+            push_console(&mut s, "error", format!("[error] {text}"));
         }
         "Target.attachedToTarget" | "Target.detachedFromTarget" => {
             frame_event(&mut s, 0, method, params);
         }
         "Inspector.detached" => s.closed = true,
+        "Input.dragIntercepted" => s.drag = Some(params["data"].clone()),
         _ => {}
     }
 }
@@ -224,11 +238,16 @@ pub(super) fn frame_event(
 }
 
 /// Keeps a console line (the oldest goes past `LOG_KEPT`).
-pub(super) fn push_console(s: &mut TabState, line: String) {
+pub(super) fn push_console(s: &mut TabState, level: &'static str, line: String) {
     if s.console.len() == LOG_KEPT {
         s.console.pop_front();
     }
-    s.console.push_back(line);
+    let document = s.documents;
+    s.console.push_back(ConsoleEntry {
+        level,
+        line,
+        document,
+    });
 }
 
 /// Console messages and network requests kept per tab.

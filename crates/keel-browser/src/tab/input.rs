@@ -9,12 +9,14 @@ const LIKELY_NAVIGATION_WAIT: Duration = Duration::from_millis(100);
 
 /// Where to click an element, and what the click may open.
 pub(super) struct ClickPoint {
-    x: f64,
-    y: f64,
+    pub(super) x: f64,
+    pub(super) y: f64,
     /// A file input: the click opens a chooser.
     file_input: bool,
     /// A link to another document or a submit button: the click likely navigates.
     may_navigate: bool,
+    /// The element (or an ancestor) can be dragged (HTML drag and drop).
+    pub(super) draggable: bool,
 }
 
 impl Tab {
@@ -88,6 +90,7 @@ impl Tab {
                 y: y + offset.1,
                 file_input: point["file"] == json!(true),
                 may_navigate: point["navigates"] == json!(true),
+                draggable: point["draggable"] == json!(true),
             }),
             _ => Err(BrowserError::Invalid(format!(
                 "cannot click {target}: it has no position on the page"
@@ -96,11 +99,13 @@ impl Tab {
     }
 
     /// Clicks an element like a person (mouse down and up at its center) and waits for what it caused.
+    /// `modifiers`: the keys held, as the protocol's bit mask (Alt 1, Control 2, Meta 4, Shift 8).
     pub async fn click(
         &self,
         target: &str,
         double: bool,
         button: &str,
+        modifiers: i64,
     ) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
         let backend = self.resolve_target(target).await?;
@@ -109,8 +114,10 @@ impl Tab {
             y,
             file_input,
             may_navigate,
+            ..
         } = self.click_point(backend, target).await?;
         let before = self.lock().documents;
+        self.lock().mouse = (x, y);
         let clicks = if double { 2 } else { 1 };
         for count in 1..=clicks {
             // Move, press and release are sent back to back (the browser handles them in order) and
@@ -119,7 +126,7 @@ impl Tab {
                 if count == 1 {
                     self.call(
                         "Input.dispatchMouseEvent",
-                        json!({"type": "mouseMoved", "x": x, "y": y}),
+                        json!({"type": "mouseMoved", "x": x, "y": y, "modifiers": modifiers}),
                     )
                     .await?;
                 }
@@ -127,11 +134,11 @@ impl Tab {
             };
             let pressed = self.call(
                 "Input.dispatchMouseEvent",
-                json!({"type": "mousePressed", "x": x, "y": y, "button": button, "clickCount": count}),
+                json!({"type": "mousePressed", "x": x, "y": y, "button": button, "clickCount": count, "modifiers": modifiers}),
             );
             let released = self.call(
                 "Input.dispatchMouseEvent",
-                json!({"type": "mouseReleased", "x": x, "y": y, "button": button, "clickCount": count}),
+                json!({"type": "mouseReleased", "x": x, "y": y, "button": button, "clickCount": count, "modifiers": modifiers}),
             );
             let all = async { tokio::try_join!(moved, pressed, released) };
             // A dialog opened by the click holds the input events until it is answered: return then.
@@ -186,6 +193,7 @@ impl Tab {
         let backend = self.resolve_target(target).await?;
         let ClickPoint { x, y, .. } = self.click_point(backend, target).await?;
         let before = self.lock().documents;
+        self.lock().mouse = (x, y);
         self.call(
             "Input.dispatchMouseEvent",
             json!({"type": "mouseMoved", "x": x, "y": y}),
@@ -286,6 +294,11 @@ impl Tab {
             })?;
         self.lock().file_chooser = None;
         Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    /// Forgets the file chooser a click opened (it was never shown: nothing else to close).
+    pub fn cancel_file_chooser(&self) {
+        self.lock().file_chooser = None;
     }
 
     /// Presses a key (`Enter`, `Tab`, `ArrowDown`, `a`, …) on the focused element.
@@ -421,7 +434,8 @@ pub(super) const POINT_JS: &str = r##"function() {
   const control = this.closest("button, input");
   const navigates = (!!link && !href.startsWith("#") && !/^javascript:/i.test(href) && link.target !== "_blank") ||
     (!!control && !!control.form && (control.type === "submit" || control.type === "image"));
-  return {x: x + ox, y: y + oy, file: this.tagName === "INPUT" && this.type === "file", navigates};
+  const dragged = this.closest('[draggable="true"], a[href], img');
+  return {x: x + ox, y: y + oy, file: this.tagName === "INPUT" && this.type === "file", navigates, draggable: !!dragged && dragged.draggable};
 }"##;
 
 /// Focuses a text field, selects its text and types `text` over it (`null`: focus only).

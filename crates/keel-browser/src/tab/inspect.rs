@@ -62,10 +62,10 @@ impl Tab {
         &self,
         full_page: bool,
         target: Option<&str>,
-        jpeg: bool,
+        format: &str,
     ) -> Result<String, BrowserError> {
         self.no_dialog()?;
-        let mut params = json!({"format": if jpeg { "jpeg" } else { "png" }});
+        let mut params = json!({"format": format});
         if let Some(target) = target {
             let backend = self.resolve_target(target).await?;
             let rect = self.call_on(backend, target, RECT_JS, vec![]).await?;
@@ -113,14 +113,76 @@ impl Tab {
         Ok(html.as_str().unwrap_or_default().to_string())
     }
 
-    /// Console messages so far (the last few hundred).
-    pub fn console(&self) -> Vec<String> {
-        self.lock().console.iter().cloned().collect()
+    /// Console messages (the last few hundred): of the current document, or with `all` since the
+    /// tab opened.
+    pub fn console(&self, all: bool) -> Vec<ConsoleEntry> {
+        let s = self.lock();
+        s.console
+            .iter()
+            .filter(|e| all || e.document == s.documents)
+            .cloned()
+            .collect()
     }
 
-    /// Requests the page made (the last few hundred).
+    /// Requests the current document made (the last few hundred; the request that loaded it
+    /// counts as its own).
     pub fn network(&self) -> Vec<NetworkEntry> {
-        self.lock().network.iter().cloned().collect()
+        let s = self.lock();
+        // The document's own request is made before the navigation commits it.
+        let first = s
+            .network
+            .iter()
+            .rposition(|e| e.document + 1 == s.documents && e.kind == "Document");
+        s.network
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| e.document == s.documents || Some(*i) == first)
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+
+    /// The body of request `entry`'s response (base64 when it is binary), while the browser
+    /// still holds it.
+    pub async fn response_body(
+        &self,
+        entry: &NetworkEntry,
+    ) -> Result<(String, bool), BrowserError> {
+        let reply = self
+            .call(
+                "Network.getResponseBody",
+                json!({"requestId": entry.request_id}),
+            )
+            .await
+            .map_err(|e| {
+                BrowserError::Invalid(format!(
+                    "the response body of {} is not available (not loaded yet, a redirect, or no longer held by the browser): {e}",
+                    entry.url
+                ))
+            })?;
+        Ok((
+            reply["body"].as_str().unwrap_or_default().to_string(),
+            reply["base64Encoded"].as_bool().unwrap_or(false),
+        ))
+    }
+
+    /// The body request `entry` sent.
+    pub async fn request_body(&self, entry: &NetworkEntry) -> Result<String, BrowserError> {
+        if !entry.has_body {
+            return Ok(String::new());
+        }
+        let reply = self
+            .call(
+                "Network.getRequestPostData",
+                json!({"requestId": entry.request_id}),
+            )
+            .await
+            .map_err(|e| {
+                BrowserError::Invalid(format!(
+                    "the request body of {} is not available: {e}",
+                    entry.url
+                ))
+            })?;
+        Ok(reply["postData"].as_str().unwrap_or_default().to_string())
     }
 
     /// Waits until `text` appears or `gone` disappears, or `seconds` pass.

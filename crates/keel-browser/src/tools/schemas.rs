@@ -101,7 +101,8 @@ pub fn tools() -> Vec<Tool> {
             schema(
                 element_props(json!({
                     "doubleClick": {"type": "boolean", "description": "Double-click."},
-                    "button": {"type": "string", "enum": ["left", "right", "middle"]}
+                    "button": {"type": "string", "enum": ["left", "right", "middle"]},
+                    "modifiers": {"type": "array", "items": {"type": "string", "enum": ["Alt", "Control", "ControlOrMeta", "Meta", "Shift"]}, "description": "Keys held during the click."}
                 })),
                 &[],
             ),
@@ -158,6 +159,108 @@ pub fn tools() -> Vec<Tool> {
             false,
         ),
         tool(
+            "browser_drag",
+            "Drag one element onto another (mouse down, move, up; HTML drag and drop too).",
+            schema(
+                props(json!({
+                    "startElement": {"type": "string", "description": "Human-readable description of the element to drag."},
+                    "startTarget": {"type": "string", "description": "The element to drag: a ref from browser_snapshot or a CSS selector."},
+                    "endElement": {"type": "string", "description": "Human-readable description of the element to drop on."},
+                    "endTarget": {"type": "string", "description": "The element to drop on: a ref from browser_snapshot or a CSS selector."},
+                    "startRef": {"type": "string", "description": "Alias of `startTarget`."},
+                    "endRef": {"type": "string", "description": "Alias of `endTarget`."}
+                })),
+                &[],
+            ),
+            false,
+        ),
+        tool(
+            "browser_find",
+            "Search the page's snapshot for text (case-insensitive) or a regular expression (`/pattern/i` for flags): each match with its path from the root and the lines below it. Cheaper than a whole snapshot when you know what to look for.",
+            schema(
+                props(json!({
+                    "text": {"type": "string", "description": "Text to find."},
+                    "regex": {"type": "string", "description": "A regular expression to find (instead of `text`)."}
+                })),
+                &[],
+            ),
+            true,
+        ),
+        tool(
+            "browser_resize",
+            "Set the size of the page's viewport (CSS pixels).",
+            schema(
+                props(json!({
+                    "width": {"type": "number", "minimum": 1, "maximum": 10000},
+                    "height": {"type": "number", "minimum": 1, "maximum": 10000}
+                })),
+                &["width", "height"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_mouse_move_xy",
+            "Move the mouse to a point of the viewport (pixels, as in a screenshot).",
+            schema(
+                props(json!({"x": {"type": "number"}, "y": {"type": "number"}})),
+                &["x", "y"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_mouse_click_xy",
+            "Click at a point of the viewport (pixels, as in a screenshot); returns what changed and the new snapshot.",
+            schema(
+                props(json!({
+                    "x": {"type": "number"}, "y": {"type": "number"},
+                    "button": {"type": "string", "enum": ["left", "right", "middle"]},
+                    "clickCount": {"type": "integer", "minimum": 1, "maximum": 3},
+                    "delay": {"type": "number", "minimum": 0, "maximum": 5000, "description": "Milliseconds between press and release."}
+                })),
+                &["x", "y"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_mouse_down",
+            "Press a mouse button where the mouse is.",
+            schema(
+                props(json!({"button": {"type": "string", "enum": ["left", "right", "middle"]}})),
+                &[],
+            ),
+            false,
+        ),
+        tool(
+            "browser_mouse_up",
+            "Release a mouse button where the mouse is.",
+            schema(
+                props(json!({"button": {"type": "string", "enum": ["left", "right", "middle"]}})),
+                &[],
+            ),
+            false,
+        ),
+        tool(
+            "browser_mouse_drag_xy",
+            "Drag with the left button from one point of the viewport to another.",
+            schema(
+                props(json!({
+                    "startX": {"type": "number"}, "startY": {"type": "number"},
+                    "endX": {"type": "number"}, "endY": {"type": "number"}
+                })),
+                &["startX", "startY", "endX", "endY"],
+            ),
+            false,
+        ),
+        tool(
+            "browser_mouse_wheel",
+            "Turn the mouse wheel where the mouse is (pixels; positive deltaY scrolls down).",
+            schema(
+                props(json!({"deltaX": {"type": "number"}, "deltaY": {"type": "number"}})),
+                &["deltaX", "deltaY"],
+            ),
+            false,
+        ),
+        tool(
             "browser_wait_for",
             "Wait for text to appear or disappear, or for some seconds.",
             schema(
@@ -173,7 +276,8 @@ pub fn tools() -> Vec<Tool> {
             "A screenshot of the viewport, the full page, or one element.",
             schema(
                 element_props(json!({
-                    "fullPage": {"type": "boolean"}, "type": {"type": "string", "enum": ["png", "jpeg"]}
+                    "fullPage": {"type": "boolean"}, "type": {"type": "string", "enum": ["png", "jpeg", "webp"]},
+                    "scale": {"type": "string", "enum": ["css", "device"], "description": "Pixels per CSS pixel: keel's pages have a device scale of 1, so both are the same."}
                 })),
                 &[],
             ),
@@ -221,14 +325,38 @@ pub fn tools() -> Vec<Tool> {
         ),
         tool(
             "browser_console_messages",
-            "The page's console messages.",
-            schema(Map::new(), &[]),
+            "The page's console messages (and uncaught errors) since it loaded.",
+            schema(
+                props(json!({
+                    "level": {"type": "string", "enum": ["error", "warning", "info", "debug"], "default": "info", "description": "Messages of this level and more severe ones (default: info)."},
+                    "all": {"type": "boolean", "description": "Since the tab opened, not only since the page loaded."}
+                })),
+                &[],
+            ),
             true,
         ),
         tool(
             "browser_network_requests",
-            "The requests the page made, and any the URL policy refused.",
-            schema(Map::new(), &[]),
+            "A numbered list of the requests the page made since it loaded (browser_network_request shows one in full), and any the URL policy refused.",
+            schema(
+                props(json!({
+                    "static": {"type": "boolean", "default": false, "description": "Include static resources that loaded (images, fonts, scripts, stylesheets, media)."},
+                    "filter": {"type": "string", "description": "Only requests whose URL matches this regular expression (e.g. \"/api/.*user\")."}
+                })),
+                &[],
+            ),
+            true,
+        ),
+        tool(
+            "browser_network_request",
+            "One request from browser_network_requests in full (headers and bodies), or one part of it.",
+            schema(
+                props(json!({
+                    "index": {"type": "integer", "minimum": 1, "description": "Its number in browser_network_requests (from 1)."},
+                    "part": {"type": "string", "enum": ["request-headers", "request-body", "response-headers", "response-body"], "description": "Only this part."}
+                })),
+                &["index"],
+            ),
             true,
         ),
         tool(
@@ -256,16 +384,17 @@ pub fn tools() -> Vec<Tool> {
         ),
         tool(
             "browser_file_upload",
-            "Upload files into the file chooser a click opened (or the file input named by `target`). Send the files' content; paths are not accepted.",
+            "Upload files into the file chooser a click opened (or the file input named by `target`). Send the files' content with `files`; `paths` can only name this session's downloads (keel does not run on the agent's machine). Neither cancels the chooser.",
             schema(
                 element_props(json!({
+                    "paths": {"type": "array", "items": {"type": "string"}, "description": "Names of this browsing session's downloads (browser_downloads) to upload."},
                     "files": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "object", "properties": {
                         "name": {"type": "string", "description": "File name, e.g. report.pdf"},
                         "text": {"type": "string", "description": "The content as text."},
                         "base64": {"type": "string", "description": "The content, base64-encoded (binary files)."}
                     }, "required": ["name"]}}
                 })),
-                &["files"],
+                &[],
             ),
             false,
         ),

@@ -1,0 +1,223 @@
+//! The mouse by coordinates and by drags, and the viewport's size: what Playwright MCP offers
+//! beyond clicking an element (`browser_drag`, `browser_resize`, the `browser_mouse_*` tools).
+
+use super::input::ClickPoint;
+use super::*;
+
+/// Mouse moves a drag makes between its two ends (pages that follow the mouse see a path, not a
+/// jump).
+const DRAG_STEPS: usize = 5;
+
+/// How long a drag waits for the page to start an HTML drag-and-drop after the mouse moved.
+const DRAG_START_WAIT: Duration = Duration::from_millis(200);
+
+/// The protocol's bit for a held mouse button (`buttons`).
+fn button_bit(button: &str) -> i64 {
+    match button {
+        "right" => 2,
+        "middle" => 4,
+        _ => 1,
+    }
+}
+
+impl Tab {
+    /// Drags element `from` onto element `to`: the mouse pressed on one, moved, released on the
+    /// other. An HTML drag-and-drop the page starts is carried to `to` as a person's would be.
+    pub async fn drag(&self, from: &str, to: &str) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let start_node = self.resolve_target(from).await?;
+        let end_node = self.resolve_target(to).await?;
+        let ClickPoint {
+            x: x0,
+            y: y0,
+            draggable,
+            ..
+        } = self.click_point(start_node, from).await?;
+        let before = self.lock().documents;
+        if draggable {
+            // The page's drag is handed to us instead of to a desktop that does not exist.
+            self.lock().drag = None;
+            self.call("Input.setInterceptDrags", json!({"enabled": true}))
+                .await?;
+        }
+        let result = async {
+            self.mouse_event("mouseMoved", x0, y0, "none", 0).await?;
+            self.mouse_event("mousePressed", x0, y0, "left", 1).await?;
+            // The end is measured with the mouse down: scrolling it into view may move the start.
+            let end = self.click_point(end_node, to).await?;
+            for step in 1..=DRAG_STEPS {
+                let t = step as f64 / DRAG_STEPS as f64;
+                let (x, y) = (x0 + (end.x - x0) * t, y0 + (end.y - y0) * t);
+                self.mouse_event_held("mouseMoved", x, y, "left").await?;
+            }
+            let data = if draggable {
+                self.wait_until(DRAG_START_WAIT, |s| s.drag.is_some()).await;
+                self.lock().drag.take()
+            } else {
+                None
+            };
+            if let Some(data) = data {
+                for kind in ["dragEnter", "dragOver", "drop"] {
+                    self.call(
+                        "Input.dispatchDragEvent",
+                        json!({"type": kind, "x": end.x, "y": end.y, "data": data}),
+                    )
+                    .await?;
+                }
+            }
+            self.mouse_event("mouseReleased", end.x, end.y, "left", 1)
+                .await?;
+            Ok::<_, BrowserError>(())
+        }
+        .await;
+        if draggable {
+            let _ = self
+                .call("Input.setInterceptDrags", json!({"enabled": false}))
+                .await;
+        }
+        result?;
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    /// Moves the mouse to `(x, y)` (viewport pixels).
+    pub async fn mouse_move(&self, x: f64, y: f64) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let before = self.lock().documents;
+        self.mouse_event("mouseMoved", x, y, "none", 0).await?;
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    /// Clicks at `(x, y)`: `count` clicks of `button`, each held for `hold`.
+    pub async fn mouse_click(
+        &self,
+        x: f64,
+        y: f64,
+        button: &str,
+        count: u32,
+        hold: Duration,
+    ) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let before = self.lock().documents;
+        self.mouse_event("mouseMoved", x, y, "none", 0).await?;
+        for n in 1..=count.max(1) {
+            self.mouse_event("mousePressed", x, y, button, n).await?;
+            if !hold.is_zero() {
+                tokio::time::sleep(hold).await;
+            }
+            self.mouse_event("mouseReleased", x, y, button, n).await?;
+        }
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    /// Presses (`down`) or releases a mouse button where the mouse is.
+    pub async fn mouse_button(
+        &self,
+        down: bool,
+        button: &str,
+    ) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let before = self.lock().documents;
+        let (x, y) = self.lock().mouse;
+        let kind = if down {
+            "mousePressed"
+        } else {
+            "mouseReleased"
+        };
+        self.mouse_event(kind, x, y, button, 1).await?;
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    /// Drags with the left button from one point to another.
+    pub async fn mouse_drag(
+        &self,
+        from: (f64, f64),
+        to: (f64, f64),
+    ) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let before = self.lock().documents;
+        self.mouse_event("mouseMoved", from.0, from.1, "none", 0)
+            .await?;
+        self.mouse_event("mousePressed", from.0, from.1, "left", 1)
+            .await?;
+        for step in 1..=DRAG_STEPS {
+            let t = step as f64 / DRAG_STEPS as f64;
+            let (x, y) = (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t);
+            self.mouse_event_held("mouseMoved", x, y, "left").await?;
+        }
+        self.mouse_event("mouseReleased", to.0, to.1, "left", 1)
+            .await?;
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    /// Turns the mouse wheel where the mouse is (pixels; positive `dy` scrolls down).
+    pub async fn mouse_wheel(&self, dx: f64, dy: f64) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let before = self.lock().documents;
+        let (x, y) = self.lock().mouse;
+        self.call(
+            "Input.dispatchMouseEvent",
+            json!({"type": "mouseWheel", "x": x, "y": y, "deltaX": dx, "deltaY": dy}),
+        )
+        .await?;
+        // The browser acknowledges a wheel before the page has seen it (scrolling does not wait
+        // for the page's listeners): two frames later it has.
+        let _ = self
+            .page_call(
+                &self.session_id,
+                "Runtime.evaluate",
+                json!({"expression": "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))", "awaitPromise": true}),
+                self.timeouts.action,
+            )
+            .await;
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    /// Sets the viewport to `width` × `height` CSS pixels (as Playwright MCP's browser_resize).
+    pub async fn resize(&self, width: u32, height: u32) -> Result<(), BrowserError> {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 0, "mobile": false}),
+        )
+        .await?;
+        self.lock().tree_cache = None;
+        Ok(())
+    }
+
+    /// One mouse event at `(x, y)` with no button held during moves.
+    async fn mouse_event(
+        &self,
+        kind: &str,
+        x: f64,
+        y: f64,
+        button: &str,
+        clicks: u32,
+    ) -> Result<(), BrowserError> {
+        self.lock().mouse = (x, y);
+        let mut params = json!({"type": kind, "x": x, "y": y, "button": button});
+        if kind != "mouseMoved" {
+            params["clickCount"] = json!(clicks);
+            if kind == "mousePressed" {
+                params["buttons"] = json!(button_bit(button));
+            }
+        }
+        self.call("Input.dispatchMouseEvent", params).await?;
+        Ok(())
+    }
+
+    /// A mouse move with `button` held.
+    async fn mouse_event_held(
+        &self,
+        kind: &str,
+        x: f64,
+        y: f64,
+        button: &str,
+    ) -> Result<(), BrowserError> {
+        self.lock().mouse = (x, y);
+        self.call(
+            "Input.dispatchMouseEvent",
+            json!({"type": kind, "x": x, "y": y, "button": button, "buttons": button_bit(button)}),
+        )
+        .await?;
+        Ok(())
+    }
+}
