@@ -39,6 +39,18 @@ pub(crate) async fn keep(
     let content = tokio::fs::read(path)
         .await
         .map_err(|e| format!("could not be read ({e})"))?;
+    keep_bytes(object, file_name, url, content).await
+}
+
+/// Keeps `content` in `object` as a file named `file_name` (or a free name like it), from
+/// `source`; its name there and size.
+pub(crate) async fn keep_bytes(
+    object: &Object,
+    file_name: &str,
+    source: &str,
+    content: Vec<u8>,
+) -> Result<(String, usize), String> {
+    let url = source;
     let taken: Vec<String> = list(object)
         .await?
         .into_iter()

@@ -146,6 +146,8 @@ struct TabState {
     mouse: (f64, f64),
     /// The data of a drag the page started while drags are intercepted (see `pointer.rs`).
     drag: Option<Value>,
+    /// Emulated CSS media features (name → value) and media type (`media`), as last set.
+    media: serde_json::Map<String, Value>,
 }
 
 /// A page of a browsing session.

@@ -309,6 +309,66 @@ fn find_in_snapshot(snapshot: &str, args: &Map<String, Value>) -> Result<String,
     Ok(out)
 }
 
+/// The files that `paths` name, copied into `dir` for the browser to read: this browsing
+/// session's downloads (by name, or a path ending in one). Also the notes of downloads kept on
+/// the way.
+async fn session_files(
+    session: &BrowsingContext,
+    object: &keel_objects::Object,
+    dir: &std::path::Path,
+    named: &[Value],
+) -> Result<(Vec<std::path::PathBuf>, String), String> {
+    let notes = keep_downloads(session, object).await.concat();
+    let mut files = Vec::new();
+    for path in named {
+        let path = path.as_str().unwrap_or_default();
+        let name = std::path::Path::new(path)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let content = downloads::content(object, name).await?;
+        let Some(content) = content.filter(|_| !name.is_empty()) else {
+            return Err(format!(
+                "{path:?} is not a download of this browsing session, and keel cannot read files on your machine: send the file's content with `files` ([{{\"name\": \"report.pdf\", \"base64\": \"…\"}}], or `text` for text), or name one of this session's downloads (browser_downloads lists them)"
+            ));
+        };
+        let file = dir.join(name);
+        std::fs::write(&file, content).map_err(|e| format!("cannot store {name}: {e}"))?;
+        files.push(file);
+    }
+    Ok((files, notes))
+}
+
+/// Like [`save_output`], for output the browser gave in base64.
+async fn save_base64(
+    object: &keel_objects::Object,
+    file_name: &str,
+    tool: &str,
+    data: &str,
+) -> Result<String, String> {
+    use base64::Engine as _;
+    let content = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| format!("the browser's {tool} output is not base64: {e}"))?;
+    save_output(object, file_name, tool, content).await
+}
+
+/// Keeps a tool's output in the session as the file `file_name`; what the result says instead.
+async fn save_output(
+    object: &keel_objects::Object,
+    file_name: &str,
+    tool: &str,
+    content: Vec<u8>,
+) -> Result<String, String> {
+    let (name, bytes) =
+        downloads::keep_bytes(object, file_name, &format!("{tool} output"), content)
+            .await
+            .map_err(|e| format!("the output of {tool} {e}"))?;
+    Ok(format!(
+        "Saved as {name:?} ({bytes} bytes) in this browsing session: browser_downloads with name {name:?} hands it over.\n"
+    ))
+}
+
 fn target_of(args: &Map<String, Value>) -> Result<&str, String> {
     string(args, "target")
         .or_else(|| string(args, "ref"))
@@ -606,24 +666,10 @@ impl BrowserPack {
                 // lists them.
                 let mut noted = String::new();
                 if let Some(named) = named {
-                    noted = keep_downloads(session, &call.found.object).await.concat();
-                    for path in named {
-                        let path = path.as_str().unwrap_or_default();
-                        let name = std::path::Path::new(path)
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .unwrap_or_default();
-                        let content = downloads::content(&call.found.object, name).await?;
-                        let Some(content) = content.filter(|_| !name.is_empty()) else {
-                            return Err(format!(
-                                "{path:?} is not a download of this browsing session, and keel cannot read files on your machine: send the file's content with `files` ([{{\"name\": \"report.pdf\", \"base64\": \"…\"}}], or `text` for text), or name one of this session's downloads (browser_downloads lists them)"
-                            ));
-                        };
-                        let file = dir.join(name);
-                        std::fs::write(&file, content)
-                            .map_err(|e| format!("cannot store {name}: {e}"))?;
-                        paths.push(file);
-                    }
+                    let (files, notes) =
+                        session_files(session, &call.found.object, &dir, named).await?;
+                    paths = files;
+                    noted = notes;
                 }
                 for file in args
                     .get("files")
@@ -691,6 +737,10 @@ impl BrowserPack {
                     .await
                     .map_err(err)?;
                 let mime = format!("image/{format}");
+                if let Some(file_name) = string(args, "filename") {
+                    let saved = save_base64(&call.found.object, file_name, name, &data).await?;
+                    return Ok(text(&saved).into());
+                }
                 let mut content = vec![ContentBlock::image(data, mime)];
                 if minted && let Some(handle) = &handle {
                     content.push(ContentBlock::text(handle_note(handle)));
@@ -699,6 +749,10 @@ impl BrowserPack {
             }
             "browser_pdf_save" => {
                 let data = tab.pdf().await.map_err(err)?;
+                if let Some(file_name) = string(args, "filename") {
+                    let saved = save_base64(&call.found.object, file_name, name, &data).await?;
+                    return Ok(text(&saved).into());
+                }
                 let resource = rmcp::model::ResourceContents::BlobResourceContents {
                     uri: format!("keel://browser/{}/page.pdf", tab.target_id),
                     mime_type: Some("application/pdf".into()),
@@ -919,8 +973,70 @@ impl BrowserPack {
                     Reading::InputRequired(ask) => return Ok(ask.into()),
                 }
             }
+            "browser_drop" => {
+                let data: Vec<(String, String)> = args
+                    .get("data")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                    .map(|(mime, text)| {
+                        (mime.clone(), text.as_str().unwrap_or_default().to_string())
+                    })
+                    .collect();
+                let named = args.get("paths").and_then(Value::as_array);
+                if data.is_empty() && named.is_none_or(|p| p.is_empty()) {
+                    return Err("give `data` (MIME type → text) or `paths` (this session's downloads) to drop".into());
+                }
+                let mut noted = String::new();
+                let mut files = Vec::new();
+                if let Some(named) = named {
+                    let dir = session.upload_dir().map_err(err)?;
+                    (files, noted) =
+                        session_files(session, &call.found.object, &dir, named).await?;
+                }
+                let outcome = tab
+                    .drop_onto(target_of(args)?, &data, &files)
+                    .await
+                    .map_err(err)?;
+                format!(
+                    "{noted}{}",
+                    self.report(session, &tab, &outcome, true, refused_mark)
+                        .await?
+                )
+            }
+            "browser_emulate_media" => {
+                let mut changes = Map::new();
+                for (arg, feature) in [
+                    ("colorScheme", "prefers-color-scheme"),
+                    ("reducedMotion", "prefers-reduced-motion"),
+                    ("forcedColors", "forced-colors"),
+                    ("contrast", "prefers-contrast"),
+                    ("media", "media"),
+                ] {
+                    if let Some(value) = args.get(arg) {
+                        changes.insert(feature.to_string(), value.clone());
+                    }
+                }
+                let now = tab.emulate_media(changes).await.map_err(err)?;
+                let mut out = format!("### Page\n- URL: {}\n", tab.url());
+                if now.is_empty() {
+                    out.push_str("- No media features are emulated.\n");
+                }
+                for (feature, value) in &now {
+                    out.push_str(&format!(
+                        "- Emulated: {feature}: {}\n",
+                        value.as_str().unwrap_or_default()
+                    ));
+                }
+                out
+            }
             other => return Err(format!("unknown browser tool {other}")),
         };
+        // `filename`, as Playwright MCP has it: the answer is kept in the session as a file
+        // (browser_downloads hands it over: keel's disk is not the agent's).
+        if let Some(file_name) = string(args, "filename") {
+            out = save_output(&call.found.object, file_name, name, out.into_bytes()).await?;
+        }
         // What pages did on their own (downloads, new tabs) since the last call.
         for line in keep_downloads(session, &call.found.object).await {
             out.push_str(&line);

@@ -1304,6 +1304,78 @@ fn drags_the_mouse_by_point_and_the_logs_in_detail() {
     );
     assert!(error && bad.contains("minimum of 1"), "{bad}");
 
+    // Data dropped in from outside the page.
+    let (dropped, error) = call(
+        &server,
+        "browser_drop",
+        h(json!({"target": "#zone", "data": {"text/plain": "Court 5"}})),
+    );
+    assert!(!error && dropped.contains("dropped Court 5"), "{dropped}");
+    let (nothing, error) = call(&server, "browser_drop", h(json!({"target": "#zone"})));
+    assert!(error && nothing.contains("give `data`"), "{nothing}");
+
+    // Media features: set, kept while others change, cleared by null.
+    let query = |q: &str| {
+        call(
+            &server,
+            "browser_evaluate",
+            h(json!({"function": format!("() => matchMedia('{q}').matches")})),
+        )
+        .0
+    };
+    let (emulated, error) = call(
+        &server,
+        "browser_emulate_media",
+        h(json!({"colorScheme": "dark"})),
+    );
+    assert!(
+        !error && emulated.contains("prefers-color-scheme: dark"),
+        "{emulated}"
+    );
+    call(
+        &server,
+        "browser_emulate_media",
+        h(json!({"media": "print"})),
+    );
+    assert!(query("(prefers-color-scheme: dark)").contains("true"));
+    assert!(query("print").contains("true"));
+    let (cleared, _) = call(
+        &server,
+        "browser_emulate_media",
+        h(json!({"colorScheme": null, "media": null})),
+    );
+    assert!(cleared.contains("No media features"), "{cleared}");
+    assert!(query("(prefers-color-scheme: dark)").contains("false"));
+
+    // An answer kept in the session as a file (`filename`), handed over by browser_downloads.
+    let (saved, error) = call(
+        &server,
+        "browser_snapshot",
+        h(json!({"filename": "page.txt"})),
+    );
+    assert!(!error && saved.contains("Saved as \"page.txt\""), "{saved}");
+    let file = call_with(
+        &server,
+        "browser_downloads",
+        h(json!({"name": "page.txt"})),
+        json!({}),
+        None,
+    );
+    assert!(
+        file["content"][0]["resource"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Drop here")),
+        "{file}"
+    );
+    let (saved, error) = call(
+        &server,
+        "browser_take_screenshot",
+        h(json!({"filename": "shot.png"})),
+    );
+    assert!(!error && saved.contains("Saved as \"shot.png\""), "{saved}");
+    let (list, _) = call(&server, "browser_downloads", h(json!({})));
+    assert!(list.contains("- shot.png ("), "{list}");
+
     // Searching the snapshot: the match, where it is, what follows.
     let (found, error) = call(&server, "browser_find", h(json!({"text": "DROP here"})));
     assert!(

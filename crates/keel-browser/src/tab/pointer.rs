@@ -172,6 +172,69 @@ impl Tab {
         Ok(self.settle(before, self.timeouts.action, true).await)
     }
 
+    /// Drops `data` (MIME type → text) and `files` (paths on this machine) onto element
+    /// `target`, as if dragged in from outside the page.
+    pub async fn drop_onto(
+        &self,
+        target: &str,
+        data: &[(String, String)],
+        files: &[std::path::PathBuf],
+    ) -> Result<ActionOutcome, BrowserError> {
+        self.no_dialog()?;
+        let node = self.resolve_target(target).await?;
+        let ClickPoint { x, y, .. } = self.click_point(node, target).await?;
+        let before = self.lock().documents;
+        let items: Vec<Value> = data
+            .iter()
+            .map(|(mime, text)| json!({"mimeType": mime, "data": text}))
+            .collect();
+        let files: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        // Copy, move and link: whatever the page's drop zone accepts.
+        let drag = json!({"items": items, "files": files, "dragOperationsMask": 1 | 2 | 16});
+        self.lock().mouse = (x, y);
+        for kind in ["dragEnter", "dragOver", "drop"] {
+            self.call(
+                "Input.dispatchDragEvent",
+                json!({"type": kind, "x": x, "y": y, "data": drag}),
+            )
+            .await?;
+        }
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    /// Emulates CSS media features (`prefers-color-scheme`, …: a value, or null to clear it)
+    /// and the media type (`media`: screen, print or null); features not named keep their
+    /// setting. Returns what is emulated now.
+    pub async fn emulate_media(
+        &self,
+        changes: serde_json::Map<String, Value>,
+    ) -> Result<serde_json::Map<String, Value>, BrowserError> {
+        let now = {
+            let mut s = self.lock();
+            for (name, value) in changes {
+                if value.is_null() {
+                    s.media.remove(&name);
+                } else {
+                    s.media.insert(name, value);
+                }
+            }
+            s.media.clone()
+        };
+        let features: Vec<Value> = now
+            .iter()
+            .filter(|(name, _)| *name != "media")
+            .map(|(name, value)| json!({"name": name, "value": value}))
+            .collect();
+        let media = now.get("media").and_then(Value::as_str).unwrap_or("");
+        self.call(
+            "Emulation.setEmulatedMedia",
+            json!({"media": media, "features": features}),
+        )
+        .await?;
+        self.lock().tree_cache = None;
+        Ok(now)
+    }
+
     /// Sets the viewport to `width` × `height` CSS pixels (as Playwright MCP's browser_resize).
     pub async fn resize(&self, width: u32, height: u32) -> Result<(), BrowserError> {
         self.call(

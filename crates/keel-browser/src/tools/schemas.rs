@@ -42,6 +42,18 @@ pub(super) fn element_props(extra: Value) -> Map<String, Value> {
     p
 }
 
+/// `filename`, for the tools whose answer can be kept in the session as a file.
+const FILENAME_TOOLS: [&str; 8] = [
+    "browser_snapshot",
+    "browser_take_screenshot",
+    "browser_pdf_save",
+    "browser_evaluate",
+    "browser_console_messages",
+    "browser_network_requests",
+    "browser_network_request",
+    "browser_find",
+];
+
 /// A tool with annotations: read-only or not; never destructive; open world (the web).
 pub(super) fn tool(
     name: &'static str,
@@ -49,6 +61,14 @@ pub(super) fn tool(
     schema: Arc<Map<String, Value>>,
     read_only: bool,
 ) -> Tool {
+    let mut schema = schema;
+    if FILENAME_TOOLS.contains(&name) {
+        let mut with = (*schema).clone();
+        if let Some(Value::Object(properties)) = with.get_mut("properties") {
+            properties.insert("filename".into(), json!({"type": "string", "description": "Keep the answer in this browsing session as a file of this name instead of returning it (browser_downloads hands it over)."}));
+        }
+        schema = Arc::new(with);
+    }
     let mut tool = Tool::new(name, description, schema);
     let mut annotations = ToolAnnotations::default();
     annotations.read_only_hint = Some(read_only);
@@ -169,6 +189,33 @@ pub fn tools() -> Vec<Tool> {
                     "endTarget": {"type": "string", "description": "The element to drop on: a ref from browser_snapshot or a CSS selector."},
                     "startRef": {"type": "string", "description": "Alias of `startTarget`."},
                     "endRef": {"type": "string", "description": "Alias of `endTarget`."}
+                })),
+                &[],
+            ),
+            false,
+        ),
+        tool(
+            "browser_drop",
+            "Drop data (MIME type → text) or files (this session's downloads, by name) onto an element, as if dragged in from outside the page.",
+            schema(
+                element_props(json!({
+                    "data": {"type": "object", "additionalProperties": {"type": "string"}, "description": "MIME type → text, e.g. {\"text/plain\": \"hello\"}."},
+                    "paths": {"type": "array", "items": {"type": "string"}, "description": "Names of this browsing session's downloads (browser_downloads)."}
+                })),
+                &[],
+            ),
+            false,
+        ),
+        tool(
+            "browser_emulate_media",
+            "Emulate CSS media features (dark or light colour scheme, reduced motion, forced colours, contrast) and the media type; parameters left out keep their setting, null clears one.",
+            schema(
+                props(json!({
+                    "colorScheme": {"anyOf": [{"type": "string", "enum": ["light", "dark"]}, {"type": "null"}]},
+                    "reducedMotion": {"anyOf": [{"type": "string", "enum": ["reduce", "no-preference"]}, {"type": "null"}]},
+                    "forcedColors": {"anyOf": [{"type": "string", "enum": ["active", "none"]}, {"type": "null"}]},
+                    "contrast": {"anyOf": [{"type": "string", "enum": ["more", "no-preference"]}, {"type": "null"}]},
+                    "media": {"anyOf": [{"type": "string", "enum": ["screen", "print"]}, {"type": "null"}]}
                 })),
                 &[],
             ),
