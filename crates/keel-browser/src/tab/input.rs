@@ -17,6 +17,9 @@ pub(super) struct ClickPoint {
     may_navigate: bool,
     /// The element (or an ancestor) can be dragged (HTML drag and drop).
     pub(super) draggable: bool,
+    /// The element is in an out-of-process frame: the browser routes the mouse there by the
+    /// frames last drawn, which may lag on a busy machine.
+    remote: bool,
 }
 
 impl Tab {
@@ -91,6 +94,7 @@ impl Tab {
                 file_input: point["file"] == json!(true),
                 may_navigate: point["navigates"] == json!(true),
                 draggable: point["draggable"] == json!(true),
+                remote: !chain.is_empty(),
             }),
             _ => Err(BrowserError::Invalid(format!(
                 "cannot click {target}: it has no position on the page"
@@ -109,14 +113,73 @@ impl Tab {
     ) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
         let backend = self.resolve_target(target).await?;
-        let ClickPoint {
-            x,
-            y,
-            file_input,
-            may_navigate,
-            ..
-        } = self.click_point(backend, target).await?;
+        let mut point = self.click_point(backend, target).await?;
+        let (file_input, may_navigate) = (point.file_input, point.may_navigate);
         let before = self.lock().documents;
+        // In an out-of-process frame, the element says whether the mouse reached it; a click
+        // that went astray (the frame's new position not drawn yet) is tried once more.
+        let tries = if point.remote { 2 } else { 1 };
+        for attempt in 1..=tries {
+            if point.remote {
+                self.call_on(backend, target, ARM_HIT_JS, vec![]).await?;
+            }
+            if self
+                .press(point.x, point.y, double, button, modifiers)
+                .await?
+                || !point.remote
+            {
+                break;
+            }
+            let hit = self
+                .call_on(
+                    backend,
+                    target,
+                    "function() { return this.__keelHit === true; }",
+                    vec![],
+                )
+                .await;
+            // Reached, or gone because the click took it away (a navigation, say).
+            if !matches!(hit, Ok(Value::Bool(false))) {
+                break;
+            }
+            if attempt == tries {
+                return Err(BrowserError::Invalid(format!(
+                    "the click did not reach {target}: its frame may not be drawn yet; try again"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            point = self.click_point(backend, target).await?;
+        }
+        if may_navigate {
+            // A link or a submit button: the browser starts its navigation in a task of its own,
+            // which a busy machine may run well after the quiet period has passed.
+            self.wait_until(LIKELY_NAVIGATION_WAIT, |s| {
+                s.navigation_requested.is_some()
+                    || s.loading
+                    || s.documents > before
+                    || s.dialog.is_some()
+                    || s.closed
+            })
+            .await;
+        }
+        if file_input {
+            // The chooser is announced a moment after the click: wait for it.
+            self.wait_until(self.timeouts.action, |s| s.file_chooser.is_some())
+                .await;
+        }
+        Ok(self.settle(before, self.timeouts.action, true).await)
+    }
+
+    /// Moves the mouse to `(x, y)` and clicks there (twice with `double`); whether a dialog the
+    /// click opened cut it short.
+    async fn press(
+        &self,
+        x: f64,
+        y: f64,
+        double: bool,
+        button: &str,
+        modifiers: i64,
+    ) -> Result<bool, BrowserError> {
         self.lock().mouse = (x, y);
         let clicks = if double { 2 } else { 1 };
         for count in 1..=clicks {
@@ -144,27 +207,10 @@ impl Tab {
             // A dialog opened by the click holds the input events until it is answered: return then.
             tokio::select! {
                 result = all => { result?; }
-                () = self.dialog_opened() => break,
+                () = self.dialog_opened() => return Ok(true),
             }
         }
-        if may_navigate {
-            // A link or a submit button: the browser starts its navigation in a task of its own,
-            // which a busy machine may run well after the quiet period has passed.
-            self.wait_until(LIKELY_NAVIGATION_WAIT, |s| {
-                s.navigation_requested.is_some()
-                    || s.loading
-                    || s.documents > before
-                    || s.dialog.is_some()
-                    || s.closed
-            })
-            .await;
-        }
-        if file_input {
-            // The chooser is announced a moment after the click: wait for it.
-            self.wait_until(self.timeouts.action, |s| s.file_chooser.is_some())
-                .await;
-        }
-        Ok(self.settle(before, self.timeouts.action, true).await)
+        Ok(false)
     }
 
     pub(super) async fn dialog_opened(&self) {
@@ -453,6 +499,17 @@ pub(super) const FOCUS_AND_SELECT_JS: &str = r#"function(text) {
   if (text === null) return {};
   const typed = text === "" ? document.execCommand("delete") : document.execCommand("insertText", false, text);
   return {typed};
+}"#;
+
+/// Arms an element to tell whether the next mouse press reached it (or something inside it), in
+/// keel's world: the page sees neither the listener nor the mark.
+/// Listened for on the window, where a press arrives first (a page that stops it on its way
+/// does not hide it).
+pub(super) const ARM_HIT_JS: &str = r#"function() {
+  const el = this;
+  el.__keelHit = false;
+  el.ownerDocument.defaultView.addEventListener("mousedown", (e) => { if (e.composedPath().includes(el)) el.__keelHit = true; }, {once: true, capture: true});
+  return true;
 }"#;
 
 /// Selects the options of a `<select>` named by value or visible text.
