@@ -20,9 +20,14 @@ use crate::reading;
 use crate::snapshot::SnapshotOptions;
 use crate::tab::{ActionOutcome, Tab};
 
+mod files;
+mod inspect;
+mod pointer;
 mod schemas;
 mod sleep;
 
+use files::{save_base64, save_output, session_files};
+use inspect::{find_in_snapshot, is_static, request_details};
 pub use schemas::tools;
 use sleep::{keep_downloads, put_to_sleep, save_state};
 
@@ -116,102 +121,6 @@ fn flag(args: &Map<String, Value>, name: &str) -> bool {
     args.get(name).and_then(Value::as_bool).unwrap_or(false)
 }
 
-/// A static resource that loaded (an image, a font, a script, …): left out of the request list
-/// unless asked for, as Playwright MCP does.
-fn is_static(entry: &crate::NetworkEntry) -> bool {
-    matches!(
-        entry.kind.as_str(),
-        "Image" | "Font" | "Script" | "Stylesheet" | "Media" | "Manifest" | "TextTrack"
-    ) && (1..400).contains(&entry.status)
-}
-
-/// One request of `browser_network_requests` in full, or one part of it.
-async fn request_details(tab: &crate::Tab, args: &Map<String, Value>) -> Result<String, String> {
-    let entries = tab.network();
-    let index = args.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
-    let entry = index
-        .checked_sub(1)
-        .and_then(|i| entries.get(i))
-        .ok_or_else(|| {
-            format!(
-                "there is no request {index}: the page has made {} (numbers from browser_network_requests, starting at 1)",
-                entries.len()
-            )
-        })?;
-    let headers = |value: &Value| -> String {
-        match value.as_object() {
-            Some(map) if !map.is_empty() => map
-                .iter()
-                .map(|(k, v)| format!("{k}: {}\n", v.as_str().unwrap_or_default()))
-                .collect(),
-            _ => "(none)\n".into(),
-        }
-    };
-    let body = |(text, base64): (String, bool)| -> String {
-        if text.is_empty() {
-            "(empty)\n".into()
-        } else if base64 {
-            format!("(binary, base64)\n{text}\n")
-        } else {
-            format!("{text}\n")
-        }
-    };
-    let part = string(args, "part");
-    let mut out = String::new();
-    if part.is_none() {
-        let status = if entry.status == 0 {
-            "failed or pending".to_string()
-        } else {
-            entry.status.to_string()
-        };
-        out.push_str(&format!(
-            "### Request {index}\n[{}] {} {} => {status}\n",
-            entry.kind, entry.method, entry.url
-        ));
-    }
-    if part.is_none() || part == Some("request-headers") {
-        if part.is_none() {
-            out.push_str("### Request headers\n");
-        }
-        out.push_str(&headers(&entry.request_headers));
-    }
-    if part.is_none() || part == Some("request-body") {
-        let text = tab.request_body(entry).await.map_err(err)?;
-        if part.is_none() {
-            out.push_str("### Request body\n");
-        }
-        out.push_str(&body((text, false)));
-    }
-    if part.is_none() || part == Some("response-headers") {
-        if part.is_none() {
-            out.push_str("### Response headers\n");
-        }
-        out.push_str(&headers(&entry.response_headers));
-    }
-    if part.is_none() || part == Some("response-body") {
-        if part.is_none() {
-            out.push_str("### Response body\n");
-        }
-        match tab.response_body(entry).await {
-            Ok(found) => out.push_str(&body(found)),
-            // The whole request is still worth having without its body.
-            Err(e) if part.is_none() => out.push_str(&format!("({e})\n")),
-            Err(e) => return Err(err(e)),
-        }
-    }
-    if let Some(other) = part.filter(|p| {
-        !matches!(
-            *p,
-            "request-headers" | "request-body" | "response-headers" | "response-body"
-        )
-    }) {
-        return Err(format!(
-            "part {other:?} is not one of request-headers, request-body, response-headers, response-body"
-        ));
-    }
-    Ok(out)
-}
-
 /// A click's `modifiers` (Playwright MCP's names) as the protocol's bit mask.
 fn modifiers(args: &Map<String, Value>) -> Result<i64, String> {
     let mut mask = 0;
@@ -235,138 +144,6 @@ fn modifiers(args: &Map<String, Value>) -> Result<i64, String> {
         };
     }
     Ok(mask)
-}
-
-/// Lines of the snapshot that match `text` (case-insensitive) or `regex` (`/pattern/flags` for
-/// flags), each under its path from the root and with the lines below it, as browser_find
-/// answers.
-fn find_in_snapshot(snapshot: &str, args: &Map<String, Value>) -> Result<String, String> {
-    let matcher: Box<dyn Fn(&str) -> bool> = match (string(args, "text"), string(args, "regex")) {
-        (Some(text), None) if !text.is_empty() => {
-            let needle = text.to_lowercase();
-            Box::new(move |line: &str| line.to_lowercase().contains(&needle))
-        }
-        (None, Some(pattern)) if !pattern.is_empty() => {
-            // `/error/i`: a pattern with flags, as in JavaScript.
-            let source = match pattern.strip_prefix('/').and_then(|p| p.rsplit_once('/')) {
-                Some((body, flags)) if flags.chars().all(|c| "imsu".contains(c)) => {
-                    let flags: String = flags.chars().filter(|c| *c != 'u').collect();
-                    if flags.is_empty() {
-                        body.to_string()
-                    } else {
-                        format!("(?{flags}){body}")
-                    }
-                }
-                _ => pattern.to_string(),
-            };
-            let regex = fancy_regex::Regex::new(&source)
-                .map_err(|e| format!("`regex` is not a valid regular expression: {e}"))?;
-            Box::new(move |line: &str| regex.is_match(line).unwrap_or(false))
-        }
-        _ => return Err("give either `text` or `regex` (not both)".into()),
-    };
-    let lines: Vec<&str> = snapshot.lines().collect();
-    let indent = |line: &str| line.len() - line.trim_start().len();
-    let mut out = String::new();
-    let mut found = 0;
-    let mut shown_until = 0;
-    for (i, line) in lines.iter().enumerate() {
-        if !matcher(line) || i < shown_until {
-            continue;
-        }
-        found += 1;
-        if found > 20 {
-            out.push_str("… (more matches: narrow the search)\n");
-            break;
-        }
-        // The path: each nearest line above with less indentation.
-        let mut path = Vec::new();
-        let mut level = indent(line);
-        for above in lines[..i].iter().rev() {
-            if indent(above) < level {
-                level = indent(above);
-                path.push(above.trim());
-                if level == 0 {
-                    break;
-                }
-            }
-        }
-        path.reverse();
-        out.push_str(&format!("### Match {found}\n"));
-        if !path.is_empty() {
-            out.push_str(&format!("In: {}\n", path.join(" > ")));
-        }
-        // The match and up to three lines of context below it.
-        shown_until = (i + 4).min(lines.len());
-        for context in &lines[i..shown_until] {
-            out.push_str(context);
-            out.push('\n');
-        }
-    }
-    if found == 0 {
-        out.push_str("No matches in the page's snapshot.\n");
-    }
-    Ok(out)
-}
-
-/// The files that `paths` name, copied into `dir` for the browser to read: this browsing
-/// session's downloads (by name, or a path ending in one). Also the notes of downloads kept on
-/// the way.
-async fn session_files(
-    session: &BrowsingContext,
-    object: &keel_objects::Object,
-    dir: &std::path::Path,
-    named: &[Value],
-) -> Result<(Vec<std::path::PathBuf>, String), String> {
-    let notes = keep_downloads(session, object).await.concat();
-    let mut files = Vec::new();
-    for path in named {
-        let path = path.as_str().unwrap_or_default();
-        let name = std::path::Path::new(path)
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let content = downloads::content(object, name).await?;
-        let Some(content) = content.filter(|_| !name.is_empty()) else {
-            return Err(format!(
-                "{path:?} is not a download of this browsing session, and keel cannot read files on your machine: send the file's content with `files` ([{{\"name\": \"report.pdf\", \"base64\": \"…\"}}], or `text` for text), or name one of this session's downloads (browser_downloads lists them)"
-            ));
-        };
-        let file = dir.join(name);
-        std::fs::write(&file, content).map_err(|e| format!("cannot store {name}: {e}"))?;
-        files.push(file);
-    }
-    Ok((files, notes))
-}
-
-/// Like [`save_output`], for output the browser gave in base64.
-async fn save_base64(
-    object: &keel_objects::Object,
-    file_name: &str,
-    tool: &str,
-    data: &str,
-) -> Result<String, String> {
-    use base64::Engine as _;
-    let content = base64::engine::general_purpose::STANDARD
-        .decode(data)
-        .map_err(|e| format!("the browser's {tool} output is not base64: {e}"))?;
-    save_output(object, file_name, tool, content).await
-}
-
-/// Keeps a tool's output in the session as the file `file_name`; what the result says instead.
-async fn save_output(
-    object: &keel_objects::Object,
-    file_name: &str,
-    tool: &str,
-    content: Vec<u8>,
-) -> Result<String, String> {
-    let (name, bytes) =
-        downloads::keep_bytes(object, file_name, &format!("{tool} output"), content)
-            .await
-            .map_err(|e| format!("the output of {tool} {e}"))?;
-    Ok(format!(
-        "Saved as {name:?} ({bytes} bytes) in this browsing session: browser_downloads with name {name:?} hands it over.\n"
-    ))
 }
 
 fn target_of(args: &Map<String, Value>) -> Result<&str, String> {
@@ -870,86 +647,6 @@ impl BrowserPack {
                     find_in_snapshot(&snapshot.text, args)?
                 )
             }
-            "browser_drag" => {
-                let from = string(args, "startTarget")
-                    .or_else(|| string(args, "startRef"))
-                    .ok_or(
-                        "name the element to drag with `startTarget` (a ref or a CSS selector)",
-                    )?;
-                let to = string(args, "endTarget")
-                    .or_else(|| string(args, "endRef"))
-                    .ok_or(
-                        "name the element to drop on with `endTarget` (a ref or a CSS selector)",
-                    )?;
-                let outcome = tab.drag(from, to).await.map_err(err)?;
-                self.report(session, &tab, &outcome, true, refused_mark)
-                    .await?
-            }
-            "browser_resize" => {
-                let size = |name: &str| -> Result<u32, String> {
-                    args.get(name)
-                        .and_then(Value::as_f64)
-                        .filter(|v| (1.0..=10_000.0).contains(v))
-                        .map(|v| v.round() as u32)
-                        .ok_or_else(|| {
-                            format!("`{name}` must be a number of pixels from 1 to 10000")
-                        })
-                };
-                let (width, height) = (size("width")?, size("height")?);
-                tab.resize(width, height).await.map_err(err)?;
-                format!(
-                    "### Page\n- URL: {}\n- The viewport is now {width}×{height}.\n",
-                    tab.url()
-                )
-            }
-            "browser_mouse_move_xy"
-            | "browser_mouse_click_xy"
-            | "browser_mouse_down"
-            | "browser_mouse_up"
-            | "browser_mouse_drag_xy"
-            | "browser_mouse_wheel" => {
-                let number = |name: &str| -> Result<f64, String> {
-                    args.get(name)
-                        .and_then(Value::as_f64)
-                        .filter(|v| v.is_finite())
-                        .ok_or_else(|| format!("`{name}` (a number of pixels) is required"))
-                };
-                let button = string(args, "button").unwrap_or("left");
-                if !matches!(button, "left" | "right" | "middle") {
-                    return Err(format!(
-                        "button {button:?} is not one of left, right, middle"
-                    ));
-                }
-                let outcome = match name {
-                    "browser_mouse_move_xy" => tab.mouse_move(number("x")?, number("y")?).await,
-                    "browser_mouse_click_xy" => {
-                        let count = args.get("clickCount").and_then(Value::as_u64).unwrap_or(1);
-                        let hold = args.get("delay").and_then(Value::as_f64).unwrap_or(0.0);
-                        tab.mouse_click(
-                            number("x")?,
-                            number("y")?,
-                            button,
-                            count.clamp(1, 3) as u32,
-                            std::time::Duration::from_secs_f64(hold.clamp(0.0, 5_000.0) / 1000.0),
-                        )
-                        .await
-                    }
-                    "browser_mouse_down" => tab.mouse_button(true, button).await,
-                    "browser_mouse_up" => tab.mouse_button(false, button).await,
-                    "browser_mouse_drag_xy" => {
-                        tab.mouse_drag(
-                            (number("startX")?, number("startY")?),
-                            (number("endX")?, number("endY")?),
-                        )
-                        .await
-                    }
-                    _ => tab.mouse_wheel(number("deltaX")?, number("deltaY")?).await,
-                }
-                .map_err(err)?;
-                let with_snapshot = outcome.navigated || name == "browser_mouse_click_xy";
-                self.report(session, &tab, &outcome, with_snapshot, refused_mark)
-                    .await?
-            }
             "page_content" | "page_markdown" | "page_links" | "page_scrape" | "page_extract" => {
                 let (reading, scratch) = match string(args, "url") {
                     Some(url) => {
@@ -973,63 +670,16 @@ impl BrowserPack {
                     Reading::InputRequired(ask) => return Ok(ask.into()),
                 }
             }
-            "browser_drop" => {
-                let data: Vec<(String, String)> = args
-                    .get("data")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                    .map(|(mime, text)| {
-                        (mime.clone(), text.as_str().unwrap_or_default().to_string())
-                    })
-                    .collect();
-                let named = args.get("paths").and_then(Value::as_array);
-                if data.is_empty() && named.is_none_or(|p| p.is_empty()) {
-                    return Err("give `data` (MIME type → text) or `paths` (this session's downloads) to drop".into());
-                }
-                let mut noted = String::new();
-                let mut files = Vec::new();
-                if let Some(named) = named {
-                    let dir = session.upload_dir().map_err(err)?;
-                    (files, noted) =
-                        session_files(session, &call.found.object, &dir, named).await?;
-                }
-                let outcome = tab
-                    .drop_onto(target_of(args)?, &data, &files)
-                    .await
-                    .map_err(err)?;
-                format!(
-                    "{noted}{}",
-                    self.report(session, &tab, &outcome, true, refused_mark)
-                        .await?
-                )
-            }
-            "browser_emulate_media" => {
-                let mut changes = Map::new();
-                for (arg, feature) in [
-                    ("colorScheme", "prefers-color-scheme"),
-                    ("reducedMotion", "prefers-reduced-motion"),
-                    ("forcedColors", "forced-colors"),
-                    ("contrast", "prefers-contrast"),
-                    ("media", "media"),
-                ] {
-                    if let Some(value) = args.get(arg) {
-                        changes.insert(feature.to_string(), value.clone());
-                    }
-                }
-                let now = tab.emulate_media(changes).await.map_err(err)?;
-                let mut out = format!("### Page\n- URL: {}\n", tab.url());
-                if now.is_empty() {
-                    out.push_str("- No media features are emulated.\n");
-                }
-                for (feature, value) in &now {
-                    out.push_str(&format!(
-                        "- Emulated: {feature}: {}\n",
-                        value.as_str().unwrap_or_default()
-                    ));
-                }
-                out
-            }
+            "browser_drag"
+            | "browser_drop"
+            | "browser_resize"
+            | "browser_emulate_media"
+            | "browser_mouse_move_xy"
+            | "browser_mouse_click_xy"
+            | "browser_mouse_down"
+            | "browser_mouse_up"
+            | "browser_mouse_drag_xy"
+            | "browser_mouse_wheel" => self.pointer(name, args, &call, &tab, refused_mark).await?,
             other => return Err(format!("unknown browser tool {other}")),
         };
         // `filename`, as Playwright MCP has it: the answer is kept in the session as a file
