@@ -89,6 +89,11 @@ pub struct SnapshotOptions {
     pub max_depth: Option<usize>,
     /// Cut the text at this many bytes.
     pub max_bytes: Option<usize>,
+    /// Measure each element with a ref and show its box (fills `boxes`).
+    pub with_boxes: bool,
+    /// Bounding boxes to show after refs (`[box=x,y,width,height]`, viewport CSS pixels), by
+    /// element key.
+    pub boxes: HashMap<i64, [f64; 4]>,
 }
 
 /// A rendered snapshot.
@@ -318,6 +323,16 @@ impl<'a, 'r> Renderer<'a, 'r> {
         }
         if interactive && let Some(key) = node.id {
             let _ = write!(line, " [ref={}]", (self.ref_for)(key));
+            if let Some([x, y, w, h]) = self.options.boxes.get(&key) {
+                let _ = write!(
+                    line,
+                    " [box={},{},{},{}]",
+                    x.round(),
+                    y.round(),
+                    w.round(),
+                    h.round()
+                );
+            }
         }
         if interactive && (cx.row.is_some() || cx.column.is_some()) {
             let parts: Vec<&str> = [cx.row.as_deref(), cx.column.as_deref()]

@@ -570,6 +570,10 @@ impl Tab {
                 (nodes, frames)
             }
         };
+        let mut options = options;
+        if options.with_boxes {
+            options.boxes = self.boxes(&nodes, &frames).await;
+        }
         let mut state = self.lock();
         let state = &mut *state;
         Ok(snapshot::render(&nodes, &frames, options, |key| {

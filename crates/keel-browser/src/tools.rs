@@ -822,6 +822,8 @@ impl BrowserPack {
                 .and_then(Value::as_u64)
                 .map(|d| d as usize),
             max_bytes: Some(max),
+            with_boxes: flag(args, "boxes"),
+            ..Default::default()
         }
     }
 

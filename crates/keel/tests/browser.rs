@@ -1247,6 +1247,12 @@ fn drags_the_mouse_by_point_and_the_logs_in_detail() {
         !error && clicked.contains("clicked at 550,320"),
         "{clicked}"
     );
+    // Boxes in the snapshot, in the coordinates those tools take.
+    let (boxed, error) = call(&server, "browser_snapshot", h(json!({"boxes": true})));
+    assert!(
+        !error && boxed.contains("button \"Spot\"") && boxed.contains("[box=500,300,100,40]"),
+        "{boxed}"
+    );
     let (clicked, error) = call(
         &server,
         "browser_click",

@@ -289,6 +289,70 @@ impl Tab {
 
     /// Where the content of `owner` (an `<iframe>` in the frame of `session`) starts in that
     /// frame's viewport.
+    /// The bounding boxes (viewport CSS pixels) of the elements of a snapshot's trees that are
+    /// still on the page, by key; frames whose position cannot be told are left out.
+    pub(super) async fn boxes(
+        &self,
+        nodes: &[PageNode],
+        frames: &HashMap<i64, Vec<PageNode>>,
+    ) -> HashMap<i64, [f64; 4]> {
+        let mut by_frame: HashMap<usize, Vec<i64>> = HashMap::new();
+        for node in nodes.iter().chain(frames.values().flatten()) {
+            if let Some(key) = node.id {
+                let (frame, number) = split_node(key);
+                by_frame.entry(frame).or_default().push(number);
+            }
+        }
+        let mut boxes = HashMap::new();
+        for (frame, numbers) in by_frame {
+            // Out-of-process frames: their origin in the top page, frame by frame.
+            let mut origin = (0.0, 0.0);
+            let mut current = frame;
+            let mut known = true;
+            while current > 0 && known {
+                match self.frame_owner(current, "the page").await {
+                    Ok((parent, session, owner)) => {
+                        match self.frame_offset(&session, owner).await {
+                            Ok((x, y)) => {
+                                origin.0 += x;
+                                origin.1 += y;
+                                current = parent;
+                            }
+                            Err(_) => known = false,
+                        }
+                    }
+                    Err(_) => known = false,
+                }
+            }
+            if !known {
+                continue;
+            }
+            let Ok(rects) = self
+                .call_world(
+                    frame,
+                    "the page",
+                    BOXES_JS,
+                    vec![json!(numbers)],
+                    self.timeouts.action,
+                )
+                .await
+            else {
+                continue;
+            };
+            for (number, rect) in numbers.iter().zip(rects.as_array().into_iter().flatten()) {
+                if let Some([x, y, w, h]) = rect
+                    .as_array()
+                    .and_then(|r| <[Value; 4]>::try_from(r.clone()).ok())
+                    .map(|r| r.map(|v| v.as_f64().unwrap_or(0.0)))
+                {
+                    let key = ((frame as i64) << 32) + number;
+                    boxes.insert(key, [x + origin.0, y + origin.1, w, h]);
+                }
+            }
+        }
+        boxes
+    }
+
     pub(super) async fn frame_offset(
         &self,
         session: &str,
@@ -304,6 +368,25 @@ impl Tab {
         ))
     }
 }
+
+/// Each numbered element's box in its frame's top document's viewport (same-process frames on
+/// the way added), or null when it is gone.
+const BOXES_JS: &str = r#"function(numbers) {
+  return numbers.map((n) => {
+    const e = __keel.el(n);
+    if (!e) return null;
+    const r = e.getBoundingClientRect();
+    let ox = 0, oy = 0, win = e.ownerDocument.defaultView;
+    try {
+      while (win && win.frameElement) {
+        const f = win.frameElement, fr = f.getBoundingClientRect();
+        ox += fr.left + f.clientLeft; oy += fr.top + f.clientTop;
+        win = win.parent;
+      }
+    } catch (err) {}
+    return [r.left + ox, r.top + oy, r.width, r.height];
+  });
+}"#;
 
 /// A frame walked on its own: its session (its own when out of process), its frame ID and the
 /// frame that holds its `<iframe>` (0: the page; else the index of another such frame).

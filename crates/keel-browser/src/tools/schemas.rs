@@ -109,6 +109,7 @@ pub fn tools() -> Vec<Tool> {
                 {
                     let mut p = props(snapshot_props.clone());
                     p.insert("target".into(), json!({"type": "string", "description": "Only this element's subtree (a ref or CSS selector)."}));
+                    p.insert("boxes".into(), json!({"type": "boolean", "description": "Show each element's box after its ref as [box=x,y,width,height] (viewport CSS pixels, for the browser_mouse_*_xy tools)."}));
                     p
                 },
                 &[],
