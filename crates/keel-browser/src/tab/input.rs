@@ -66,15 +66,9 @@ impl Tab {
                 .iter()
                 .map(|(session, _)| session.clone())
                 .chain([own]);
-            futures::future::join_all(sessions.map(|session| async move {
-                let _ = self
-                    .call_in(
-                        &session,
-                        "Runtime.evaluate",
-                        json!({"expression": "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))", "awaitPromise": true}),
-                    )
-                    .await;
-            }))
+            futures::future::join_all(
+                sessions.map(|session| async move { self.two_frames(&session).await }),
+            )
             .await;
             for (session, owner) in &chain {
                 let (x, y) = self.frame_offset(session, *owner).await?;
@@ -100,6 +94,19 @@ impl Tab {
                 "cannot click {target}: it has no position on the page"
             ))),
         }
+    }
+
+    /// Waits until the frame of `session` has drawn two more frames (what a page does with
+    /// input is seen by then); a frame that does not answer is not waited for.
+    pub(super) async fn two_frames(&self, session: &str) {
+        let _ = self
+            .page_call(
+                session,
+                "Runtime.evaluate",
+                json!({"expression": "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))", "awaitPromise": true}),
+                self.timeouts.action,
+            )
+            .await;
     }
 
     /// Clicks an element like a person (mouse down and up at its center) and waits for what it caused.

@@ -161,14 +161,7 @@ impl Tab {
         .await?;
         // The browser acknowledges a wheel before the page has seen it (scrolling does not wait
         // for the page's listeners): two frames later it has.
-        let _ = self
-            .page_call(
-                &self.session_id,
-                "Runtime.evaluate",
-                json!({"expression": "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))", "awaitPromise": true}),
-                self.timeouts.action,
-            )
-            .await;
+        self.two_frames(&self.session_id).await;
         Ok(self.settle(before, self.timeouts.action, true).await)
     }
 
