@@ -435,5 +435,17 @@
     return JSON.stringify(nodes);
   }
 
-  Object.defineProperty(globalThis, "__keel", {value: Object.freeze({snapshot, el, idOf})});
+  // Where the viewport of an element's document starts in the top document this world reaches
+  // (each same-origin frame on the way added): the mouse works in the top page's coordinates.
+  function origin(e) {
+    let x = 0, y = 0, win = e.ownerDocument.defaultView;
+    while (win && win.frameElement) {
+      const f = win.frameElement, r = f.getBoundingClientRect();
+      x += r.left + f.clientLeft; y += r.top + f.clientTop;
+      win = win.parent;
+    }
+    return [x, y];
+  }
+
+  Object.defineProperty(globalThis, "__keel", {value: Object.freeze({snapshot, el, idOf, origin})});
 })();

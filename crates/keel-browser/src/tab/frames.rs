@@ -287,8 +287,6 @@ impl Tab {
         Ok((parent, session, owner))
     }
 
-    /// Where the content of `owner` (an `<iframe>` in the frame of `session`) starts in that
-    /// frame's viewport.
     /// The bounding boxes (viewport CSS pixels) of the elements of a snapshot's trees that are
     /// still on the page, by key; frames whose position cannot be told are left out.
     pub(super) async fn boxes(
@@ -306,27 +304,19 @@ impl Tab {
         let mut boxes = HashMap::new();
         for (frame, numbers) in by_frame {
             // Out-of-process frames: their origin in the top page, frame by frame.
-            let mut origin = (0.0, 0.0);
-            let mut current = frame;
-            let mut known = true;
-            while current > 0 && known {
-                match self.frame_owner(current, "the page").await {
-                    Ok((parent, session, owner)) => {
-                        match self.frame_offset(&session, owner).await {
-                            Ok((x, y)) => {
-                                origin.0 += x;
-                                origin.1 += y;
-                                current = parent;
-                            }
-                            Err(_) => known = false,
-                        }
-                    }
-                    Err(_) => known = false,
+            let origin = async {
+                let (mut origin, mut current) = ((0.0, 0.0), frame);
+                while current > 0 {
+                    let (parent, session, owner) = self.frame_owner(current, "the page").await?;
+                    let (x, y) = self.frame_offset(&session, owner).await?;
+                    origin = (origin.0 + x, origin.1 + y);
+                    current = parent;
                 }
-            }
-            if !known {
+                Ok::<_, BrowserError>(origin)
+            };
+            let Ok(origin) = origin.await else {
                 continue;
-            }
+            };
             let Ok(rects) = self
                 .call_world(
                     frame,
@@ -353,6 +343,8 @@ impl Tab {
         boxes
     }
 
+    /// Where the content of `owner` (an `<iframe>` in the frame of `session`) starts in that
+    /// frame's viewport.
     pub(super) async fn frame_offset(
         &self,
         session: &str,
@@ -375,15 +367,7 @@ const BOXES_JS: &str = r#"function(numbers) {
   return numbers.map((n) => {
     const e = __keel.el(n);
     if (!e) return null;
-    const r = e.getBoundingClientRect();
-    let ox = 0, oy = 0, win = e.ownerDocument.defaultView;
-    try {
-      while (win && win.frameElement) {
-        const f = win.frameElement, fr = f.getBoundingClientRect();
-        ox += fr.left + f.clientLeft; oy += fr.top + f.clientTop;
-        win = win.parent;
-      }
-    } catch (err) {}
+    const r = e.getBoundingClientRect(), [ox, oy] = __keel.origin(e);
     return [r.left + ox, r.top + oy, r.width, r.height];
   });
 }"#;

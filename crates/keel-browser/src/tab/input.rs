@@ -475,12 +475,7 @@ pub(super) const POINT_JS: &str = r##"function() {
     return {problem: "another element is on top of it: <" + d + ">" + (t ? " \"" + t + "\"" : "") + " (close the overlay or cookie banner first)"};
   }
   // Inside (same-origin) iframes, add each frame's offset: the mouse works in the top page's coordinates.
-  let ox = 0, oy = 0, win = this.ownerDocument.defaultView;
-  while (win && win.frameElement) {
-    const f = win.frameElement, fr = f.getBoundingClientRect();
-    ox += fr.left + f.clientLeft; oy += fr.top + f.clientTop;
-    win = win.parent;
-  }
+  const [ox, oy] = __keel.origin(this);
   // A link to another document, or a form's submit button: the click will likely navigate.
   const link = this.closest("a[href], area[href]");
   const href = link ? link.getAttribute("href") || "" : "";

@@ -45,11 +45,7 @@ impl Tab {
             self.mouse_event("mousePressed", x0, y0, "left", 1).await?;
             // The end is measured with the mouse down: scrolling it into view may move the start.
             let end = self.click_point(end_node, to).await?;
-            for step in 1..=DRAG_STEPS {
-                let t = step as f64 / DRAG_STEPS as f64;
-                let (x, y) = (x0 + (end.x - x0) * t, y0 + (end.y - y0) * t);
-                self.mouse_event_held("mouseMoved", x, y, "left").await?;
-            }
+            self.move_held((x0, y0), (end.x, end.y)).await?;
             let data = if draggable {
                 self.wait_until(DRAG_START_WAIT, |s| s.drag.is_some()).await;
                 self.lock().drag.take()
@@ -57,13 +53,7 @@ impl Tab {
                 None
             };
             if let Some(data) = data {
-                for kind in ["dragEnter", "dragOver", "drop"] {
-                    self.call(
-                        "Input.dispatchDragEvent",
-                        json!({"type": kind, "x": end.x, "y": end.y, "data": data}),
-                    )
-                    .await?;
-                }
+                self.drop_at(end.x, end.y, &data).await?;
             }
             self.mouse_event("mouseReleased", end.x, end.y, "left", 1)
                 .await?;
@@ -139,11 +129,7 @@ impl Tab {
             .await?;
         self.mouse_event("mousePressed", from.0, from.1, "left", 1)
             .await?;
-        for step in 1..=DRAG_STEPS {
-            let t = step as f64 / DRAG_STEPS as f64;
-            let (x, y) = (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t);
-            self.mouse_event_held("mouseMoved", x, y, "left").await?;
-        }
+        self.move_held(from, to).await?;
         self.mouse_event("mouseReleased", to.0, to.1, "left", 1)
             .await?;
         Ok(self.settle(before, self.timeouts.action, true).await)
@@ -185,13 +171,7 @@ impl Tab {
         // Copy, move and link: whatever the page's drop zone accepts.
         let drag = json!({"items": items, "files": files, "dragOperationsMask": 1 | 2 | 16});
         self.lock().mouse = (x, y);
-        for kind in ["dragEnter", "dragOver", "drop"] {
-            self.call(
-                "Input.dispatchDragEvent",
-                json!({"type": kind, "x": x, "y": y, "data": drag}),
-            )
-            .await?;
-        }
+        self.drop_at(x, y, &drag).await?;
         Ok(self.settle(before, self.timeouts.action, true).await)
     }
 
@@ -239,7 +219,8 @@ impl Tab {
         Ok(())
     }
 
-    /// One mouse event at `(x, y)` with no button held during moves.
+    /// One mouse event at `(x, y)`: a move (with `button` held, or `none`), or a press or
+    /// release of `button` (`clicks`: its click count).
     async fn mouse_event(
         &self,
         kind: &str,
@@ -252,28 +233,33 @@ impl Tab {
         let mut params = json!({"type": kind, "x": x, "y": y, "button": button});
         if kind != "mouseMoved" {
             params["clickCount"] = json!(clicks);
-            if kind == "mousePressed" {
-                params["buttons"] = json!(button_bit(button));
-            }
+        }
+        if (kind == "mouseMoved" && button != "none") || kind == "mousePressed" {
+            params["buttons"] = json!(button_bit(button));
         }
         self.call("Input.dispatchMouseEvent", params).await?;
         Ok(())
     }
 
-    /// A mouse move with `button` held.
-    async fn mouse_event_held(
-        &self,
-        kind: &str,
-        x: f64,
-        y: f64,
-        button: &str,
-    ) -> Result<(), BrowserError> {
-        self.lock().mouse = (x, y);
-        self.call(
-            "Input.dispatchMouseEvent",
-            json!({"type": kind, "x": x, "y": y, "button": button, "buttons": button_bit(button)}),
-        )
-        .await?;
+    /// Moves the mouse from `from` to `to` with the left button held, in `DRAG_STEPS` steps.
+    async fn move_held(&self, from: (f64, f64), to: (f64, f64)) -> Result<(), BrowserError> {
+        for step in 1..=DRAG_STEPS {
+            let t = step as f64 / DRAG_STEPS as f64;
+            let (x, y) = (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t);
+            self.mouse_event("mouseMoved", x, y, "left", 0).await?;
+        }
+        Ok(())
+    }
+
+    /// Carries the drag `data` (the protocol's `DragData`) in at `(x, y)` and drops it there.
+    async fn drop_at(&self, x: f64, y: f64, data: &Value) -> Result<(), BrowserError> {
+        for kind in ["dragEnter", "dragOver", "drop"] {
+            self.call(
+                "Input.dispatchDragEvent",
+                json!({"type": kind, "x": x, "y": y, "data": data}),
+            )
+            .await?;
+        }
         Ok(())
     }
 }

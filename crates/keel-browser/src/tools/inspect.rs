@@ -59,45 +59,33 @@ pub(super) async fn request_details(
             entry.kind, entry.method, entry.url
         ));
     }
-    if part.is_none() || part == Some("request-headers") {
+    // The parts in order; `part` (one of them, as the schema has it) picks one, without a title.
+    for (name, title) in [
+        ("request-headers", "Request headers"),
+        ("request-body", "Request body"),
+        ("response-headers", "Response headers"),
+        ("response-body", "Response body"),
+    ] {
+        if part.is_some_and(|part| part != name) {
+            continue;
+        }
         if part.is_none() {
-            out.push_str("### Request headers\n");
+            out.push_str(&format!("### {title}\n"));
         }
-        out.push_str(&headers(&entry.request_headers));
-    }
-    if part.is_none() || part == Some("request-body") {
-        let text = tab.request_body(entry).await.map_err(err)?;
-        if part.is_none() {
-            out.push_str("### Request body\n");
+        match name {
+            "request-headers" => out.push_str(&headers(&entry.request_headers)),
+            "request-body" => {
+                let text = tab.request_body(entry).await.map_err(err)?;
+                out.push_str(&body((text, false)));
+            }
+            "response-headers" => out.push_str(&headers(&entry.response_headers)),
+            _ => match tab.response_body(entry).await {
+                Ok(found) => out.push_str(&body(found)),
+                // The whole request is still worth having without its body.
+                Err(e) if part.is_none() => out.push_str(&format!("({e})\n")),
+                Err(e) => return Err(err(e)),
+            },
         }
-        out.push_str(&body((text, false)));
-    }
-    if part.is_none() || part == Some("response-headers") {
-        if part.is_none() {
-            out.push_str("### Response headers\n");
-        }
-        out.push_str(&headers(&entry.response_headers));
-    }
-    if part.is_none() || part == Some("response-body") {
-        if part.is_none() {
-            out.push_str("### Response body\n");
-        }
-        match tab.response_body(entry).await {
-            Ok(found) => out.push_str(&body(found)),
-            // The whole request is still worth having without its body.
-            Err(e) if part.is_none() => out.push_str(&format!("({e})\n")),
-            Err(e) => return Err(err(e)),
-        }
-    }
-    if let Some(other) = part.filter(|p| {
-        !matches!(
-            *p,
-            "request-headers" | "request-body" | "response-headers" | "response-body"
-        )
-    }) {
-        return Err(format!(
-            "part {other:?} is not one of request-headers, request-body, response-headers, response-body"
-        ));
     }
     Ok(out)
 }
