@@ -144,6 +144,9 @@ struct TabState {
     dialogs_opened: u64,
     /// Where keel last put the mouse (viewport coordinates).
     mouse: (f64, f64),
+    /// The mouse buttons held down now (the protocol's `buttons` bits), so that a move between
+    /// `browser_mouse_down` and `browser_mouse_up` is a move with the button held.
+    held: i64,
     /// The data of a drag the page started while drags are intercepted (see `pointer.rs`).
     drag: Option<Value>,
     /// Emulated CSS media features (name → value) and media type (`media`), as last set.

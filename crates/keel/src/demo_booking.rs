@@ -315,9 +315,10 @@ customElements.define('court-picker', class extends HTMLElement { connectedCallb
 <p style="position:absolute;left:20px;top:360px"><span id="dropped">nothing dropped</span> · <span id="moved">not moved</span> · <span id="clicked">not clicked</span> · <span id="wheel">no wheel</span></p>
 <div style="height:3000px"></div>
 <script>
-let start = null;
-knob.addEventListener('mousedown', e => { start = [e.clientX, e.clientY]; e.preventDefault(); });
-document.addEventListener('mouseup', e => { if (start) { moved.textContent = 'moved ' + Math.round(e.clientX - start[0]) + ',' + Math.round(e.clientY - start[1]); start = null; } });
+let start = null, held = 0;
+knob.addEventListener('mousedown', e => { start = [e.clientX, e.clientY]; held = 0; e.preventDefault(); });
+document.addEventListener('mousemove', e => { if (start && (e.buttons & 1)) held++; });
+document.addEventListener('mouseup', e => { if (start) { moved.textContent = 'moved ' + Math.round(e.clientX - start[0]) + ',' + Math.round(e.clientY - start[1]) + ', ' + held + ' moves with the button held'; start = null; } });
 spot.addEventListener('click', e => clicked.textContent = 'clicked at ' + e.clientX + ',' + e.clientY + (e.shiftKey ? ' with shift' : '') + (e.ctrlKey ? ' with control' : ''));
 document.addEventListener('wheel', e => wheel.textContent = 'wheel ' + e.deltaY);
 console.debug('a debug note'); console.warn('careful'); console.error('broken');

@@ -1235,7 +1235,26 @@ fn drags_the_mouse_by_point_and_the_logs_in_detail() {
         h(json!({"startX": 40, "startY": 240, "endX": 140, "endY": 250})),
     );
     assert!(!error);
-    assert!(text("moved").contains("moved 100,10"), "{}", text("moved"));
+    assert!(
+        text("moved").contains("moved 100,10, 5 moves with the button held"),
+        "{}",
+        text("moved")
+    );
+    // The same by hand: down, a move (the page sees the button held), up.
+    for (tool, args) in [
+        ("browser_mouse_move_xy", json!({"x": 40, "y": 240})),
+        ("browser_mouse_down", json!({})),
+        ("browser_mouse_move_xy", json!({"x": 90, "y": 260})),
+        ("browser_mouse_up", json!({})),
+    ] {
+        let (result, error) = call(&server, tool, h(args));
+        assert!(!error, "{tool}: {result}");
+    }
+    assert!(
+        text("moved").contains("moved 50,20, 1 moves with the button held"),
+        "{}",
+        text("moved")
+    );
 
     // Clicks at a point, with modifiers, and the wheel.
     let (clicked, error) = call(

@@ -246,12 +246,7 @@ impl Tab {
         let backend = self.resolve_target(target).await?;
         let ClickPoint { x, y, .. } = self.click_point(backend, target).await?;
         let before = self.lock().documents;
-        self.lock().mouse = (x, y);
-        self.call(
-            "Input.dispatchMouseEvent",
-            json!({"type": "mouseMoved", "x": x, "y": y}),
-        )
-        .await?;
+        self.mouse_event("mouseMoved", x, y, "none", 0).await?;
         Ok(self.settle(before, self.timeouts.action, true).await)
     }
 

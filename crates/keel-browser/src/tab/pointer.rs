@@ -219,9 +219,10 @@ impl Tab {
         Ok(())
     }
 
-    /// One mouse event at `(x, y)`: a move (with `button` held, or `none`), or a press or
-    /// release of `button` (`clicks`: its click count).
-    async fn mouse_event(
+    /// One mouse event at `(x, y)`: a move (with `button` held, or `none`: with the buttons
+    /// held now, if any), or a press or release of `button` (`clicks`: its click count). The
+    /// buttons held are kept across calls, as a person's hand keeps them.
+    pub(super) async fn mouse_event(
         &self,
         kind: &str,
         x: f64,
@@ -229,13 +230,27 @@ impl Tab {
         button: &str,
         clicks: u32,
     ) -> Result<(), BrowserError> {
-        self.lock().mouse = (x, y);
-        let mut params = json!({"type": kind, "x": x, "y": y, "button": button});
+        let (button, buttons) = {
+            let mut s = self.lock();
+            s.mouse = (x, y);
+            match kind {
+                "mousePressed" => s.held |= button_bit(button),
+                "mouseReleased" => s.held &= !button_bit(button),
+                _ => {}
+            }
+            // A plain move reports the button held (the protocol wants one named with `buttons`).
+            let button = match (kind, button, s.held) {
+                ("mouseMoved", "none", held) if held & 1 != 0 => "left",
+                ("mouseMoved", "none", held) if held & 2 != 0 => "right",
+                ("mouseMoved", "none", held) if held & 4 != 0 => "middle",
+                _ => button,
+            };
+            (button, s.held)
+        };
+        let mut params =
+            json!({"type": kind, "x": x, "y": y, "button": button, "buttons": buttons});
         if kind != "mouseMoved" {
             params["clickCount"] = json!(clicks);
-        }
-        if (kind == "mouseMoved" && button != "none") || kind == "mousePressed" {
-            params["buttons"] = json!(button_bit(button));
         }
         self.call("Input.dispatchMouseEvent", params).await?;
         Ok(())
