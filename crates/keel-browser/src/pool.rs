@@ -289,8 +289,8 @@ impl BrowsingContext {
         usage.asleep
     }
 
-    /// What a later session needs to carry on: cookies, the current tab's URL, and that page's
-    /// localStorage.
+    /// What a later session needs to carry on: cookies, the current tab's URL, that page's
+    /// localStorage, and the viewport and media the agent set on it.
     pub async fn export_state(&self) -> Result<serde_json::Value, BrowserError> {
         let cookies = self
             .conn
@@ -305,21 +305,27 @@ impl BrowsingContext {
             let tabs = self.tabs.lock().await;
             tabs.0.get(tabs.1).cloned()
         };
-        let (url, storage) = match tab {
+        let (url, storage, display) = match tab {
             Some(tab) if !tab.is_closed() => {
                 let storage = tab
                     .evaluate("() => { try { return {origin: location.origin, items: Object.fromEntries(Object.entries(localStorage))}; } catch (e) { return null; } }", None)
                     .await
                     .unwrap_or(serde_json::Value::Null);
-                (tab.url(), storage)
+                (tab.url(), storage, tab.display())
             }
-            _ => (String::new(), serde_json::Value::Null),
+            _ => (
+                String::new(),
+                serde_json::Value::Null,
+                serde_json::Value::Null,
+            ),
         };
-        Ok(json!({"cookies": cookies["cookies"], "url": url, "localStorage": storage}))
+        Ok(
+            json!({"cookies": cookies["cookies"], "url": url, "localStorage": storage, "display": display}),
+        )
     }
 
     /// Puts back what [`BrowsingContext::export_state`] saved: cookies, localStorage (set before
-    /// the page's own scripts run), and the page.
+    /// the page's own scripts run), the viewport and media, and the page.
     pub async fn import_state(&self, state: &serde_json::Value) -> Result<(), BrowserError> {
         let cookies: Vec<serde_json::Value> = state["cookies"]
             .as_array()
@@ -346,6 +352,8 @@ impl BrowsingContext {
                 .await?;
         }
         let tab = self.current_tab().await?;
+        // The viewport and media the agent chose, before the page lays itself out.
+        tab.apply_display(&state["display"]).await?;
         let storage = &state["localStorage"];
         if let (Some(origin), Some(items)) =
             (storage["origin"].as_str(), storage["items"].as_object())

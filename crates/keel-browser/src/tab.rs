@@ -151,6 +151,8 @@ struct TabState {
     drag: Option<Value>,
     /// Emulated CSS media features (name → value) and media type (`media`), as last set.
     media: serde_json::Map<String, Value>,
+    /// The viewport size `browser_resize` set, if it did.
+    viewport: Option<(u32, u32)>,
 }
 
 /// A page of a browsing session.

@@ -557,6 +557,17 @@ fn a_sleeping_browsing_session_keeps_its_login_and_storage_even_across_a_restart
         json!({"handle": handle, "target": ref_of(&page, "Remember court 4")}),
     );
     assert!(!error && page.contains("4"), "{page}");
+    // How the page is shown is the session's too.
+    for (tool, args) in [
+        ("browser_resize", json!({"width": 700, "height": 500})),
+        ("browser_emulate_media", json!({"colorScheme": "dark"})),
+    ] {
+        let mut args = args;
+        args["handle"] = json!(handle);
+        let (result, error) = call(&server, tool, args);
+        assert!(!error, "{tool}: {result}");
+    }
+    let display = "() => innerWidth + 'x' + innerHeight + (matchMedia('(prefers-color-scheme: dark)').matches ? ' dark' : ' light')";
 
     // Idle past browser.idle_timeout: the session sleeps (state saved in its object, browser
     // context closed). Time passing is what is under test here.
@@ -567,6 +578,12 @@ fn a_sleeping_browsing_session_keeps_its_login_and_storage_even_across_a_restart
         page.contains("lab/storage") && page.contains("status: \"4\""),
         "localStorage came back: {page}"
     );
+    let (shown, _) = call(
+        &server,
+        "browser_evaluate",
+        json!({"handle": handle, "function": display}),
+    );
+    assert!(shown.contains("700x500 dark"), "{shown}");
     let (page, _) = navigate(&server, &handle, &format!("{}/lab/cookie", demo.url));
     assert!(
         page.contains("Signed in as alice"),

@@ -215,7 +215,40 @@ impl Tab {
             json!({"width": width, "height": height, "deviceScaleFactor": 0, "mobile": false}),
         )
         .await?;
-        self.lock().tree_cache = None;
+        let mut s = self.lock();
+        s.tree_cache = None;
+        s.viewport = Some((width, height));
+        Ok(())
+    }
+
+    /// What the agent set of how the page is shown (viewport size, emulated media), to be put
+    /// back on a tab of a session that slept ([`Tab::apply_display`]); null when nothing was.
+    pub fn display(&self) -> Value {
+        let s = self.lock();
+        if s.viewport.is_none() && s.media.is_empty() {
+            return Value::Null;
+        }
+        json!({
+            "viewport": s.viewport.map(|(w, h)| json!({"width": w, "height": h})),
+            "media": s.media,
+        })
+    }
+
+    /// Puts back what [`Tab::display`] gave.
+    pub async fn apply_display(&self, display: &Value) -> Result<(), BrowserError> {
+        let size = |k: &str| {
+            display["viewport"][k]
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+        };
+        if let (Some(width), Some(height)) = (size("width"), size("height")) {
+            self.resize(width, height).await?;
+        }
+        if let Some(media) = display["media"].as_object()
+            && !media.is_empty()
+        {
+            self.emulate_media(media.clone()).await?;
+        }
         Ok(())
     }
 
