@@ -187,7 +187,12 @@ impl Tab {
         button: &str,
         modifiers: i64,
     ) -> Result<bool, BrowserError> {
-        self.lock().mouse = (x, y);
+        {
+            let mut s = self.lock();
+            s.mouse = (x, y);
+            // The click ends with its button up, whatever browser_mouse_down left held.
+            s.held &= !super::pointer::button_bit(button);
+        }
         let clicks = if double { 2 } else { 1 };
         for count in 1..=clicks {
             // Move, press and release are sent back to back (the browser handles them in order) and

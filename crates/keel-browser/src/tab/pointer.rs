@@ -12,7 +12,7 @@ const DRAG_STEPS: usize = 5;
 const DRAG_START_WAIT: Duration = Duration::from_millis(200);
 
 /// The protocol's bit for a held mouse button (`buttons`).
-fn button_bit(button: &str) -> i64 {
+pub(super) fn button_bit(button: &str) -> i64 {
     match button {
         "right" => 2,
         "middle" => 4,
