@@ -29,7 +29,17 @@ pub struct CdpEvent {
     pub session_id: Option<String>,
 }
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, BrowserError>>>>>;
+/// A call waiting for its answer, and where the events of the session it opens go (an attach
+/// that routes them, see [`Connection::attach`]).
+struct Waiting {
+    reply: oneshot::Sender<Result<Value, BrowserError>>,
+    route: Option<mpsc::UnboundedSender<CdpEvent>>,
+}
+
+type Pending = Arc<Mutex<HashMap<u64, Waiting>>>;
+
+/// Sessions whose events go to one listener of their own instead of to every subscriber.
+type Routes = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<CdpEvent>>>>;
 
 /// A connection to one browser process. Cheap to clone.
 #[derive(Clone)]
@@ -139,6 +149,7 @@ impl Connection {
         use futures::{SinkExt, StreamExt};
         let (outbox, mut outbox_rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let pending: Pending = Arc::default();
+        let routes: Routes = Arc::default();
         // Events fan out to every tab's listener; a slow listener loses old events, never blocks.
         let (events, _) = broadcast::channel(4096);
         let closed = Arc::new(tokio::sync::Notify::new());
@@ -166,7 +177,7 @@ impl Connection {
                     tracing::debug!("the browser sent a message that is not JSON");
                     continue;
                 };
-                dispatch(message, &pending, &events);
+                dispatch(message, &pending, &routes, &events);
             }
             is_closed.store(true, Ordering::SeqCst);
             let waiting: Vec<_> = pending
@@ -174,9 +185,11 @@ impl Connection {
                 .unwrap_or_else(|p| p.into_inner())
                 .drain()
                 .collect();
-            for (_, reply) in waiting {
-                let _ = reply.send(Err(BrowserError::Disconnected));
+            for (_, waiting) in waiting {
+                let _ = waiting.reply.send(Err(BrowserError::Disconnected));
             }
+            // Routed listeners see their stream end.
+            routes.lock().unwrap_or_else(|p| p.into_inner()).clear();
             closed.notify_waiters();
         });
         connection
@@ -190,6 +203,45 @@ impl Connection {
         session: Option<&str>,
         timeout: Duration,
     ) -> Result<Value, BrowserError> {
+        self.call_routing(method, params, session, timeout, None)
+            .await
+    }
+
+    /// Attaches to target `target_id` (a flat session) and routes that session's events, and
+    /// those of the sessions it auto-attaches (its out-of-process frames), to the receiver
+    /// returned: nobody else sees them, and they see nobody else's. The route is in place before
+    /// the first event of the session is read, so none is missed; it ends when the session
+    /// detaches (its `Target.detachedFromTarget` is the receiver's last event) or the connection
+    /// closes.
+    pub async fn attach(
+        &self,
+        target_id: &str,
+        timeout: Duration,
+    ) -> Result<(String, mpsc::UnboundedReceiver<CdpEvent>), BrowserError> {
+        let (route, events) = mpsc::unbounded_channel();
+        let attached = self
+            .call_routing(
+                "Target.attachToTarget",
+                json!({"targetId": target_id, "flatten": true}),
+                None,
+                timeout,
+                Some(route),
+            )
+            .await?;
+        let session = attached["sessionId"]
+            .as_str()
+            .ok_or_else(|| BrowserError::Protocol("attachToTarget gave no sessionId".into()))?;
+        Ok((session.to_string(), events))
+    }
+
+    async fn call_routing(
+        &self,
+        method: &str,
+        params: Value,
+        session: Option<&str>,
+        timeout: Duration,
+        route: Option<mpsc::UnboundedSender<CdpEvent>>,
+    ) -> Result<Value, BrowserError> {
         if self.is_closed() {
             return Err(BrowserError::Disconnected);
         }
@@ -198,11 +250,11 @@ impl Connection {
         if let Some(session) = session {
             message["sessionId"] = json!(session);
         }
-        let (tx, rx) = oneshot::channel();
+        let (reply, rx) = oneshot::channel();
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(id, tx);
+            .insert(id, Waiting { reply, route });
         let bytes =
             serde_json::to_vec(&message).map_err(|e| BrowserError::Protocol(e.to_string()))?;
         if self.outbox.send(bytes).is_err() {
@@ -257,13 +309,20 @@ impl Connection {
     }
 }
 
-fn dispatch(message: Value, pending: &Pending, events: &broadcast::Sender<CdpEvent>) {
+/// Hands a message on: an answer to its caller (putting in place the route an attach asked for),
+/// an event of a routed session to that session's listener, any other event to every subscriber.
+fn dispatch(
+    message: Value,
+    pending: &Pending,
+    routes: &Routes,
+    events: &broadcast::Sender<CdpEvent>,
+) {
     if let Some(id) = message.get("id").and_then(Value::as_u64) {
-        let reply = pending
+        let waiting = pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
-        if let Some(reply) = reply {
+        if let Some(Waiting { reply, route }) = waiting {
             let result = match message.get("error") {
                 Some(error) => Err(BrowserError::Cdp(
                     error
@@ -274,6 +333,14 @@ fn dispatch(message: Value, pending: &Pending, events: &broadcast::Sender<CdpEve
                 )),
                 None => Ok(message.get("result").cloned().unwrap_or(Value::Null)),
             };
+            if let (Ok(result), Some(route)) = (&result, route)
+                && let Some(session) = result["sessionId"].as_str()
+            {
+                routes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(session.to_string(), route);
+            }
             let _ = reply.send(result);
         }
         return;
@@ -281,14 +348,54 @@ fn dispatch(message: Value, pending: &Pending, events: &broadcast::Sender<CdpEve
     let Some(method) = message.get("method").and_then(Value::as_str) else {
         return;
     };
-    let _ = events.send(CdpEvent {
+    let event = CdpEvent {
         method: method.to_string(),
         params: message.get("params").cloned().unwrap_or(Value::Null),
         session_id: message
             .get("sessionId")
             .and_then(Value::as_str)
             .map(str::to_string),
-    });
+    };
+    let mut routes = routes.lock().unwrap_or_else(|p| p.into_inner());
+    let route = event
+        .session_id
+        .as_ref()
+        .and_then(|s| routes.get(s))
+        .cloned();
+    let named = event.params["sessionId"].as_str();
+    match (method, named) {
+        // A routed session's new frame session goes where it goes.
+        ("Target.attachedToTarget", Some(child)) => {
+            if let Some(route) = &route {
+                routes.insert(child.to_string(), route.clone());
+            }
+        }
+        // A session that detached: its route ends, and its listener hears of it last (the
+        // browser tells of a page's own session on the browser's, where nobody routes it).
+        ("Target.detachedFromTarget", Some(gone)) => {
+            if let Some(own) = routes.remove(gone)
+                && route.is_none()
+            {
+                let _ = own.send(event);
+                return;
+            }
+        }
+        _ => {}
+    }
+    match route {
+        Some(route) => {
+            if let Err(lost) = route.send(event) {
+                // The listener is gone: its sessions' events go to everyone again.
+                if let Some(session) = &lost.0.session_id {
+                    routes.remove(session);
+                }
+            }
+        }
+        None => {
+            drop(routes);
+            let _ = events.send(event);
+        }
+    }
 }
 
 /// TLS for `wss:`: the system's root certificates, or those `SSL_CERT_FILE` / `SSL_CERT_DIR` name.
@@ -319,5 +426,76 @@ fn is_tls_problem(error: &tokio_tungstenite::tungstenite::Error) -> bool {
             .get_ref()
             .is_some_and(|inner| inner.is::<rustls::Error>()),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Events of an attached session (and of the frame sessions it attaches) reach its own
+    /// listener and nobody else; everything else reaches every subscriber.
+    #[test]
+    fn a_routed_session_has_its_events_to_itself() {
+        let pending: Pending = Arc::default();
+        let routes: Routes = Arc::default();
+        let (events, mut everyone) = broadcast::channel(16);
+        let (route, mut own) = mpsc::unbounded_channel();
+        let (reply, mut answer) = oneshot::channel();
+        pending.lock().unwrap().insert(
+            7,
+            Waiting {
+                reply,
+                route: Some(route),
+            },
+        );
+        let send = |message: Value| dispatch(message, &pending, &routes, &events);
+
+        // The attach's answer puts the route in place before any event of the session.
+        send(json!({"id": 7, "result": {"sessionId": "S"}}));
+        assert_eq!(answer.try_recv().unwrap().unwrap()["sessionId"], "S");
+        send(json!({"method": "Page.loadEventFired", "params": {}, "sessionId": "S"}));
+        send(json!({"method": "Page.loadEventFired", "params": {}, "sessionId": "other"}));
+        assert_eq!(own.try_recv().unwrap().method, "Page.loadEventFired");
+        assert_eq!(
+            everyone.try_recv().unwrap().session_id.as_deref(),
+            Some("other")
+        );
+        assert!(everyone.try_recv().is_err());
+
+        // A frame the session attaches is routed with it, and leaves with its detach.
+        send(
+            json!({"method": "Target.attachedToTarget", "params": {"sessionId": "F"}, "sessionId": "S"}),
+        );
+        send(json!({"method": "Runtime.consoleAPICalled", "params": {}, "sessionId": "F"}));
+        send(
+            json!({"method": "Target.detachedFromTarget", "params": {"sessionId": "F"}, "sessionId": "S"}),
+        );
+        let got: Vec<String> = std::iter::from_fn(|| own.try_recv().ok())
+            .map(|e| e.method)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "Target.attachedToTarget",
+                "Runtime.consoleAPICalled",
+                "Target.detachedFromTarget"
+            ]
+        );
+        send(json!({"method": "Runtime.consoleAPICalled", "params": {}, "sessionId": "F"}));
+        assert!(own.try_recv().is_err());
+        assert_eq!(
+            everyone.try_recv().unwrap().session_id.as_deref(),
+            Some("F")
+        );
+
+        // The page's own detach comes on the browser's session: it is the listener's last event.
+        send(json!({"method": "Target.detachedFromTarget", "params": {"sessionId": "S"}}));
+        assert_eq!(own.try_recv().unwrap().method, "Target.detachedFromTarget");
+        assert!(everyone.try_recv().is_err());
+        assert!(matches!(
+            own.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
     }
 }

@@ -198,20 +198,8 @@ impl Tab {
         target_id: String,
         timeouts: Timeouts,
     ) -> Result<Arc<Tab>, BrowserError> {
-        // Subscribe before attaching so that no event of the new session is missed.
-        let mut events = conn.events();
-        let attached = conn
-            .call(
-                "Target.attachToTarget",
-                json!({"targetId": target_id, "flatten": true}),
-                None,
-                timeouts.action,
-            )
-            .await?;
-        let session_id = attached["sessionId"]
-            .as_str()
-            .ok_or_else(|| BrowserError::Protocol("attachToTarget gave no sessionId".into()))?
-            .to_string();
+        // The session's events (and its frames') come to this tab's listener alone.
+        let (session_id, mut events) = conn.attach(&target_id, timeouts.action).await?;
         let state = Arc::new(Mutex::new(TabState::default()));
         let changed = Arc::new(Notify::new());
         let listener = {
@@ -234,19 +222,13 @@ impl Tab {
                 });
             };
             tokio::spawn(async move {
-                loop {
-                    let event = match events.recv().await {
-                        Ok(event) => event,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(_) => break,
-                    };
+                while let Some(event) = events.recv().await {
                     let on_page = event.session_id.as_deref() == Some(session.as_str());
                     let page_detached = event.method == "Target.detachedFromTarget"
                         && event.params["sessionId"] == json!(session);
                     if page_detached {
-                        state.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
-                        changed.notify_waiters();
-                        continue;
+                        // Its last event (see `Connection::attach`).
+                        break;
                     }
                     let frame_change = matches!(
                         event.method.as_str(),
