@@ -410,13 +410,23 @@ impl Tab {
         if self.dialog().is_none() {
             return Err(BrowserError::Invalid("no dialog is open".into()));
         }
-        let before = self.lock().documents;
+        let (before, opened) = {
+            let s = self.lock();
+            (s.documents, s.dialogs_opened)
+        };
         let mut params = json!({"accept": accept});
         if let Some(text) = prompt_text {
             params["promptText"] = json!(text);
         }
         self.call("Page.handleJavaScriptDialog", params).await?;
-        self.lock().dialog = None;
+        {
+            let mut s = self.lock();
+            // Closed now, unless the page opened its next dialog already: that one's event can
+            // come before this answer, and must not be forgotten (the page is blocked in it).
+            if s.dialogs_opened == opened {
+                s.dialog = None;
+            }
+        }
         Ok(self.settle(before, self.timeouts.action, true).await)
     }
 }
