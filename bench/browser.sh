@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Browser tools against the anchor, on the same local pages in the same run: keel's browser pack
 # (a release `keel serve`) and Playwright MCP (@playwright/mcp 0.0.83 from npm, with Debian's
-# Chromium), each driven by the official MCP TypeScript client (bench/browser/driver.mjs) against
-# `keel demo booking`. Prints median navigate/snapshot/click/type latency over RUNS rounds (20 by
+# Chromium), both driven by the official MCP TypeScript client (bench/browser/driver.mjs) against
+# `keel demo booking`, taking turns round by round. Prints median navigate/snapshot/click/type latency over RUNS rounds (20 by
 # default; --quick: 3) on the booking pages, navigate/snapshot latency on two larger pages (an
 # article, 5,000 links), snapshot sizes (bytes, tokens at 4 bytes each, refs) and a new session's
 # first navigate, with the ratios the targets are stated in.
@@ -37,13 +37,13 @@ port=$((20000 + RANDOM % 20000))
 for _ in $(seq 300); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 pw_url="http://127.0.0.1:$port/mcp"
 
-"$node" bench/browser/driver.mjs "$keel_url" "$site" "$runs" >"$work/keel.json"
-"$node" bench/browser/driver.mjs "$pw_url" "$site" "$runs" >"$work/pw.json"
-"$node" - "$work/keel.json" "$work/pw.json" "$runs" <<'JS'
+"$node" bench/browser/driver.mjs "$keel_url" "$pw_url" "$site" "$runs" >"$work/both.json"
+"$node" - "$work/both.json" "$runs" <<'JS'
 const fs = require('fs');
-const [k, p] = [JSON.parse(fs.readFileSync(process.argv[2])), JSON.parse(fs.readFileSync(process.argv[3]))];
+const both = JSON.parse(fs.readFileSync(process.argv[2]));
+const [k, p] = [both.keel, both.pw];
 const f = (x) => x.toFixed(1).padStart(8);
-console.log(`browser tools, median of ${process.argv[4]} rounds on the booking demo (ms)`);
+console.log(`browser tools, median of ${process.argv[3]} rounds on the booking demo (ms)`);
 console.log(`${'action'.padEnd(34)} ${'keel'.padStart(8)} ${'Playwright MCP'.padStart(15)}   keel/PW   target`);
 const targets = { navigate: 0.5, snapshot: 0.5, click: 0.1, type: 0.1 };
 for (const a of ['navigate', 'snapshot', 'click', 'type']) {
