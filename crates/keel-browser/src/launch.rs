@@ -103,6 +103,9 @@ impl ChromeProcess {
                 "--password-store=basic",
                 "--use-mock-keychain",
                 "--window-size=1280,800",
+                // The headless screen (800x600 by default): tabs open full screen on it (see
+                // `BrowsingContext::open_tab`), so this is the pages' viewport.
+                "--screen-info={1280x800}",
             ]);
         if let Some(proxy) = proxy {
             command

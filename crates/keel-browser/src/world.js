@@ -40,6 +40,8 @@
   const SKIP = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE", "HEAD", "META", "LINK", "TITLE", "BASE", "DATALIST", "PARAM", "SOURCE", "TRACK"]);
   const BLOCK = new Set(["DIV", "P", "LI", "UL", "OL", "DL", "DT", "DD", "H1", "H2", "H3", "H4", "H5", "H6", "TR", "TD", "TH", "TABLE", "SECTION", "ARTICLE", "ASIDE", "NAV", "MAIN", "HEADER", "FOOTER", "FORM", "FIELDSET", "BLOCKQUOTE", "PRE", "FIGURE", "FIGCAPTION", "ADDRESS", "DETAILS", "SUMMARY", "BR", "HR", "LABEL", "OPTION"]);
   const INTERACTIVE = new Set(["button", "link", "textbox", "searchbox", "checkbox", "radio", "combobox", "listbox", "option", "menuitem", "menuitemcheckbox", "menuitemradio", "tab", "switch", "slider", "spinbutton", "treeitem"]);
+  // Roles whose text children are printed even when their name repeats them (see walk).
+  const KEEPS_TEXT = new Set(["cell", "gridcell", "columnheader", "rowheader", "Iframe"]);
   const FROM_CONTENT = new Set(["button", "link", "heading", "cell", "gridcell", "columnheader", "rowheader", "option", "tab", "menuitem", "menuitemcheckbox", "menuitemradio", "checkbox", "radio", "switch", "treeitem", "tooltip"]);
   const LANDMARK_SCOPE = "article, aside, main, nav, section";
   // Nodes a walk reports at most: a hostile or enormous page does not become a reply of many
@@ -408,8 +410,11 @@
     function walk(child, parent) {
       if (nodes.length >= MAX_NODES) return;
       if (child.nodeType === 3) {
-        const text = child.data;
-        if (text.trim()) (parent.c || (parent.c = [])).push(add({r: "StaticText", n: text}));
+        // Text the parent's name already says (a link's or button's own words) is left out: the
+        // snapshot would not print it, and on a page of links it is half of the tree. (A cell's
+        // or a frame's contents print under their own lines, so theirs stays.)
+        const text = child.data, trimmed = text.trim();
+        if (trimmed && !(parent.n && !KEEPS_TEXT.has(parent.r) && parent.n.includes(trimmed))) (parent.c || (parent.c = [])).push(add({r: "StaticText", n: text}));
       } else if (child.nodeType === 1) {
         visit(child, parent);
       }

@@ -284,12 +284,12 @@ customElements.define('court-picker', class extends HTMLElement { connectedCallb
             return response;
         }
         "big" => {
-            // `?n=` links (1000 by default, at most 20000).
+            // `?n=` links (1000 by default, at most 40000).
             let n: usize = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
                 .find(|(k, _)| k == "n")
                 .and_then(|(_, v)| v.parse().ok())
                 .unwrap_or(1000)
-                .min(20_000);
+                .min(40_000);
             let mut rows = String::from("<ul>");
             for i in 0..n {
                 rows.push_str(&format!("<li><a href=\"/lab/big#{i}\">Slot {i}</a></li>"));
