@@ -128,6 +128,9 @@ struct TabState {
     /// The tree of the last snapshot and when it was walked, while the page reports no change
     /// to it (and for `TREE_CACHE_MAX` at most).
     tree_cache: Option<(Instant, Arc<Vec<PageNode>>)>,
+    /// The main-frame document (see `documents`) whose walk at load keel's world has begun and
+    /// not yet sent (see `TREE_BINDING`).
+    walking_at_load: Option<u64>,
     /// Frames walked on their own: out-of-process (cross-site) iframes attached to this page, and
     /// cross-origin iframes in a process already known. An element in the one at `index` is
     /// named by `number + (index + 1) << 32` (see `split_node`), so refs and targets stay plain
@@ -293,6 +296,11 @@ impl Tab {
             (
                 "Runtime.addBinding",
                 json!({"name": CHANGE_BINDING, "executionContextName": KEEL_WORLD}),
+            ),
+            // The top document's tree, walked as its load ends (see `TREE_BINDING`).
+            (
+                "Runtime.addBinding",
+                json!({"name": TREE_BINDING, "executionContextName": KEEL_WORLD}),
             ),
             (
                 "Page.addScriptToEvaluateOnNewDocument",
@@ -523,10 +531,43 @@ impl Tab {
         }
     }
 
+    /// Tabs opened only to read a page (the reading tools given a URL) need no tree: their
+    /// documents skip the walk at load.
+    pub async fn skip_tree_at_load(&self) -> Result<(), BrowserError> {
+        self.call("Runtime.removeBinding", json!({"name": TREE_BINDING}))
+            .await
+            .map(drop)
+    }
+
+    /// Waits for the tree of a walk at load that keel's world has begun and not yet sent (it
+    /// runs in the page's load event, so a call made meanwhile would queue behind it and walk
+    /// again). Bounded by the navigation's limit; a dialog, the tab closing or a new document
+    /// end the wait.
+    async fn await_walk_at_load(&self) {
+        let deadline = Instant::now() + self.timeouts.navigation;
+        loop {
+            let notified = self.changed.notified();
+            {
+                let s = self.lock();
+                if s.walking_at_load != Some(s.documents) || s.dialog.is_some() || s.closed {
+                    return;
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            let _ = tokio::time::timeout(deadline - now, notified).await;
+        }
+    }
+
     /// The page's snapshot, with refs.
     pub async fn snapshot(&self, options: SnapshotOptions) -> Result<Snapshot, BrowserError> {
         if let Some(dialog) = self.dialog() {
             return Err(dialog_open(&dialog));
+        }
+        if options.root.is_none() {
+            self.await_walk_at_load().await;
         }
         let cached = match options.root {
             None => self
@@ -706,6 +747,11 @@ fn navigation_error(url: &str, error: &str) -> String {
 const KEEL_WORLD: &str = "keel";
 /// The binding the change observer calls.
 const CHANGE_BINDING: &str = "__keelChanged";
+/// The binding keel's world in the top document sends its tree through when the document
+/// finishes loading (`""` first, when the walk begins; `"!"` if it failed): kept as the cached
+/// tree, so the snapshot of a navigation or of an action that loaded a page needs no walk of its
+/// own. Tabs opened only to read a page drop it (`Tab::skip_tree_at_load`).
+const TREE_BINDING: &str = "__keelTree";
 
 /// keel's script in every frame's keel world (see `world.js`).
 const WORLD_JS: &str = include_str!("world.js");

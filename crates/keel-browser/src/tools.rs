@@ -652,7 +652,11 @@ impl BrowserPack {
                     Some(url) => {
                         self.pool.policy().check_url(url).map_err(err)?;
                         let scratch = session.new_tab().await.map_err(err)?;
-                        if let Err(e) = scratch.navigate(url).await {
+                        let navigated = match scratch.skip_tree_at_load().await {
+                            Ok(()) => scratch.navigate(url).await,
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = navigated {
                             let _ = session.close_tab(None).await;
                             return Err(err(e));
                         }

@@ -452,5 +452,22 @@
     return [x, y];
   }
 
+  // The top document's tree, walked the moment it finishes loading and sent to keel through
+  // `__keelTree` (a binding of keel's world; tabs opened only to read a page go without it): the
+  // snapshot a navigation or an action returns is then ready as the load ends, instead of a
+  // round trip later behind the page's next frame. "" says a walk has begun, "!" that it failed.
+  // Walked at `pageshow`, which follows `load` in the same task: every load listener has run.
+  // Whatever changes later is reported as any change is and drops this tree.
+  if (window.parent === window && typeof __keelTree === "function" && document.readyState !== "complete") {
+    addEventListener("pageshow", () => {
+      let tree = "!";
+      try {
+        __keelTree("");
+        tree = snapshot(null);
+      } catch (e) {}
+      try { __keelTree(tree); } catch (e) {}
+    }, {once: true});
+  }
+
   Object.defineProperty(globalThis, "__keel", {value: Object.freeze({snapshot, el, idOf, origin})});
 })();

@@ -241,6 +241,15 @@ async fn lab(Path(name): Path<String>, uri: Uri, headers: axum::http::HeaderMap)
         // Asks "leave this page?" once its note was edited.
         "draft" => r#"<label>Note <textarea id="note" oninput="window.onbeforeunload = (e) => { e.preventDefault(); e.returnValue = ''; }"></textarea></label>
 <a href="/">Back to the parks</a>"#.to_string(),
+        // Changed as it loads: by a load listener (before keel's walk at load) and by a pageshow
+        // listener, which runs after keel's.
+        "onload" => r#"<p id="early">as parsed</p>
+<script>
+addEventListener("load", () => { document.getElementById("early").textContent = "changed by a load listener"; });
+addEventListener("pageshow", () => {
+  const b = document.createElement("button"); b.textContent = "Added at pageshow"; document.body.append(b);
+});
+</script>"#.to_string(),
         "overlay" => r#"<button onclick="document.getElementById('done').textContent='booked'">Book now</button><p id="done"></p>
 <div id="cookie-banner" class="banner" style="position:fixed;inset:0;background:rgba(0,0,0,.6);color:white;padding:4em">We use cookies
 <button onclick="document.getElementById('cookie-banner').remove()">Accept</button></div>"#.to_string(),

@@ -1825,6 +1825,16 @@ fn snapshots_read_roles_names_and_states_and_leave_out_what_is_hidden() {
         "{page}"
     );
 
+    // A navigation's snapshot is what the page's load listeners left, and what changed after:
+    // the tree keel's world walks as the load ends is dropped when the page changes later.
+    let (page, error) = navigate(&server, &handle, &format!("{}/lab/onload", demo.url));
+    assert!(
+        !error
+            && page.contains("changed by a load listener")
+            && page.contains("button \"Added at pageshow\" [ref="),
+        "{page}"
+    );
+
     // Another port of the same host: another origin in the same process, read and clicked in
     // its own frame.
     let other = Demo::start();

@@ -5,6 +5,9 @@ use super::*;
 
 /// Applies one protocol event of the page's own session to its state.
 pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
+    if method == "Runtime.bindingCalled" && params["name"] == TREE_BINDING {
+        return tree_at_load(state, params["payload"].as_str().unwrap_or_default());
+    }
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
     // Anything that may change the page's tree drops the cached one.
     if method == "Runtime.bindingCalled"
@@ -235,6 +238,30 @@ pub(super) fn frame_event(
         }
         _ => None,
     }
+}
+
+/// What keel's world in the top document sent as its load ended (see `TREE_BINDING`): a walk
+/// begun, or its tree, kept as the cached one (read outside the lock: a big page's tree is
+/// megabytes of JSON). Changes the page makes later are reported after it and drop it.
+fn tree_at_load(state: &Mutex<TabState>, payload: &str) {
+    let tree = match payload {
+        "" => {
+            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+            s.walking_at_load = Some(s.documents);
+            return;
+        }
+        "!" => None,
+        json => serde_json::from_str::<Vec<PageNode>>(json)
+            .ok()
+            .filter(|nodes| !nodes.is_empty() && !has_frames(nodes)),
+    };
+    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    if s.walking_at_load == Some(s.documents)
+        && let Some(nodes) = tree
+    {
+        s.tree_cache = Some((Instant::now(), Arc::new(nodes)));
+    }
+    s.walking_at_load = None;
 }
 
 /// Keeps a console line (the oldest goes past `LOG_KEPT`).
