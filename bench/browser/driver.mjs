@@ -14,6 +14,9 @@ const urls = { keel: keelUrl, pw: pwUrl };
 const names = Object.keys(urls);
 // Round i's order: keel first on even rounds, Playwright MCP first on odd ones.
 const order = (i) => (i % 2 ? [...names].reverse() : names);
+// Each turn starts after a short pause, so what the other server left running (a session it is
+// closing, its browser's work after an answer) does not fall into this one's measurement.
+const pause = () => new Promise((resolve) => setTimeout(resolve, 150));
 
 async function session(mcpUrl) {
   const client = new Client({ name: 'keel-bench', version: '1.0.0' }, { versionNegotiation: { mode: 'legacy' } });
@@ -69,7 +72,7 @@ async function round(client, t, i) {
   const type = await timed(client, 'browser_type', { element: 'Your name', ref: name, target: name, text: `Player ${i}` });
   t.type.push(type.ms);
 }
-for (let i = 0; i < runs; i++) for (const n of order(i)) await round(clients[n], t[n], i);
+for (let i = 0; i < runs; i++) for (const n of order(i)) { await pause(); await round(clients[n], t[n], i); }
 const sizes = Object.fromEntries(names.map((n) => [n, {}]));
 for (const [label, path] of [['booking park page', '/park/riverside'], ['article (12 chapters)', '/lab/article'], ['5000 links', '/lab/big?n=5000']]) {
   for (const n of names) {
@@ -85,6 +88,7 @@ for (const [label, path] of [['article (12 chapters)', '/lab/article'], ['5000 l
   const l = Object.fromEntries(names.map((n) => [n, { navigate: [], snapshot: [] }]));
   for (let i = 0; i < runs; i++) {
     for (const n of order(i)) {
+      await pause();
       await timed(clients[n], 'browser_navigate', { url: `${site}/` });
       l[n].navigate.push((await timed(clients[n], 'browser_navigate', { url: `${site}${path}` })).ms);
       l[n].snapshot.push((await timed(clients[n], 'browser_snapshot', {})).ms);
@@ -96,6 +100,7 @@ for (const n of names) await clients[n].close();
 const first = Object.fromEntries(names.map((n) => [n, []]));
 for (let i = 0; i < Math.max(5, Math.floor(runs / 2)); i++) {
   for (const n of order(i)) {
+    await pause();
     const fresh = await session(urls[n]);
     first[n].push((await timed(fresh, 'browser_navigate', { url: `${site}/park/riverside` })).ms);
     await fresh.close();
