@@ -460,6 +460,8 @@
   // Whatever changes later is reported as any change is and drops this tree.
   if (window.parent === window && typeof __keelTree === "function" && document.readyState !== "complete") {
     addEventListener("pageshow", () => {
+      // A page with frames is walked frame by frame when asked (keel does not cache its tree).
+      if (document.querySelector("iframe, frame")) return;
       let tree = "!";
       try {
         __keelTree("");
