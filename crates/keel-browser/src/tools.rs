@@ -652,11 +652,11 @@ impl BrowserPack {
                     Some(url) => {
                         self.pool.policy().check_url(url).map_err(err)?;
                         let scratch = session.new_tab().await.map_err(err)?;
-                        let navigated = match scratch.skip_tree_at_load().await {
-                            Ok(()) => scratch.navigate(url).await,
-                            Err(e) => Err(e),
+                        let opened = async {
+                            scratch.skip_tree_at_load().await?;
+                            scratch.navigate(url).await
                         };
-                        if let Err(e) = navigated {
+                        if let Err(e) = opened.await {
                             let _ = session.close_tab(None).await;
                             return Err(err(e));
                         }
