@@ -540,25 +540,14 @@ impl Tab {
     }
 
     /// Waits for the tree of a walk at load that keel's world has begun and not yet sent (it
-    /// runs in the page's load event, so a call made meanwhile would queue behind it and walk
+    /// runs as the page's load ends, so a call made meanwhile would queue behind it and walk
     /// again). Bounded by the navigation's limit; a dialog, the tab closing or a new document
     /// end the wait.
     async fn await_walk_at_load(&self) {
-        let deadline = Instant::now() + self.timeouts.navigation;
-        loop {
-            let notified = self.changed.notified();
-            {
-                let s = self.lock();
-                if s.walking_at_load != Some(s.documents) || s.dialog.is_some() || s.closed {
-                    return;
-                }
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return;
-            }
-            let _ = tokio::time::timeout(deadline - now, notified).await;
-        }
+        self.wait_until(self.timeouts.navigation, |s| {
+            s.walking_at_load != Some(s.documents) || s.dialog.is_some() || s.closed
+        })
+        .await;
     }
 
     /// The page's snapshot, with refs.
