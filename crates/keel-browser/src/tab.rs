@@ -32,6 +32,9 @@ const SETTLE_GRACE: Duration = Duration::from_millis(5);
 const SETTLE_QUIET: Duration = Duration::from_millis(10);
 /// Longest wait for requests still running once the page itself has loaded (long polls never end).
 const SETTLE_REQUESTS_MAX: Duration = Duration::from_millis(1500);
+/// How long a load goes on being waited for once its document is parsed: what is still coming
+/// then (a slow image, a tracker that never answers) does not hold the agent up longer.
+const LOAD_AFTER_DOM_MAX: Duration = Duration::from_secs(5);
 /// How long a requested navigation may take to start loading before it counts as cancelled.
 const NAVIGATION_START_MAX: Duration = Duration::from_millis(500);
 /// How long a snapshot's tree is reused at most while the page reports no change: what changes
@@ -107,8 +110,17 @@ struct TabState {
     url: String,
     main_frame: Option<String>,
     loading: bool,
-    /// Requests in flight: request ID -> the frame it loads for.
-    inflight: HashMap<String, String>,
+    /// Main-frame loads begun (grows with every one): a load that began after an action's mark
+    /// is the action's to wait for.
+    loads: u64,
+    /// When the main frame's document was parsed (`DOMContentLoaded`).
+    dom_ready_at: Option<Instant>,
+    /// A main-frame load began and has not committed yet (to a new document or within this one).
+    committing: bool,
+    /// Requests in flight: request ID -> the frame it loads for and its number (see `requests`).
+    inflight: HashMap<String, (String, u64)>,
+    /// Requests the page has made (each one's number is the count when it began).
+    requests: u64,
     last_activity: Option<Instant>,
     /// Main-frame documents seen (grows with every navigation).
     documents: u64,
@@ -192,6 +204,24 @@ pub struct ActionOutcome {
     pub still_busy: bool,
     /// Since when the page has not answered, if a script keeps it busy.
     pub stuck_since: Option<Instant>,
+}
+
+/// Where a page was when an action began: `Tab::settle` waits for what came after it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    documents: u64,
+    loads: u64,
+    requests: u64,
+}
+
+impl TabState {
+    fn mark(&self) -> Mark {
+        Mark {
+            documents: self.documents,
+            loads: self.loads,
+            requests: self.requests,
+        }
+    }
 }
 
 impl Tab {
@@ -381,9 +411,11 @@ impl Tab {
         if !self.unstick().await? {
             return Err(stuck::dialogs_without_end());
         }
-        self.lock().tree_cache = None;
-        let before = self.lock().documents;
-        self.lock().loading = true;
+        let before = {
+            let mut s = self.lock();
+            s.tree_cache = None;
+            s.mark()
+        };
         let result = self
             .conn
             .call(
@@ -396,9 +428,17 @@ impl Tab {
         if let Some(error) = result.get("errorText").and_then(Value::as_str)
             && !error.is_empty()
         {
-            self.lock().loading = false;
             return Err(BrowserError::Invalid(navigation_error(url, error)));
         }
+        // The load began before the answer, but the tab may not have seen its events yet: a new
+        // document's start, or a same-document navigation's end (it has no loader).
+        let new_document = result.get("loaderId").is_some();
+        self.wait_until(NAVIGATION_START_MAX, |s| {
+            (s.loads > before.loads && (new_document || !s.committing))
+                || s.documents > before.documents
+                || s.closed
+        })
+        .await;
         let navigated_at = Instant::now();
         let mut outcome = self.settle(before, self.timeouts.navigation, false).await;
         tracing::debug!(
@@ -422,7 +462,7 @@ impl Tab {
             ));
         }
         let entry = &history["entries"][(index - 1) as usize];
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         self.call(
             "Page.navigateToHistoryEntry",
             json!({"entryId": entry["id"]}),
@@ -433,9 +473,9 @@ impl Tab {
 
     /// Waits until what an action started has settled: a navigation and the requests in flight,
     /// then a short quiet period. Returns early when a dialog opens.
-    pub async fn settle(
+    pub(crate) async fn settle(
         &self,
-        documents_before: u64,
+        before: Mark,
         budget: Duration,
         grace: bool,
     ) -> ActionOutcome {
@@ -452,23 +492,31 @@ impl Tab {
         let mut unanswered = 0;
         loop {
             let notified = self.changed.notified();
-            let (loading, inflight, last, dialog, closed, navigated) = {
+            let (loading, load_until, inflight, last, dialog, closed, navigated) = {
                 let s = self.lock();
+                // Only what began after the mark is the action's: a load or requests already
+                // going on (a page still fetching a slow image) are the page's own business.
+                let own_load = s.loading && s.loads > before.loads;
                 (
-                    s.loading
+                    own_load
                         || s.navigation_requested
                             .is_some_and(|t| t.elapsed() < NAVIGATION_START_MAX),
-                    !s.inflight.is_empty(),
+                    s.dom_ready_at
+                        .filter(|_| own_load && !s.committing)
+                        .map(|t| t + LOAD_AFTER_DOM_MAX),
+                    s.inflight.values().any(|(_, n)| *n > before.requests),
                     s.last_activity,
                     s.dialog.is_some(),
                     s.closed,
-                    s.documents > documents_before,
+                    s.documents > before.documents,
                 )
             };
             if dialog || closed {
                 break;
             }
             let now = Instant::now();
+            // A parsed document's load is waited for a while, not for the whole budget.
+            let deadline = load_until.map_or(deadline, |until| until.min(deadline));
             if now >= deadline {
                 still_busy = loading || inflight;
                 // Still loading: a slow page, or one whose script never yields?
@@ -523,7 +571,7 @@ impl Tab {
         let s = self.lock();
         ActionOutcome {
             url: s.url.clone(),
-            navigated: s.documents > documents_before,
+            navigated: s.documents > before.documents,
             dialog: s.dialog.clone(),
             file_chooser: s.file_chooser.is_some(),
             still_busy,

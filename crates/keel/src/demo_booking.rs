@@ -365,6 +365,16 @@ fetch('/lab/widget?from=drag');
 <script>customElements.define('slot-host', class extends HTMLElement { connectedCallback() {
   this.attachShadow({mode: 'open'}).innerHTML = '<nav aria-label="Inner"><slot></slot><button>Shadow action</button></nav>';
 }}); document.querySelector('slot-host').innerHTML = '<a href="#s">Slotted link</a>';</script>"##.to_string(),
+        // An image that never comes (a tracker whose server hangs): the page never finishes loading.
+        "slowimage" => r#"<p>Court map below</p><img alt="Court map" src="/lab/hang" width="200" height="100">
+<button onclick="this.textContent='Booked'">Book court 2</button>
+<button onclick="fetch('/lab/hang?from=click'); this.textContent='Asked'">Ask the club</button>
+<a href="/lab/widget">The widget</a>"#.to_string(),
+        // Never answers (until the browser gives up on it).
+        "hang" => {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            return StatusCode::NO_CONTENT.into_response();
+        }
         "clock" => r#"<p id="t">soon</p><script>setTimeout(() => document.getElementById("t").textContent = "later", 300)</script>"#.to_string(),
         "storage" => r#"<p>Favourite court: <output id="fav"></output></p>
 <button onclick="localStorage.setItem('court', '4'); document.getElementById('fav').textContent = '4'">Remember court 4</button>

@@ -1052,6 +1052,75 @@ fn the_browser_tools_work_over_stdio_too() {
 }
 
 #[test]
+fn a_page_that_never_finishes_loading_is_read_and_operated_without_waiting_it_out() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    // Long limits: what is checked is that nothing waits them out.
+    std::fs::write(
+        dir.path().join("keel.toml"),
+        "[browser]\nnavigation_timeout = \"60s\"\naction_timeout = \"30s\"\n",
+    )
+    .unwrap();
+    let server = Server::start(
+        dir.path(),
+        &["--browser", "on", "--browser-allow", "127.0.0.1"],
+    );
+    let timed = |tool: &str, args: Value| {
+        let start = std::time::Instant::now();
+        let (text, error) = call(&server, tool, args);
+        assert!(!error, "{text}");
+        (text, start.elapsed())
+    };
+
+    // Its image never comes: the parsed page is given a few seconds to finish, then read as it is.
+    let (page, took) = timed(
+        "browser_navigate",
+        json!({"url": format!("{}/lab/slowimage", demo.url)}),
+    );
+    assert!(took < Duration::from_secs(20), "{took:?}\n{page}");
+    assert!(
+        page.contains("still loading") && page.contains("Book court 2"),
+        "{page}"
+    );
+    let handle = handle_of(&page);
+    let h = |mut args: Value| {
+        args["handle"] = json!(handle);
+        args
+    };
+
+    // A fragment of it: the same document, no load to wait for.
+    let (moved, took) = timed(
+        "browser_navigate",
+        h(json!({"url": format!("{}/lab/slowimage#map", demo.url)})),
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}\n{moved}");
+    assert!(moved.contains("/lab/slowimage#map"), "{moved}");
+
+    // Actions wait for what they started, not for the page's own load that never ends.
+    let (clicked, took) = timed(
+        "browser_click",
+        h(json!({"target": ref_of(&page, "Book court 2")})),
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}\n{clicked}");
+    assert!(!clicked.contains("still loading"), "{clicked}");
+    until_shown(&server, &handle, clicked, "\"Booked\"");
+    // A request the click started is waited for a while, and said to be still running.
+    let (asked, took) = timed(
+        "browser_click",
+        h(json!({"target": ref_of(&page, "Ask the club")})),
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}\n{asked}");
+    assert!(asked.contains("still loading"), "{asked}");
+    // A navigation it started is waited for, though the page it leaves was still loading.
+    let (followed, took) = timed(
+        "browser_click",
+        h(json!({"target": ref_of(&page, "The widget")})),
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}\n{followed}");
+    assert!(followed.contains("Reserve court 6"), "{followed}");
+}
+
+#[test]
 fn the_other_tools_do_what_they_say() {
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();

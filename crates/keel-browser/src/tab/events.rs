@@ -58,6 +58,9 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
     match method {
         "Page.frameStartedLoading" if is_main(&s, params["frameId"].as_str()) => {
             s.loading = true;
+            s.loads += 1;
+            // Until it commits, the load may be of a new document (or of a fragment of this one).
+            s.committing = true;
             s.navigation_requested = None;
             s.last_activity = Some(Instant::now());
         }
@@ -67,6 +70,7 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
             s.navigation_requested = Some(Instant::now());
             s.last_activity = Some(Instant::now());
         }
+        "Page.domContentEventFired" => s.dom_ready_at = Some(Instant::now()),
         "Page.frameStoppedLoading" if is_main(&s, params["frameId"].as_str()) => {
             s.loading = false;
             s.navigation_requested = None;
@@ -78,6 +82,8 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                 s.main_frame = frame["id"].as_str().map(str::to_string);
                 s.url = frame["url"].as_str().unwrap_or_default().to_string();
                 s.documents += 1;
+                s.committing = false;
+                s.dom_ready_at = None;
                 s.refs.clear();
                 s.by_ref.clear();
                 s.document_first_ref = s.next_ref + 1;
@@ -96,6 +102,7 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
         }
         "Page.navigatedWithinDocument" if is_main(&s, params["frameId"].as_str()) => {
             s.url = params["url"].as_str().unwrap_or_default().to_string();
+            s.committing = false;
         }
         "Page.javascriptDialogOpening" => {
             s.dialogs_opened += 1;
@@ -118,7 +125,9 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                 && !url.starts_with("data:")
             {
                 let frame = params["frameId"].as_str().unwrap_or_default().to_string();
-                s.inflight.insert(id.clone(), frame);
+                s.requests += 1;
+                let number = s.requests;
+                s.inflight.insert(id.clone(), (frame, number));
             }
             s.last_activity = Some(Instant::now());
             if s.network.len() == LOG_KEPT {
@@ -220,7 +229,7 @@ pub(super) fn frame_event(
                 }));
                 s.tree_cache = None;
                 // The frame's requests now finish in its own process: they are not waited for here.
-                s.inflight.retain(|_, f| f != frame);
+                s.inflight.retain(|_, (f, _)| f != frame);
                 return Some(session.to_string());
             }
             None

@@ -122,7 +122,7 @@ impl Tab {
         let backend = self.resolve_target(target).await?;
         let mut point = self.click_point(backend, target).await?;
         let (file_input, may_navigate) = (point.file_input, point.may_navigate);
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         // In an out-of-process frame, the element says whether the mouse reached it; a click
         // that went astray (the frame's new position not drawn yet) is tried once more.
         let tries = if point.remote { 2 } else { 1 };
@@ -162,8 +162,8 @@ impl Tab {
             // which a busy machine may run well after the quiet period has passed.
             self.wait_until(LIKELY_NAVIGATION_WAIT, |s| {
                 s.navigation_requested.is_some()
-                    || s.loading
-                    || s.documents > before
+                    || s.loads > before.loads
+                    || s.documents > before.documents
                     || s.dialog.is_some()
                     || s.closed
             })
@@ -250,7 +250,7 @@ impl Tab {
         self.no_dialog()?;
         let backend = self.resolve_target(target).await?;
         let ClickPoint { x, y, .. } = self.click_point(backend, target).await?;
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         self.mouse_event("mouseMoved", x, y, "none", 0).await?;
         Ok(self.settle(before, self.timeouts.action, true).await)
     }
@@ -277,7 +277,7 @@ impl Tab {
                 "cannot type into {target}: {problem}"
             )));
         }
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         if slowly {
             for ch in text.chars() {
                 self.call(
@@ -337,7 +337,7 @@ impl Tab {
                 )
             }
         };
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         self.call_in(&session, "DOM.setFileInputFiles", params)
             .await
             .map_err(|e| {
@@ -357,7 +357,7 @@ impl Tab {
     /// Presses a key (`Enter`, `Tab`, `ArrowDown`, `a`, …) on the focused element.
     pub async fn press_key(&self, key: &str) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         self.key(key).await?;
         Ok(self.settle(before, self.timeouts.action, true).await)
     }
@@ -386,7 +386,7 @@ impl Tab {
     ) -> Result<(ActionOutcome, Value), BrowserError> {
         self.no_dialog()?;
         let backend = self.resolve_target(target).await?;
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         let picked = self
             .call_on(backend, target, SELECT_JS, vec![json!(values)])
             .await?;
@@ -412,7 +412,7 @@ impl Tab {
         }
         let (before, opened) = {
             let s = self.lock();
-            (s.documents, s.dialogs_opened)
+            (s.mark(), s.dialogs_opened)
         };
         let mut params = json!({"accept": accept});
         if let Some(text) = prompt_text {

@@ -33,7 +33,7 @@ impl Tab {
             draggable,
             ..
         } = self.click_point(start_node, from).await?;
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         if draggable {
             // The page's drag is handed to us instead of to a desktop that does not exist.
             self.lock().drag = None;
@@ -72,7 +72,7 @@ impl Tab {
     /// Moves the mouse to `(x, y)` (viewport pixels).
     pub async fn mouse_move(&self, x: f64, y: f64) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         self.mouse_event("mouseMoved", x, y, "none", 0).await?;
         Ok(self.settle(before, self.timeouts.action, true).await)
     }
@@ -87,7 +87,7 @@ impl Tab {
         hold: Duration,
     ) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         self.mouse_event("mouseMoved", x, y, "none", 0).await?;
         for n in 1..=count.max(1) {
             self.mouse_event("mousePressed", x, y, button, n).await?;
@@ -106,7 +106,7 @@ impl Tab {
         button: &str,
     ) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         let (x, y) = self.lock().mouse;
         let kind = if down {
             "mousePressed"
@@ -124,7 +124,7 @@ impl Tab {
         to: (f64, f64),
     ) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         self.mouse_event("mouseMoved", from.0, from.1, "none", 0)
             .await?;
         self.mouse_event("mousePressed", from.0, from.1, "left", 1)
@@ -138,7 +138,7 @@ impl Tab {
     /// Turns the mouse wheel where the mouse is (pixels; positive `dy` scrolls down).
     pub async fn mouse_wheel(&self, dx: f64, dy: f64) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         let (x, y) = self.lock().mouse;
         self.call(
             "Input.dispatchMouseEvent",
@@ -162,7 +162,7 @@ impl Tab {
         self.no_dialog()?;
         let node = self.resolve_target(target).await?;
         let ClickPoint { x, y, .. } = self.click_point(node, target).await?;
-        let before = self.lock().documents;
+        let before = self.lock().mark();
         let items: Vec<Value> = data
             .iter()
             .map(|(mime, text)| json!({"mimeType": mime, "data": text}))
