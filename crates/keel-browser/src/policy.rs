@@ -37,6 +37,10 @@ pub struct UrlPolicy {
 pub struct RefusalLog {
     refused: Mutex<VecDeque<String>>,
     total: std::sync::atomic::AtomicUsize,
+    /// Every request the proxy did not carry (refused, or its host unreachable) and why, newest
+    /// last: the browser only sees a refusal page or a failed tunnel.
+    failed: Mutex<VecDeque<(String, String)>>,
+    failed_total: std::sync::atomic::AtomicUsize,
 }
 
 impl UrlPolicy {
@@ -128,6 +132,37 @@ impl RefusalLog {
         }
         refused.push_back(what);
         self.total.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn record_failure(&self, shown: &str, reason: &str) {
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        if failed.len() == REFUSED_KEPT {
+            failed.pop_front();
+        }
+        failed.push_back((shown.to_string(), reason.to_string()));
+        self.failed_total
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many requests the proxy did not carry so far (a mark for [`RefusalLog::failure_for`]).
+    pub fn failure_count(&self) -> usize {
+        self.failed_total.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Why the proxy, after `mark`, last failed to carry a request for `url` (an https URL: for
+    /// its origin, all a tunnel shows), if it did.
+    pub fn failure_for(&self, url: &str, mark: usize) -> Option<String> {
+        let wanted = url::Url::parse(url).ok()?;
+        let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        let new = self.failure_count().saturating_sub(mark).min(failed.len());
+        failed.iter().rev().take(new).find_map(|(shown, reason)| {
+            let shown = url::Url::parse(shown).ok()?;
+            let same_origin = shown.scheme() == wanted.scheme()
+                && shown.host_str() == wanted.host_str()
+                && shown.port_or_known_default() == wanted.port_or_known_default();
+            let same = same_origin && (wanted.scheme() == "https" || shown == wanted);
+            same.then(|| reason.clone())
+        })
     }
 
     /// How many requests were refused so far (a mark for [`RefusalLog::since`]).
@@ -293,7 +328,10 @@ async fn serve(mut client: TcpStream, policy: &UrlPolicy, log: &RefusalLog) -> s
         };
         let mut upstream = match connect_checked(policy, log, host, port, &shown).await {
             Ok(upstream) => upstream,
-            Err(reason) => return refuse(&mut client, &reason).await,
+            Err(reason) => {
+                log.record_failure(&shown, &reason);
+                return refuse(&mut client, &reason).await;
+            }
         };
         client
             .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
@@ -316,7 +354,10 @@ async fn serve(mut client: TcpStream, policy: &UrlPolicy, log: &RefusalLog) -> s
     let port = url.port_or_known_default().unwrap_or(80);
     let mut upstream = match connect_checked(policy, log, &host, port, url.as_str()).await {
         Ok(upstream) => upstream,
-        Err(reason) => return refuse(&mut client, &reason).await,
+        Err(reason) => {
+            log.record_failure(url.as_str(), &reason);
+            return refuse(&mut client, &reason).await;
+        }
     };
     let path = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),

@@ -260,6 +260,25 @@ impl BrowsingContext {
         std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Waits (a second at most) until `count` finished downloads are noted: the tab sees a
+    /// download finish a moment before the browser-wide event that notes it is handled.
+    pub async fn await_download_notes(&self, count: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            let noted = self
+                .notes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .filter(|note| matches!(note, Note::Downloaded { .. }))
+                .count();
+            if noted as u64 >= count || std::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// The downloads finished since the last call (and forgets them; other notes stay).
     pub fn take_downloads(&self) -> Vec<Note> {
         let mut notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());

@@ -35,6 +35,8 @@ const SETTLE_REQUESTS_MAX: Duration = Duration::from_millis(1500);
 /// How long a load goes on being waited for once its document is parsed: what is still coming
 /// then (a slow image, a tracker that never answers) does not hold the agent up longer.
 const LOAD_AFTER_DOM_MAX: Duration = Duration::from_secs(5);
+/// How long a download that a navigation or a click led to may take to begin.
+const DOWNLOAD_START_WAIT: Duration = Duration::from_secs(2);
 /// How long a requested navigation may take to start loading before it counts as cancelled.
 const NAVIGATION_START_MAX: Duration = Duration::from_millis(500);
 /// How long a snapshot's tree is reused at most while the page reports no change: what changes
@@ -117,10 +119,18 @@ struct TabState {
     dom_ready_at: Option<Instant>,
     /// A main-frame load began and has not committed yet (to a new document or within this one).
     committing: bool,
+    /// Main-frame loads that stopped without committing (a download, a 204, a cancelled one).
+    loads_gone_nowhere: u64,
     /// Requests in flight: request ID -> the frame it loads for and its number (see `requests`).
     inflight: HashMap<String, (String, u64)>,
     /// Requests the page has made (each one's number is the count when it began).
     requests: u64,
+    /// Downloads the page began (each one's number is the count when it began).
+    downloads: u64,
+    /// Downloads running: GUID -> number.
+    downloading: HashMap<String, u64>,
+    /// Downloads finished (saved).
+    downloads_done: u64,
     last_activity: Option<Instant>,
     /// Main-frame documents seen (grows with every navigation).
     documents: u64,
@@ -202,6 +212,10 @@ pub struct ActionOutcome {
     pub file_chooser: bool,
     /// True if the page was still busy when the wait ran out.
     pub still_busy: bool,
+    /// Downloads the action began that finished.
+    pub downloads: u64,
+    /// A download the action began was still running when the wait ended.
+    pub downloading: bool,
     /// Since when the page has not answered, if a script keeps it busy.
     pub stuck_since: Option<Instant>,
 }
@@ -212,6 +226,11 @@ pub(crate) struct Mark {
     documents: u64,
     loads: u64,
     requests: u64,
+    downloads: u64,
+    downloads_done: u64,
+    loads_gone_nowhere: u64,
+    /// Requests logged so far (the next one's index in the network log).
+    network: usize,
 }
 
 impl TabState {
@@ -220,6 +239,10 @@ impl TabState {
             documents: self.documents,
             loads: self.loads,
             requests: self.requests,
+            downloads: self.downloads,
+            downloads_done: self.downloads_done,
+            loads_gone_nowhere: self.loads_gone_nowhere,
+            network: self.network_base + self.network.len(),
         }
     }
 }
@@ -371,7 +394,7 @@ impl Tab {
 
     /// Waits (woken by the page's events) until `done` holds for the tab's state, for `wait` at
     /// most; whether it came to hold.
-    async fn wait_until(&self, wait: Duration, done: impl Fn(&TabState) -> bool) -> bool {
+    async fn wait_until(&self, wait: Duration, mut done: impl FnMut(&TabState) -> bool) -> bool {
         let deadline = Instant::now() + wait;
         loop {
             let notified = self.changed.notified();
@@ -425,10 +448,26 @@ impl Tab {
                 self.timeouts.navigation,
             )
             .await?;
+        if result["isDownload"] == json!(true) {
+            // Not a page: the download it began is the result.
+            return Ok(self.await_download(before).await);
+        }
         if let Some(error) = result.get("errorText").and_then(Value::as_str)
             && !error.is_empty()
         {
-            return Err(BrowserError::Invalid(navigation_error(url, error)));
+            // What the server answered, if it did (its event may come a moment after the call's).
+            let mut status = None;
+            self.wait_until(Duration::from_millis(300), |s| {
+                status = s
+                    .network
+                    .iter()
+                    .skip(before.network.saturating_sub(s.network_base))
+                    .rfind(|e| e.kind == "Document" && e.status != 0)
+                    .map(|e| e.status);
+                status.is_some()
+            })
+            .await;
+            return Err(BrowserError::Invalid(navigation_error(url, error, status)));
         }
         // The load began before the answer, but the tab may not have seen its events yet: a new
         // document's start, or a same-document navigation's end (it has no loader).
@@ -492,7 +531,7 @@ impl Tab {
         let mut unanswered = 0;
         loop {
             let notified = self.changed.notified();
-            let (loading, load_until, inflight, last, dialog, closed, navigated) = {
+            let (loading, load_until, inflight, downloading, last, dialog, closed, navigated) = {
                 let s = self.lock();
                 // Only what began after the mark is the action's: a load or requests already
                 // going on (a page still fetching a slow image) are the page's own business.
@@ -505,6 +544,7 @@ impl Tab {
                         .filter(|_| own_load && !s.committing)
                         .map(|t| t + LOAD_AFTER_DOM_MAX),
                     s.inflight.values().any(|(_, n)| *n > before.requests),
+                    s.downloading.values().any(|n| *n > before.downloads),
                     s.last_activity,
                     s.dialog.is_some(),
                     s.closed,
@@ -518,7 +558,7 @@ impl Tab {
             // A parsed document's load is waited for a while, not for the whole budget.
             let deadline = load_until.map_or(deadline, |until| until.min(deadline));
             if now >= deadline {
-                still_busy = loading || inflight;
+                still_busy = loading || inflight || downloading;
                 // Still loading: a slow page, or one whose script never yields?
                 if loading && !self.answers(stuck::PROBE_WAIT).await {
                     self.mark_stuck();
@@ -544,6 +584,9 @@ impl Tab {
                 // Woken by events; re-checked at least every 50 ms (a requested navigation that
                 // never starts stops counting).
                 (deadline - now).min(Duration::from_millis(50))
+            } else if downloading {
+                // A download the action began: its file is the result.
+                deadline - now
             } else if inflight {
                 let since = *loaded_at.get_or_insert(now);
                 if now.duration_since(since) >= SETTLE_REQUESTS_MAX {
@@ -575,8 +618,20 @@ impl Tab {
             dialog: s.dialog.clone(),
             file_chooser: s.file_chooser.is_some(),
             still_busy,
+            downloads: s.downloads_done - before.downloads_done,
+            downloading: s.downloading.values().any(|n| *n > before.downloads),
             stuck_since: s.stuck_since,
         }
+    }
+
+    /// Waits for the download that what happened since `before` is about to begin (a link to a
+    /// file, a navigation that turned into a download), then for it to finish.
+    pub(super) async fn await_download(&self, before: Mark) -> ActionOutcome {
+        self.wait_until(DOWNLOAD_START_WAIT, |s| {
+            s.downloads > before.downloads || s.dialog.is_some() || s.closed
+        })
+        .await;
+        self.settle(before, self.timeouts.navigation, false).await
     }
 
     /// Tabs opened only to read a page (the reading tools given a URL) need no tree: their
@@ -770,14 +825,36 @@ fn dialog_open(dialog: &Dialog) -> BrowserError {
 }
 
 /// What a failed navigation says: a refusal by the URL policy, or the browser's own error.
-fn navigation_error(url: &str, error: &str) -> String {
+/// Why `url` could not be opened, from the browser's `error` and the HTTP status the server
+/// answered with, if it did.
+fn navigation_error(url: &str, error: &str, status: Option<i64>) -> String {
     if error.contains("ERR_TUNNEL_CONNECTION_FAILED") || error.contains("ERR_BLOCKED") {
-        format!(
+        return format!(
             "refused by the URL policy: {url} ({error}); add its host to browser.allow to permit it"
-        )
-    } else {
-        format!("could not open {url}: {error}")
+        );
     }
+    let why = match (error, status) {
+        (_, Some(401)) | ("net::ERR_INVALID_AUTH_CREDENTIALS", _) => {
+            "the server asks for a user name and password (HTTP authentication), which the browser tools do not give".to_string()
+        }
+        ("net::ERR_HTTP_RESPONSE_CODE_FAILURE", Some(status)) => {
+            format!("the server answered HTTP {status} with an empty page")
+        }
+        ("net::ERR_ABORTED", Some(status @ (204 | 205))) => {
+            format!("the server answered HTTP {status} (no content): there is no page to show")
+        }
+        ("net::ERR_NAME_NOT_RESOLVED", _) => "its host name does not resolve".to_string(),
+        ("net::ERR_CONNECTION_REFUSED", _) => "nothing accepts connections there".to_string(),
+        ("net::ERR_CONNECTION_TIMED_OUT" | "net::ERR_TIMED_OUT", _) => {
+            "the server did not answer in time".to_string()
+        }
+        ("net::ERR_TOO_MANY_REDIRECTS", _) => "it redirects without end".to_string(),
+        ("net::ERR_CERT_AUTHORITY_INVALID" | "net::ERR_CERT_COMMON_NAME_INVALID" | "net::ERR_CERT_DATE_INVALID", _) => {
+            "its TLS certificate is not valid".to_string()
+        }
+        _ => return format!("could not open {url}: {error}"),
+    };
+    format!("could not open {url}: {why} ({error})")
 }
 
 /// The isolated world keel's own page scripts run in.

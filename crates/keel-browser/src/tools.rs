@@ -299,7 +299,25 @@ impl BrowserPack {
                     true => (tab, false),
                     false => (session.replace_tab(&tab).await.map_err(err)?, true),
                 };
-                let outcome = tab.navigate(url).await.map_err(err)?;
+                let failures = session.refusals().failure_count();
+                let outcome = match tab.navigate(url).await {
+                    Ok(outcome) => outcome,
+                    // A tunnel keel's proxy could not open: the proxy knows why.
+                    Err(BrowserError::Invalid(message))
+                        if message.contains("ERR_TUNNEL_CONNECTION_FAILED") =>
+                    {
+                        return Err(session
+                            .refusals()
+                            .failure_for(url, failures)
+                            .map_or(message, |reason| unreachable(url, &reason)));
+                    }
+                    Err(e) => return Err(err(e)),
+                };
+                // The page keel's proxy answered with, saying why it could not carry the request,
+                // is no page of the site.
+                if let Some(reason) = session.refusals().failure_for(&outcome.url, failures) {
+                    return Err(unreachable(url, &reason));
+                }
                 let mut out = self
                     .report(session, &tab, &outcome, true, refused_mark)
                     .await?;
@@ -851,8 +869,14 @@ impl BrowserPack {
             ));
             return Ok(out);
         }
-        if outcome.still_busy {
+        if outcome.downloading {
+            out.push_str("- A download it began is still running: the call that sees it finish reports it.\n");
+        } else if outcome.still_busy {
             out.push_str("- The page was still loading when the wait ended.\n");
+        }
+        if outcome.downloads > 0 {
+            // Reported below with what else happened since the last call, once it is kept.
+            session.await_download_notes(outcome.downloads).await;
         }
         for url in session.refusals().since(refused_mark) {
             out.push_str(&format!("- Refused by the URL policy: {url}\n"));
@@ -947,4 +971,13 @@ fn handle_note(handle: &str) -> String {
 
 fn text(s: &str) -> CallToolResult {
     CallToolResult::success(vec![ContentBlock::text(s.to_string())])
+}
+
+/// Why `url` could not be opened, from what keel's proxy said about it (a refusal says it all).
+fn unreachable(url: &str, reason: &str) -> String {
+    if reason.starts_with("refused by the URL policy") {
+        reason.to_string()
+    } else {
+        format!("could not open {url}: {reason}")
+    }
 }

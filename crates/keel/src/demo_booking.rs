@@ -370,6 +370,12 @@ fetch('/lab/widget?from=drag');
 <button onclick="this.textContent='Booked'">Book court 2</button>
 <button onclick="fetch('/lab/hang?from=click'); this.textContent='Asked'">Ask the club</button>
 <a href="/lab/widget">The widget</a>"#.to_string(),
+        // Answers with no page at all, and asks for a password.
+        "nocontent" => return StatusCode::NO_CONTENT.into_response(),
+        "members" => {
+            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"members\"")], "members only")
+                .into_response();
+        }
         // Never answers (until the browser gives up on it).
         "hang" => {
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;

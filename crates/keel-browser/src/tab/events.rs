@@ -73,6 +73,11 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
         "Page.domContentEventFired" => s.dom_ready_at = Some(Instant::now()),
         "Page.frameStoppedLoading" if is_main(&s, params["frameId"].as_str()) => {
             s.loading = false;
+            if s.committing {
+                // It went nowhere: a download, a 204, a cancelled navigation.
+                s.committing = false;
+                s.loads_gone_nowhere += 1;
+            }
             s.navigation_requested = None;
             s.last_activity = Some(Instant::now());
         }
@@ -112,6 +117,19 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
             });
         }
         "Page.javascriptDialogClosed" => s.dialog = None,
+        "Page.downloadWillBegin" => {
+            s.downloads += 1;
+            let number = s.downloads;
+            let guid = params["guid"].as_str().unwrap_or_default().to_string();
+            s.downloading.insert(guid, number);
+        }
+        "Page.downloadProgress" if params["state"] != "inProgress" => {
+            s.downloading
+                .remove(params["guid"].as_str().unwrap_or_default());
+            if params["state"] == "completed" {
+                s.downloads_done += 1;
+            }
+        }
         "Page.fileChooserOpened" => s.file_chooser = params["backendNodeId"].as_i64(),
         "Network.requestWillBeSent" => {
             let kind = params["type"].as_str().unwrap_or("Other").to_string();

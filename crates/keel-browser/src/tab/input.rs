@@ -15,6 +15,8 @@ pub(super) struct ClickPoint {
     file_input: bool,
     /// A link to another document or a submit button: the click likely navigates.
     may_navigate: bool,
+    /// A link to a file to download (`<a download>`).
+    downloads: bool,
     /// The element (or an ancestor) can be dragged (HTML drag and drop).
     pub(super) draggable: bool,
     /// The element is in an out-of-process frame: the browser routes the mouse there by the
@@ -87,6 +89,7 @@ impl Tab {
                 y: y + offset.1,
                 file_input: point["file"] == json!(true),
                 may_navigate: point["navigates"] == json!(true),
+                downloads: point["download"] == json!(true),
                 draggable: point["draggable"] == json!(true),
                 remote: !chain.is_empty(),
             }),
@@ -121,7 +124,8 @@ impl Tab {
         self.no_dialog()?;
         let backend = self.resolve_target(target).await?;
         let mut point = self.click_point(backend, target).await?;
-        let (file_input, may_navigate) = (point.file_input, point.may_navigate);
+        let (file_input, may_navigate, downloads) =
+            (point.file_input, point.may_navigate, point.downloads);
         let before = self.lock().mark();
         // In an out-of-process frame, the element says whether the mouse reached it; a click
         // that went astray (the frame's new position not drawn yet) is tried once more.
@@ -157,7 +161,7 @@ impl Tab {
             tokio::time::sleep(Duration::from_millis(100)).await;
             point = self.click_point(backend, target).await?;
         }
-        if may_navigate {
+        if may_navigate && !downloads {
             // A link or a submit button: the browser starts its navigation in a task of its own,
             // which a busy machine may run well after the quiet period has passed.
             self.wait_until(LIKELY_NAVIGATION_WAIT, |s| {
@@ -174,7 +178,15 @@ impl Tab {
             self.wait_until(self.timeouts.action, |s| s.file_chooser.is_some())
                 .await;
         }
-        Ok(self.settle(before, self.timeouts.action, true).await)
+        let outcome = self.settle(before, self.timeouts.action, true).await;
+        // A link to a file, or a navigation that went nowhere (it may have turned into a
+        // download): the download is announced a moment later, and is what the click gave.
+        let went_nowhere = self.lock().loads_gone_nowhere > before.loads_gone_nowhere;
+        let began = self.lock().downloads > before.downloads;
+        if !began && outcome.dialog.is_none() && (downloads || went_nowhere) {
+            return Ok(self.await_download(before).await);
+        }
+        Ok(outcome)
     }
 
     /// Moves the mouse to `(x, y)` and clicks there (twice with `double`); whether a dialog the
@@ -306,6 +318,8 @@ impl Tab {
             dialog: s.dialog.clone(),
             file_chooser: s.file_chooser.is_some(),
             still_busy: false,
+            downloads: 0,
+            downloading: false,
             stuck_since: s.stuck_since,
         })
     }
@@ -493,7 +507,7 @@ pub(super) const POINT_JS: &str = r##"function() {
   const navigates = (!!link && !href.startsWith("#") && !/^javascript:/i.test(href) && link.target !== "_blank") ||
     (!!control && !!control.form && (control.type === "submit" || control.type === "image"));
   const dragged = this.closest('[draggable="true"], a[href], img');
-  return {x: x + ox, y: y + oy, file: this.tagName === "INPUT" && this.type === "file", navigates, draggable: !!dragged && dragged.draggable};
+  return {x: x + ox, y: y + oy, file: this.tagName === "INPUT" && this.type === "file", navigates, download: !!link && link.hasAttribute("download"), draggable: !!dragged && dragged.draggable};
 }"##;
 
 /// Focuses a text field, selects its text and types `text` over it (`null`: focus only).
