@@ -1302,6 +1302,33 @@ fn the_other_tools_do_what_they_say() {
         h(json!({"action": "select", "index": 5})),
     );
     assert!(error && nope.contains("no tab 5"), "{nope}");
+
+    // Keys with modifiers held: select all and type over it, a capital, focus going back.
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        h(json!({"url": format!("{}/lab/form", demo.url)})),
+    );
+    let name = ref_of(&page, "textbox \"Name\"");
+    call(
+        &server,
+        "browser_type",
+        h(json!({"target": name, "text": "hello world"})),
+    );
+    for key in ["Control+a", "x", "Shift+b", ".", "Shift+Tab"] {
+        let (pressed, error) = call(&server, "browser_press_key", h(json!({"key": key})));
+        assert!(!error, "{key}: {pressed}");
+    }
+    let (state, _) = call(
+        &server,
+        "browser_evaluate",
+        h(
+            json!({"function": "() => document.activeElement.name + ' ' + document.querySelector('input[name=name]').value"}),
+        ),
+    );
+    assert!(state.contains("court xB."), "{state}");
+    let (unknown, error) = call(&server, "browser_press_key", h(json!({"key": "Hyper+a"})));
+    assert!(error && unknown.contains("Control+a"), "{unknown}");
 }
 
 /// What agents that know Playwright MCP also reach for: drags, the mouse by coordinates, the

@@ -376,19 +376,52 @@ impl Tab {
         Ok(self.settle(before, self.timeouts.action, true).await)
     }
 
-    pub(super) async fn key(&self, key: &str) -> Result<(), BrowserError> {
-        let (code, vk, text) = key_definition(key)
-            .ok_or_else(|| BrowserError::Invalid(format!("unknown key {key:?}: use a key name like Enter, Tab, Escape, Backspace, ArrowDown, or one character")))?;
-        let mut down = json!({"type": if text.is_some() { "keyDown" } else { "rawKeyDown" }, "key": key, "code": code, "windowsVirtualKeyCode": vk});
+    /// Presses `combo`: a key, or modifiers and a key (`Control+a`, `Shift+Tab`): the modifiers
+    /// go down in order, the key is pressed with them held, and they come up in reverse.
+    pub(super) async fn key(&self, combo: &str) -> Result<(), BrowserError> {
+        let (held, key) = parse_combo(combo).ok_or_else(|| {
+            BrowserError::Invalid(format!(
+                "unknown key {combo:?}: use a key name like Enter, Tab, Escape, Backspace, ArrowDown, F5, or one character, with modifiers before it if any (Control+a, Shift+Tab)"
+            ))
+        })?;
+        let mut events = Vec::new();
+        let mut bits = 0;
+        for modifier in &held {
+            bits |= modifier.bit;
+            events.push(json!({"type": "rawKeyDown", "key": modifier.key, "code": modifier.code, "windowsVirtualKeyCode": modifier.vk, "modifiers": bits}));
+        }
+        let shifted = bits & SHIFT != 0;
+        let dom_key = match (&key.text, shifted) {
+            (Some(text), true) => text.to_uppercase(),
+            _ => key.key.clone(),
+        };
+        // A shortcut (Control, Alt or Meta held) types nothing.
+        let text = key
+            .text
+            .as_ref()
+            .filter(|_| bits & !SHIFT == 0)
+            .map(|t| if shifted { t.to_uppercase() } else { t.clone() });
+        let mut down = json!({"type": if text.is_some() { "keyDown" } else { "rawKeyDown" }, "key": dom_key, "code": key.code, "windowsVirtualKeyCode": key.vk, "modifiers": bits});
         if let Some(text) = text {
             down["text"] = json!(text);
         }
-        self.call("Input.dispatchKeyEvent", down).await?;
-        self.call(
-            "Input.dispatchKeyEvent",
-            json!({"type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": vk}),
-        )
-        .await?;
+        events.push(down);
+        events.push(json!({"type": "keyUp", "key": dom_key, "code": key.code, "windowsVirtualKeyCode": key.vk, "modifiers": bits}));
+        for modifier in held.iter().rev() {
+            bits &= !modifier.bit;
+            events.push(json!({"type": "keyUp", "key": modifier.key, "code": modifier.code, "windowsVirtualKeyCode": modifier.vk, "modifiers": bits}));
+        }
+        // Sent back to back (the browser handles them in order) and awaited together; a dialog
+        // the key opened holds the rest until it is answered: return then.
+        let all = futures::future::try_join_all(
+            events
+                .into_iter()
+                .map(|event| self.call("Input.dispatchKeyEvent", event)),
+        );
+        tokio::select! {
+            result = all => { result?; }
+            () = self.dialog_opened() => {}
+        }
         Ok(())
     }
 
@@ -445,41 +478,124 @@ impl Tab {
     }
 }
 
-/// A key's name as `Input.dispatchKeyEvent` wants it: key, key code and the text it types.
-pub(super) fn key_definition(key: &str) -> Option<(String, i64, Option<String>)> {
-    let named = match key {
-        "Enter" => ("Enter", 13, Some("\r")),
-        "Tab" => ("Tab", 9, None),
-        "Escape" => ("Escape", 27, None),
-        "Backspace" => ("Backspace", 8, None),
-        "Delete" => ("Delete", 46, None),
-        "ArrowUp" => ("ArrowUp", 38, None),
-        "ArrowDown" => ("ArrowDown", 40, None),
-        "ArrowLeft" => ("ArrowLeft", 37, None),
-        "ArrowRight" => ("ArrowRight", 39, None),
-        "Home" => ("Home", 36, None),
-        "End" => ("End", 35, None),
-        "PageUp" => ("PageUp", 33, None),
-        "PageDown" => ("PageDown", 34, None),
-        " " | "Space" => ("Space", 32, Some(" ")),
-        _ => ("", 0, None),
+/// A key as `Input.dispatchKeyEvent` wants it.
+pub(super) struct KeyDef {
+    /// The DOM `key` (`Enter`, `a`, ` `).
+    key: String,
+    /// The DOM `code` (`Enter`, `KeyA`, `Space`).
+    code: String,
+    /// The Windows virtual key code (`keyCode` in the page).
+    vk: i64,
+    /// What it types, if anything.
+    text: Option<String>,
+}
+
+/// A modifier key.
+struct Modifier {
+    key: &'static str,
+    code: &'static str,
+    vk: i64,
+    /// Its bit in the protocol's `modifiers`.
+    bit: i64,
+}
+
+const SHIFT: i64 = 8;
+
+fn modifier(name: &str) -> Option<Modifier> {
+    let (key, code, vk, bit) = match name.to_ascii_lowercase().as_str() {
+        "alt" | "option" => ("Alt", "AltLeft", 18, 1),
+        // Control on this platform (Linux), as Playwright has it.
+        "control" | "ctrl" | "controlormeta" => ("Control", "ControlLeft", 17, 2),
+        "meta" | "cmd" | "command" => ("Meta", "MetaLeft", 91, 4),
+        "shift" => ("Shift", "ShiftLeft", 16, SHIFT),
+        _ => return None,
     };
-    if named.1 != 0 {
-        return Some((named.0.to_string(), named.1, named.2.map(str::to_string)));
+    Some(Modifier { key, code, vk, bit })
+}
+
+/// `Control+Shift+a` as its modifiers and its key (`+` alone, or last, is the plus key).
+fn parse_combo(combo: &str) -> Option<(Vec<Modifier>, KeyDef)> {
+    let (mods, key) = match combo.strip_suffix("++") {
+        Some(mods) => (mods, "+"),
+        None => match combo.rsplit_once('+') {
+            Some((mods, key)) if !key.is_empty() => (mods, key),
+            _ => ("", combo),
+        },
+    };
+    let held = if mods.is_empty() {
+        Vec::new()
+    } else {
+        mods.split('+').map(modifier).collect::<Option<Vec<_>>>()?
+    };
+    Some((held, key_definition(key)?))
+}
+
+/// A key's name (`Enter`, `F5`, `Space`) or one character, as `Input.dispatchKeyEvent` wants it.
+pub(super) fn key_definition(key: &str) -> Option<KeyDef> {
+    let named = match key {
+        "Enter" => Some(("Enter", "Enter", 13, Some("\r"))),
+        "Tab" => Some(("Tab", "Tab", 9, None)),
+        "Escape" => Some(("Escape", "Escape", 27, None)),
+        "Backspace" => Some(("Backspace", "Backspace", 8, None)),
+        "Delete" => Some(("Delete", "Delete", 46, None)),
+        "Insert" => Some(("Insert", "Insert", 45, None)),
+        "ArrowUp" => Some(("ArrowUp", "ArrowUp", 38, None)),
+        "ArrowDown" => Some(("ArrowDown", "ArrowDown", 40, None)),
+        "ArrowLeft" => Some(("ArrowLeft", "ArrowLeft", 37, None)),
+        "ArrowRight" => Some(("ArrowRight", "ArrowRight", 39, None)),
+        "Home" => Some(("Home", "Home", 36, None)),
+        "End" => Some(("End", "End", 35, None)),
+        "PageUp" => Some(("PageUp", "PageUp", 33, None)),
+        "PageDown" => Some(("PageDown", "PageDown", 34, None)),
+        " " | "Space" => Some((" ", "Space", 32, Some(" "))),
+        _ => None,
+    };
+    if let Some((key, code, vk, text)) = named {
+        return Some(KeyDef {
+            key: key.to_string(),
+            code: code.to_string(),
+            vk,
+            text: text.map(str::to_string),
+        });
+    }
+    if let Some(n) = key.strip_prefix('F').and_then(|n| n.parse::<i64>().ok())
+        && (1..=12).contains(&n)
+    {
+        return Some(KeyDef {
+            key: key.to_string(),
+            code: key.to_string(),
+            vk: 111 + n,
+            text: None,
+        });
     }
     let mut chars = key.chars();
     let (Some(c), None) = (chars.next(), chars.next()) else {
         return None;
     };
     let upper = c.to_ascii_uppercase();
-    let code = if c.is_ascii_alphabetic() {
-        format!("Key{upper}")
-    } else if c.is_ascii_digit() {
-        format!("Digit{c}")
-    } else {
-        String::new()
+    // US layout: the code and key code of the key that types `c` (0 for others).
+    let (code, vk) = match c {
+        'a'..='z' | 'A'..='Z' => (format!("Key{upper}"), i64::from(upper as u8)),
+        '0'..='9' => (format!("Digit{c}"), i64::from(c as u8)),
+        ';' => ("Semicolon".into(), 186),
+        '=' => ("Equal".into(), 187),
+        ',' => ("Comma".into(), 188),
+        '-' => ("Minus".into(), 189),
+        '.' => ("Period".into(), 190),
+        '/' => ("Slash".into(), 191),
+        '`' => ("Backquote".into(), 192),
+        '[' => ("BracketLeft".into(), 219),
+        '\\' => ("Backslash".into(), 220),
+        ']' => ("BracketRight".into(), 221),
+        '\'' => ("Quote".into(), 222),
+        _ => (String::new(), 0),
     };
-    Some((code, i64::from(upper as u32 as u8), Some(c.to_string())))
+    Some(KeyDef {
+        key: c.to_string(),
+        code,
+        vk,
+        text: Some(c.to_string()),
+    })
 }
 
 /// Scrolls the element into view and returns its center, or the problem (hidden, covered).

@@ -175,8 +175,13 @@ pub fn tools() -> Vec<Tool> {
         ),
         tool(
             "browser_press_key",
-            "Press a key (Enter, Tab, Escape, ArrowDown, a, …) in the focused element.",
-            schema(props(json!({"key": {"type": "string"}})), &["key"]),
+            "Press a key (Enter, Tab, Escape, ArrowDown, F5, a, …) in the focused element, with modifiers held if named before it (Control+a, Shift+Tab, Alt+ArrowLeft).",
+            schema(
+                props(
+                    json!({"key": {"type": "string", "description": "A key name or one character, with modifiers (Control, Shift, Alt, Meta, ControlOrMeta) joined by +."}}),
+                ),
+                &["key"],
+            ),
             false,
         ),
         tool(
