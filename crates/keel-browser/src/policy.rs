@@ -43,6 +43,38 @@ pub struct RefusalLog {
     failed_total: std::sync::atomic::AtomicUsize,
 }
 
+/// `url` with a scheme if it is a bare host and path as agents write them (`example.com/a`,
+/// `localhost:3000`): http for loopback hosts, https for others, as Playwright MCP does. Anything
+/// else (a URL, text that is no host) comes back as it is, for the policy to judge.
+pub fn with_scheme(url: &str) -> String {
+    let url = url.trim();
+    if url.contains("://") || url.is_empty() || url.contains(char::is_whitespace) {
+        return url.to_string();
+    }
+    let authority = &url[..url.find(['/', '?', '#']).unwrap_or(url.len())];
+    let host = match authority.rsplit_once(':') {
+        Some((host, port))
+            if !host.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            host
+        }
+        // `mailto:x`, `javascript:…`: a scheme of its own, not a port.
+        Some(_) if !authority.starts_with('[') => return url.to_string(),
+        _ => authority,
+    };
+    let host = host.to_ascii_lowercase();
+    let loopback = host == "localhost"
+        || host == "[::1]"
+        || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        format!("http://{url}")
+    } else if host.contains('.') && !host.starts_with('.') && !host.ends_with('.') {
+        format!("https://{url}")
+    } else {
+        url.to_string()
+    }
+}
+
 impl UrlPolicy {
     /// A policy that also allows the hosts, IPs and networks (`10.0.0.0/8`) in `allow`.
     pub fn new(allow: &[String]) -> Result<Self, BrowserError> {
@@ -563,5 +595,19 @@ mod tests {
         assert!(e.to_string().contains("browser.allow"), "{e}");
         assert!(policy.check_url("https://example.com/a?b=1").is_ok());
         assert!(policy.check_url("not a url").is_err());
+        for (written, meant) in [
+            ("example.com", "https://example.com"),
+            ("www.example.com/a?b=1#c", "https://www.example.com/a?b=1#c"),
+            ("localhost:3000/admin", "http://localhost:3000/admin"),
+            ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("[::1]:8080/x", "http://[::1]:8080/x"),
+            ("https://example.com", "https://example.com"),
+            ("mailto:someone@example.com", "mailto:someone@example.com"),
+            ("javascript:alert(1)", "javascript:alert(1)"),
+            ("not a url", "not a url"),
+            ("intranet", "intranet"),
+        ] {
+            assert_eq!(with_scheme(written), meant, "{written}");
+        }
     }
 }

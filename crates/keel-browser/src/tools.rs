@@ -228,6 +228,17 @@ impl BrowserPack {
         args: &Map<String, Value>,
         cx: &ToolContext,
     ) -> Result<CallToolResponse, String> {
+        // `example.com` or `localhost:3000/admin`, as agents write them: given a scheme.
+        let completed;
+        let args = match string(args, "url").map(crate::policy::with_scheme) {
+            Some(url) if Some(url.as_str()) != string(args, "url") => {
+                let mut with_url = args.clone();
+                with_url.insert("url".into(), Value::String(url));
+                completed = with_url;
+                &completed
+            }
+            _ => args,
+        };
         // Without a session (2026-07-28) and without a handle, only a call that opens a page
         // starts a browsing session; any other would act on a blank one.
         let opens_a_page = name == "browser_navigate"
