@@ -752,17 +752,19 @@ impl Tab {
             if let Some(backend) = state.by_ref.get(&n) {
                 return Ok(*backend);
             }
-            return Err(BrowserError::Invalid(
-                if n < state.document_first_ref || n > state.next_ref {
-                    format!(
-                        "ref {target} is stale: it belongs to an earlier page; take a new snapshot (browser_snapshot) and use its refs"
-                    )
-                } else {
-                    format!(
-                        "ref {target} is not in the latest snapshot; take a new snapshot (browser_snapshot)"
-                    )
-                },
-            ));
+            return Err(BrowserError::Invalid(if n > state.next_ref {
+                format!(
+                    "ref {target} was never given out on this tab; take a snapshot (browser_snapshot) and use its refs"
+                )
+            } else if n < state.document_first_ref {
+                format!(
+                    "ref {target} is stale: it belongs to an earlier page; take a new snapshot (browser_snapshot) and use its refs"
+                )
+            } else {
+                format!(
+                    "ref {target} is not in the latest snapshot; take a new snapshot (browser_snapshot)"
+                )
+            }));
         }
         let found = self
             .call_world(

@@ -1335,6 +1335,11 @@ fn the_other_tools_do_what_they_say() {
     assert!(state.contains("court xB."), "{state}");
     let (unknown, error) = call(&server, "browser_press_key", h(json!({"key": "Hyper+a"})));
     assert!(error && unknown.contains("Control+a"), "{unknown}");
+    // Nothing to wait for, and a ref nobody handed out: errors that say so.
+    let (nothing, error) = call(&server, "browser_wait_for", h(json!({})));
+    assert!(error && nothing.contains("textGone"), "{nothing}");
+    let (never, error) = call(&server, "browser_click", h(json!({"target": "e99999"})));
+    assert!(error && never.contains("never given out"), "{never}");
 }
 
 /// What agents that know Playwright MCP also reach for: drags, the mouse by coordinates, the

@@ -192,6 +192,12 @@ impl Tab {
         gone: Option<&str>,
         seconds: Option<f64>,
     ) -> Result<String, BrowserError> {
+        if text.is_none() && gone.is_none() && seconds.is_none() {
+            return Err(BrowserError::Invalid(
+                "say what to wait for: `text` to appear, `textGone` to go away, or `time` in seconds"
+                    .into(),
+            ));
+        }
         let budget = Duration::from_secs_f64(seconds.unwrap_or(0.0).clamp(0.0, 60.0));
         if text.is_none() && gone.is_none() {
             tokio::time::sleep(budget).await;
