@@ -33,13 +33,30 @@ pub struct CdpEvent {
 /// that routes them, see [`Connection::attach`]).
 struct Waiting {
     reply: oneshot::Sender<Result<Value, BrowserError>>,
-    route: Option<mpsc::UnboundedSender<CdpEvent>>,
+    route: Option<Route>,
+}
+
+/// Where a routed session's events go, and how many went there: every event that came before an
+/// answer was sent on before the answer is handed over, so a listener that has taken in that many
+/// has seen all of them (see [`Connection::attach`]).
+#[derive(Clone)]
+struct Route {
+    to: mpsc::UnboundedSender<CdpEvent>,
+    sent: Arc<AtomicU64>,
+}
+
+impl Route {
+    fn send(&self, event: CdpEvent) -> Result<(), mpsc::error::SendError<CdpEvent>> {
+        self.to.send(event)?;
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
 }
 
 type Pending = Arc<Mutex<HashMap<u64, Waiting>>>;
 
 /// Sessions whose events go to one listener of their own instead of to every subscriber.
-type Routes = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<CdpEvent>>>>;
+type Routes = Arc<Mutex<HashMap<String, Route>>>;
 
 /// A connection to one browser process. Cheap to clone.
 #[derive(Clone)]
@@ -212,13 +229,19 @@ impl Connection {
     /// returned: nobody else sees them, and they see nobody else's. The route is in place before
     /// the first event of the session is read, so none is missed; it ends when the session
     /// detaches (its `Target.detachedFromTarget` is the receiver's last event) or the connection
-    /// closes.
+    /// closes. The counter returned counts the events sent to the receiver: once a call's answer
+    /// is in, every event the browser sent before it is counted.
     pub async fn attach(
         &self,
         target_id: &str,
         timeout: Duration,
-    ) -> Result<(String, mpsc::UnboundedReceiver<CdpEvent>), BrowserError> {
-        let (route, events) = mpsc::unbounded_channel();
+    ) -> Result<(String, mpsc::UnboundedReceiver<CdpEvent>, Arc<AtomicU64>), BrowserError> {
+        let (to, events) = mpsc::unbounded_channel();
+        let sent = Arc::new(AtomicU64::new(0));
+        let route = Route {
+            to,
+            sent: Arc::clone(&sent),
+        };
         let attached = self
             .call_routing(
                 "Target.attachToTarget",
@@ -231,7 +254,7 @@ impl Connection {
         let session = attached["sessionId"]
             .as_str()
             .ok_or_else(|| BrowserError::Protocol("attachToTarget gave no sessionId".into()))?;
-        Ok((session.to_string(), events))
+        Ok((session.to_string(), events, sent))
     }
 
     async fn call_routing(
@@ -240,7 +263,7 @@ impl Connection {
         params: Value,
         session: Option<&str>,
         timeout: Duration,
-        route: Option<mpsc::UnboundedSender<CdpEvent>>,
+        route: Option<Route>,
     ) -> Result<Value, BrowserError> {
         if self.is_closed() {
             return Err(BrowserError::Disconnected);
@@ -440,7 +463,12 @@ mod tests {
         let pending: Pending = Arc::default();
         let routes: Routes = Arc::default();
         let (events, mut everyone) = broadcast::channel(16);
-        let (route, mut own) = mpsc::unbounded_channel();
+        let (to, mut own) = mpsc::unbounded_channel();
+        let sent = Arc::new(AtomicU64::new(0));
+        let route = Route {
+            to,
+            sent: Arc::clone(&sent),
+        };
         let (reply, mut answer) = oneshot::channel();
         pending.lock().unwrap().insert(
             7,
@@ -457,6 +485,8 @@ mod tests {
         send(json!({"method": "Page.loadEventFired", "params": {}, "sessionId": "S"}));
         send(json!({"method": "Page.loadEventFired", "params": {}, "sessionId": "other"}));
         assert_eq!(own.try_recv().unwrap().method, "Page.loadEventFired");
+        // Counted as sent on: the other session's event is not.
+        assert_eq!(sent.load(Ordering::SeqCst), 1);
         assert_eq!(
             everyone.try_recv().unwrap().session_id.as_deref(),
             Some("other")

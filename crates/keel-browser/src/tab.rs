@@ -121,6 +121,8 @@ struct TabState {
     committing: bool,
     /// Main-frame loads that stopped without committing (a download, a 204, a cancelled one).
     loads_gone_nowhere: u64,
+    /// Events the listener has taken in (see `Tab::caught_up`).
+    events_taken: u64,
     /// Requests in flight: request ID -> the frame it loads for and its number (see `requests`).
     inflight: HashMap<String, (String, u64)>,
     /// Requests the page has made (each one's number is the count when it began).
@@ -189,6 +191,8 @@ pub struct Tab {
     conn: Connection,
     state: Arc<Mutex<TabState>>,
     changed: Arc<Notify>,
+    /// Events the browser has sent this tab's listener (see `Tab::caught_up`).
+    routed: Arc<std::sync::atomic::AtomicU64>,
     timeouts: Timeouts,
     listener: tokio::task::JoinHandle<()>,
 }
@@ -255,7 +259,7 @@ impl Tab {
         timeouts: Timeouts,
     ) -> Result<Arc<Tab>, BrowserError> {
         // The session's events (and its frames') come to this tab's listener alone.
-        let (session_id, mut events) = conn.attach(&target_id, timeouts.action).await?;
+        let (session_id, mut events, routed) = conn.attach(&target_id, timeouts.action).await?;
         let state = Arc::new(Mutex::new(TabState::default()));
         let changed = Arc::new(Notify::new());
         let listener = {
@@ -306,8 +310,9 @@ impl Tab {
                             if let Some(child) = new {
                                 announce(child);
                             }
-                            changed.notify_waiters();
                         }
+                        state.lock().unwrap_or_else(|p| p.into_inner()).events_taken += 1;
+                        changed.notify_waiters();
                         continue;
                     }
                     tracing::trace!(method = %event.method, "tab event");
@@ -318,6 +323,7 @@ impl Tab {
                     {
                         announce(child.to_string());
                     }
+                    state.lock().unwrap_or_else(|p| p.into_inner()).events_taken += 1;
                     changed.notify_waiters();
                 }
                 state.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
@@ -330,6 +336,7 @@ impl Tab {
             conn,
             state,
             changed,
+            routed,
             timeouts,
             listener,
         });
@@ -622,6 +629,14 @@ impl Tab {
             downloading: s.downloading.values().any(|n| *n > before.downloads),
             stuck_since: s.stuck_since,
         }
+    }
+
+    /// Waits until the tab has taken in every event the browser sent before the answer to the
+    /// last call came (the listener applies them a moment after they are read).
+    pub(super) async fn caught_up(&self) {
+        let routed = self.routed.load(std::sync::atomic::Ordering::SeqCst);
+        self.wait_until(self.timeouts.action, |s| s.events_taken >= routed)
+            .await;
     }
 
     /// Waits for the download that what happened since `before` is about to begin (a link to a

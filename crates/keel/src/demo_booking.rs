@@ -370,6 +370,17 @@ fetch('/lab/widget?from=drag');
 <button onclick="this.textContent='Booked'">Book court 2</button>
 <button onclick="fetch('/lab/hang?from=click'); this.textContent='Asked'">Ask the club</button>
 <a href="/lab/widget">The widget</a>"#.to_string(),
+        // Search as you type: each input asks the server, which answers after 300 ms.
+        "search" => r#"<label>Search courts <input id="q" oninput="fetch('/lab/courts?q=' + encodeURIComponent(this.value)).then(r => r.text()).then(t => document.getElementById('hits').textContent = t)"></label>
+<p id="hits">no search yet</p>"#.to_string(),
+        "courts" => {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let q = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                .find(|(k, _)| k == "q")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            return format!("Courts matching {q:?}: Court {q}").into_response();
+        }
         // Answers with no page at all, and asks for a password.
         "nocontent" => return StatusCode::NO_CONTENT.into_response(),
         "members" => {

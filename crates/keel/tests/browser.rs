@@ -1335,6 +1335,20 @@ fn the_other_tools_do_what_they_say() {
     assert!(state.contains("court xB."), "{state}");
     let (unknown, error) = call(&server, "browser_press_key", h(json!({"key": "Hyper+a"})));
     assert!(error && unknown.contains("Control+a"), "{unknown}");
+    // Typing that makes the page ask its server: the type waits for the answer.
+    let (page, _) = call(
+        &server,
+        "browser_navigate",
+        h(json!({"url": format!("{}/lab/search", demo.url)})),
+    );
+    let (typed, error) = call(
+        &server,
+        "browser_type",
+        h(json!({"target": ref_of(&page, "Search courts"), "text": "3"})),
+    );
+    assert!(!error, "{typed}");
+    let (page, _) = call(&server, "browser_snapshot", h(json!({})));
+    assert!(page.contains("Courts matching"), "{page}");
     // Nothing to wait for, and a ref nobody handed out: errors that say so.
     let (nothing, error) = call(&server, "browser_wait_for", h(json!({})));
     assert!(error && nothing.contains("textGone"), "{nothing}");

@@ -278,6 +278,7 @@ impl Tab {
     ) -> Result<ActionOutcome, BrowserError> {
         self.no_dialog()?;
         let backend = self.resolve_target(target).await?;
+        let before = self.lock().mark();
         // Focus, select and insert in one call (execCommand goes through the browser's editing
         // pipeline: the page sees the same input events as from a keyboard).
         let typed_now = if slowly { Value::Null } else { json!(text) };
@@ -289,7 +290,6 @@ impl Tab {
                 "cannot type into {target}: {problem}"
             )));
         }
-        let before = self.lock().mark();
         if slowly {
             for ch in text.chars() {
                 self.call(
@@ -310,6 +310,16 @@ impl Tab {
         if submit {
             self.key("Enter").await?;
             return Ok(self.settle(before, self.timeouts.navigation, true).await);
+        }
+        // What the typing started (a search-as-you-type request, say) is waited for; the events
+        // that tell of it came before the call's answer. Most typing starts nothing: no wait.
+        self.caught_up().await;
+        let started = {
+            let s = self.lock();
+            s.requests > before.requests || s.loads > before.loads || s.downloads > before.downloads
+        };
+        if started {
+            return Ok(self.settle(before, self.timeouts.action, true).await);
         }
         let s = self.lock();
         Ok(ActionOutcome {
