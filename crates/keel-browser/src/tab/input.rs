@@ -311,27 +311,33 @@ impl Tab {
             self.key("Enter").await?;
             return Ok(self.settle(before, self.timeouts.navigation, true).await);
         }
-        // What the typing started (a search-as-you-type request, say) is waited for; the events
-        // that tell of it came before the call's answer. Most typing starts nothing: no wait.
+        Ok(self.settle_if_started(before).await)
+    }
+
+    /// After an action whose own effects are done when its call returns (typing, picking an
+    /// option: the page's handlers ran inside it): waits for what it started (a search-as-you-type
+    /// request, a load, a download), which the events that came before the call's answer tell;
+    /// most such actions start nothing, and then there is no wait at all.
+    async fn settle_if_started(&self, before: Mark) -> ActionOutcome {
         self.caught_up().await;
         let started = {
             let s = self.lock();
             s.requests > before.requests || s.loads > before.loads || s.downloads > before.downloads
         };
         if started {
-            return Ok(self.settle(before, self.timeouts.action, true).await);
+            return self.settle(before, self.timeouts.action, true).await;
         }
         let s = self.lock();
-        Ok(ActionOutcome {
+        ActionOutcome {
             url: s.url.clone(),
-            navigated: false,
+            navigated: s.documents > before.documents,
             dialog: s.dialog.clone(),
             file_chooser: s.file_chooser.is_some(),
             still_busy: false,
             downloads: 0,
             downloading: false,
             stuck_since: s.stuck_since,
-        })
+        }
     }
 
     /// Puts files (paths on this machine) into a file input: `target`, or the one whose chooser the
@@ -453,7 +459,7 @@ impl Tab {
             )));
         }
         Ok((
-            self.settle(before, self.timeouts.action, true).await,
+            self.settle_if_started(before).await,
             picked["selected"].clone(),
         ))
     }
