@@ -635,8 +635,10 @@ impl Tab {
     /// last call came (the listener applies them a moment after they are read).
     pub(super) async fn caught_up(&self) {
         let routed = self.routed.load(std::sync::atomic::Ordering::SeqCst);
-        self.wait_until(self.timeouts.action, |s| s.events_taken >= routed)
-            .await;
+        self.wait_until(self.timeouts.action, |s| {
+            s.events_taken >= routed || s.closed
+        })
+        .await;
     }
 
     /// Waits for the download that what happened since `before` is about to begin (a link to a
