@@ -310,25 +310,7 @@ impl BrowserPack {
                     true => (tab, false),
                     false => (session.replace_tab(&tab).await.map_err(err)?, true),
                 };
-                let failures = session.refusals().failure_count();
-                let outcome = match tab.navigate(url).await {
-                    Ok(outcome) => outcome,
-                    // A tunnel keel's proxy could not open: the proxy knows why.
-                    Err(BrowserError::Invalid(message))
-                        if message.contains("ERR_TUNNEL_CONNECTION_FAILED") =>
-                    {
-                        return Err(session
-                            .refusals()
-                            .failure_for(url, failures)
-                            .map_or(message, |reason| unreachable(url, &reason)));
-                    }
-                    Err(e) => return Err(err(e)),
-                };
-                // The page keel's proxy answered with, saying why it could not carry the request,
-                // is no page of the site.
-                if let Some(reason) = session.refusals().failure_for(&outcome.url, failures) {
-                    return Err(unreachable(url, &reason));
-                }
+                let outcome = open(session, &tab, url).await?;
                 let mut out = self
                     .report(session, &tab, &outcome, true, refused_mark)
                     .await?;
@@ -682,12 +664,18 @@ impl BrowserPack {
                         self.pool.policy().check_url(url).map_err(err)?;
                         let scratch = session.new_tab().await.map_err(err)?;
                         let opened = async {
-                            scratch.skip_tree_at_load().await?;
-                            scratch.navigate(url).await
+                            scratch.skip_tree_at_load().await.map_err(err)?;
+                            let outcome = open(session, &scratch, url).await?;
+                            if outcome.downloads > 0 || outcome.downloading {
+                                return Err(format!(
+                                    "{url} is a file to download, not a page: it is kept in the session (browser_downloads hands it over)"
+                                ));
+                            }
+                            Ok(())
                         };
                         if let Err(e) = opened.await {
                             let _ = session.close_tab(None).await;
-                            return Err(err(e));
+                            return Err(e);
                         }
                         (scratch, true)
                     }
@@ -934,7 +922,7 @@ impl BrowserPack {
                 let tab = session.new_tab().await.map_err(err)?;
                 if let Some(url) = string(args, "url") {
                     self.pool.policy().check_url(url).map_err(err)?;
-                    tab.navigate(url).await.map_err(err)?;
+                    open(session, &tab, url).await?;
                 }
             }
             "select" => {
@@ -990,5 +978,25 @@ fn unreachable(url: &str, reason: &str) -> String {
         reason.to_string()
     } else {
         format!("could not open {url}: {reason}")
+    }
+}
+
+/// Opens `url` in `tab`, saying why when it cannot be: keel's proxy knows what the browser only
+/// sees as a failed tunnel or a refusal page (which is no page of the site).
+async fn open(session: &BrowsingContext, tab: &Tab, url: &str) -> Result<ActionOutcome, String> {
+    let failures = session.refusals().failure_count();
+    let outcome = match tab.navigate(url).await {
+        Ok(outcome) => outcome,
+        Err(BrowserError::Invalid(message)) if message.contains("ERR_TUNNEL_CONNECTION_FAILED") => {
+            return Err(session
+                .refusals()
+                .failure_for(url, failures)
+                .map_or(message, |reason| unreachable(url, &reason)));
+        }
+        Err(e) => return Err(err(e)),
+    };
+    match session.refusals().failure_for(&outcome.url, failures) {
+        Some(reason) => Err(unreachable(url, &reason)),
+        None => Ok(outcome),
     }
 }

@@ -1148,6 +1148,19 @@ fn a_page_that_cannot_be_opened_gets_an_error_that_says_why() {
         let (text, error) = navigate(&server, &handle, &format!("{}{path}", demo.url));
         assert!(error && text.contains(why), "{path}: {text}");
     }
+    // The reading tools say the same, and that a file is no page to read.
+    let (text, error) = call(
+        &server,
+        "page_links",
+        json!({"handle": handle, "url": format!("http://127.0.0.1:{closed}/")}),
+    );
+    assert!(error && text.contains("cannot connect"), "{text}");
+    let (text, error) = call(
+        &server,
+        "page_markdown",
+        json!({"handle": handle, "url": format!("{}/lab/file", demo.url)}),
+    );
+    assert!(error && text.contains("is a file to download"), "{text}");
     // The session carries on.
     let (page, error) = navigate(&server, &handle, &format!("{}/lab/widget", demo.url));
     assert!(!error && page.contains("Reserve court 6"), "{page}");
