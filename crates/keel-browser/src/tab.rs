@@ -517,8 +517,9 @@ impl Tab {
         Ok(self.settle(before, self.timeouts.navigation, true).await)
     }
 
-    /// Waits until what an action started has settled: a navigation and the requests in flight,
-    /// then a short quiet period. Returns early when a dialog opens.
+    /// Waits until what an action started (after `before`) has settled: a load (for 5 s at most
+    /// once its document is parsed), the requests and downloads it began, then a short quiet
+    /// period. What was already going on is the page's own. Returns early when a dialog opens.
     pub(crate) async fn settle(
         &self,
         before: Mark,
