@@ -426,6 +426,17 @@ impl Tab {
         self.lock().url.clone()
     }
 
+    /// The HTTP status the current document came with, if it is known (0 for none).
+    pub fn document_status(&self) -> Option<i64> {
+        let s = self.lock();
+        s.network
+            .iter()
+            .rev()
+            .find(|e| e.kind == "Document" && e.url == s.url)
+            .map(|e| e.status)
+            .filter(|status| *status != 0)
+    }
+
     /// True once the tab was closed or its browser went away.
     pub fn is_closed(&self) -> bool {
         self.lock().closed

@@ -860,6 +860,10 @@ impl BrowserPack {
         let mut out = format!("### Page\n- URL: {}\n", outcome.url);
         if outcome.navigated {
             out.push_str("- The page navigated.\n");
+            // An error page is a page too, but the agent should know it is one.
+            if let Some(status) = tab.document_status().filter(|s| *s >= 400) {
+                out.push_str(&format!("- The server answered HTTP {status}.\n"));
+            }
         }
         if let Some(since) = outcome.stuck_since {
             out.push_str(&format!(

@@ -1148,6 +1148,12 @@ fn a_page_that_cannot_be_opened_gets_an_error_that_says_why() {
         let (text, error) = navigate(&server, &handle, &format!("{}{path}", demo.url));
         assert!(error && text.contains(why), "{path}: {text}");
     }
+    // An error page with something on it is a page, said to be one.
+    let (page, error) = navigate(&server, &handle, &format!("{}/park/nowhere", demo.url));
+    assert!(
+        !error && page.contains("The server answered HTTP 404.") && page.contains("No such park"),
+        "{page}"
+    );
     // The reading tools say the same, and that a file is no page to read.
     let (text, error) = call(
         &server,
