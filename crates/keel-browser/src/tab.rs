@@ -238,6 +238,16 @@ pub(crate) struct Mark {
 }
 
 impl TabState {
+    /// The status of the last answered document request (for `url`, if given) logged at index
+    /// `from` of the network log or later.
+    fn document_status(&self, from: usize, url: Option<&str>) -> Option<i64> {
+        self.network
+            .iter()
+            .skip(from.saturating_sub(self.network_base))
+            .rfind(|e| e.kind == "Document" && e.status != 0 && url.is_none_or(|u| e.url == u))
+            .map(|e| e.status)
+    }
+
     fn mark(&self) -> Mark {
         Mark {
             documents: self.documents,
@@ -426,15 +436,10 @@ impl Tab {
         self.lock().url.clone()
     }
 
-    /// The HTTP status the current document came with, if it is known (0 for none).
+    /// The HTTP status the current document came with, if it is known.
     pub fn document_status(&self) -> Option<i64> {
         let s = self.lock();
-        s.network
-            .iter()
-            .rev()
-            .find(|e| e.kind == "Document" && e.url == s.url)
-            .map(|e| e.status)
-            .filter(|status| *status != 0)
+        s.document_status(0, Some(&s.url))
     }
 
     /// True once the tab was closed or its browser went away.
@@ -476,12 +481,7 @@ impl Tab {
             // What the server answered, if it did (its event may come a moment after the call's).
             let mut status = None;
             self.wait_until(Duration::from_millis(300), |s| {
-                status = s
-                    .network
-                    .iter()
-                    .skip(before.network.saturating_sub(s.network_base))
-                    .rfind(|e| e.kind == "Document" && e.status != 0)
-                    .map(|e| e.status);
+                status = s.document_status(before.network, None);
                 status.is_some()
             })
             .await;
