@@ -23,6 +23,8 @@ mod inspect;
 mod pointer;
 mod stuck;
 
+pub(crate) use input::modifier_bit;
+
 use events::{apply, frame_event};
 use frames::{ChildFrame, has_frames, split_node};
 

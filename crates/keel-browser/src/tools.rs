@@ -130,18 +130,10 @@ fn modifiers(args: &Map<String, Value>) -> Result<i64, String> {
         .into_iter()
         .flatten()
     {
-        mask |= match key.as_str().unwrap_or_default() {
-            "Alt" => 1,
-            // On Linux (where the browser runs) the shortcut key is Control.
-            "Control" | "ControlOrMeta" => 2,
-            "Meta" => 4,
-            "Shift" => 8,
-            other => {
-                return Err(format!(
-                    "modifier {other:?} is not one of Alt, Control, ControlOrMeta, Meta, Shift"
-                ));
-            }
-        };
+        let name = key.as_str().unwrap_or_default();
+        mask |= crate::tab::modifier_bit(name).ok_or_else(|| {
+            format!("modifier {name:?} is not one of Alt, Control, ControlOrMeta, Meta, Shift")
+        })?;
     }
     Ok(mask)
 }

@@ -181,8 +181,13 @@ impl Tab {
         let outcome = self.settle(before, self.timeouts.action, true).await;
         // A link to a file, or a navigation that went nowhere (it may have turned into a
         // download): the download is announced a moment later, and is what the click gave.
-        let went_nowhere = self.lock().loads_gone_nowhere > before.loads_gone_nowhere;
-        let began = self.lock().downloads > before.downloads;
+        let (went_nowhere, began) = {
+            let s = self.lock();
+            (
+                s.loads_gone_nowhere > before.loads_gone_nowhere,
+                s.downloads > before.downloads,
+            )
+        };
         if !began && outcome.dialog.is_none() && (downloads || went_nowhere) {
             return Ok(self.await_download(before).await);
         }
@@ -516,6 +521,12 @@ struct Modifier {
 }
 
 const SHIFT: i64 = 8;
+
+/// A modifier's bit in the protocol's `modifiers` (`Control`, `Shift`, …; `ControlOrMeta` is
+/// Control here).
+pub(crate) fn modifier_bit(name: &str) -> Option<i64> {
+    modifier(name).map(|m| m.bit)
+}
 
 fn modifier(name: &str) -> Option<Modifier> {
     let (key, code, vk, bit) = match name.to_ascii_lowercase().as_str() {
