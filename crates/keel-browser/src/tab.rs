@@ -250,6 +250,16 @@ impl TabState {
             .map(|e| e.status)
     }
 
+    /// A mark for an action that lets a blocked page go on (answering the dialog it waits in):
+    /// the load it was in counts as the action's, like one the action started.
+    fn mark_resuming(&self) -> Mark {
+        let mut mark = self.mark();
+        if self.loading {
+            mark.loads = mark.loads.saturating_sub(1);
+        }
+        mark
+    }
+
     fn mark(&self) -> Mark {
         Mark {
             documents: self.documents,

@@ -480,7 +480,7 @@ impl Tab {
         }
         let (before, opened) = {
             let s = self.lock();
-            (s.mark(), s.dialogs_opened)
+            (s.mark_resuming(), s.dialogs_opened)
         };
         let mut params = json!({"accept": accept});
         if let Some(text) = prompt_text {
