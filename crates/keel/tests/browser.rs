@@ -1340,6 +1340,13 @@ fn the_other_tools_do_what_they_say() {
         "browser_type",
         h(json!({"target": name, "text": "hello world"})),
     );
+    call(
+        &server,
+        "browser_evaluate",
+        h(
+            json!({"function": "() => { window.keys = []; addEventListener('keydown', (e) => keys.push((e.shiftKey ? 'Shift+' : '') + e.key)); }"}),
+        ),
+    );
     for key in ["Control+a", "x", "Shift+b", ".", "Shift+Tab"] {
         let (pressed, error) = call(&server, "browser_press_key", h(json!({"key": key})));
         assert!(!error, "{key}: {pressed}");
@@ -1352,6 +1359,21 @@ fn the_other_tools_do_what_they_say() {
         ),
     );
     assert!(state.contains("court xB."), "{state}");
+    // Shift with a named key keeps its name (Shift+Enter: a new line in many chat boxes).
+    call(
+        &server,
+        "browser_press_key",
+        h(json!({"key": "Shift+Enter"})),
+    );
+    let (keys, _) = call(
+        &server,
+        "browser_evaluate",
+        h(json!({"function": "() => keys.join(' ')"})),
+    );
+    assert!(
+        keys.contains("Shift+B") && keys.contains("Shift+Tab") && keys.contains("Shift+Enter"),
+        "{keys}"
+    );
     let (unknown, error) = call(&server, "browser_press_key", h(json!({"key": "Hyper+a"})));
     assert!(error && unknown.contains("Control+a"), "{unknown}");
     // Typing that makes the page ask its server: the type waits for the answer.

@@ -411,17 +411,22 @@ impl Tab {
             bits |= modifier.bit;
             events.push(json!({"type": "rawKeyDown", "key": modifier.key, "code": modifier.code, "windowsVirtualKeyCode": modifier.vk, "modifiers": bits}));
         }
-        let shifted = bits & SHIFT != 0;
-        let dom_key = match (&key.text, shifted) {
-            (Some(text), true) => text.to_uppercase(),
-            _ => key.key.clone(),
+        // Shift makes a letter a capital (a named key, like Enter, stays as it is).
+        let character = key.key.chars().count() == 1;
+        let dom_key = if character && bits & SHIFT != 0 {
+            key.key.to_uppercase()
+        } else {
+            key.key.clone()
         };
-        // A shortcut (Control, Alt or Meta held) types nothing.
-        let text = key
-            .text
-            .as_ref()
-            .filter(|_| bits & !SHIFT == 0)
-            .map(|t| if shifted { t.to_uppercase() } else { t.clone() });
+        // A character key types its key (Enter types "\r"); a shortcut (Control, Alt or Meta
+        // held) types nothing.
+        let text = key.text.as_ref().filter(|_| bits & !SHIFT == 0).map(|t| {
+            if character {
+                dom_key.clone()
+            } else {
+                t.clone()
+            }
+        });
         let mut down = json!({"type": if text.is_some() { "keyDown" } else { "rawKeyDown" }, "key": dom_key, "code": key.code, "windowsVirtualKeyCode": key.vk, "modifiers": bits});
         if let Some(text) = text {
             down["text"] = json!(text);
