@@ -156,7 +156,25 @@ impl UrlPolicy {
     }
 }
 
+/// A point in a session's logs of refused and failed requests: an action's report names what
+/// came after it.
+#[derive(Debug, Clone, Copy)]
+pub struct LogMark {
+    /// [`RefusalLog::count`] then.
+    pub refused: usize,
+    /// [`RefusalLog::failure_count`] then.
+    pub failed: usize,
+}
+
 impl RefusalLog {
+    /// The logs' point now.
+    pub fn mark(&self) -> LogMark {
+        LogMark {
+            refused: self.count(),
+            failed: self.failure_count(),
+        }
+    }
+
     pub(crate) fn record(&self, what: String) {
         let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         if refused.len() == REFUSED_KEPT {

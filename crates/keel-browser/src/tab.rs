@@ -41,6 +41,9 @@ const LOAD_AFTER_DOM_MAX: Duration = Duration::from_secs(5);
 const DOWNLOAD_START_WAIT: Duration = Duration::from_secs(2);
 /// How long a requested navigation may take to start loading before it counts as cancelled.
 const NAVIGATION_START_MAX: Duration = Duration::from_millis(500);
+/// How long a failed navigation waits for the browser's error page to commit (it does so after
+/// the navigation's answer; measured here: 10–30 ms).
+const ERROR_PAGE_WAIT: Duration = Duration::from_secs(1);
 /// How long a snapshot's tree is reused at most while the page reports no change: what changes
 /// without touching the DOM (a value a script sets, a transition that ends) shows within this.
 const TREE_CACHE_MAX: Duration = Duration::from_secs(1);
@@ -82,7 +85,7 @@ pub struct NetworkEntry {
     pub method: String,
     /// URL.
     pub url: String,
-    /// Status, once the response came (0: failed or pending).
+    /// Status, once the response came (0: none came, see `failure`).
     pub status: i64,
     /// Resource type (Document, XHR, Fetch, Script, …).
     pub kind: String,
@@ -96,6 +99,20 @@ pub struct NetworkEntry {
     pub response_headers: Value,
     /// The main-frame document the request was made in (see `TabState::documents`).
     pub document: u64,
+    /// Why it failed (the protocol's `errorText`, like `net::ERR_NAME_NOT_RESOLVED`), if it did.
+    pub failure: Option<String>,
+}
+
+impl NetworkEntry {
+    /// How it ended, as the network tools show it: the status, the failure, or `pending`.
+    pub fn outcome(&self) -> String {
+        match (&self.failure, self.status) {
+            (None, 0) => "pending".to_string(),
+            (None, status) => status.to_string(),
+            (Some(failure), 0) => format!("failed: {failure}"),
+            (Some(failure), status) => format!("{status}, then failed: {failure}"),
+        }
+    }
 }
 
 /// A console message (or an uncaught exception) of the page.
@@ -111,7 +128,10 @@ pub struct ConsoleEntry {
 
 #[derive(Default)]
 struct TabState {
+    /// The main frame's URL; on the browser's error page, the URL that could not be opened.
     url: String,
+    /// The main frame shows the browser's error page for `url` (it could not be opened).
+    error_page: bool,
     main_frame: Option<String>,
     loading: bool,
     /// Main-frame loads begun (grows with every one): a load that began after an action's mark
@@ -454,6 +474,25 @@ impl Tab {
         s.document_status(0, Some(&s.url))
     }
 
+    /// Why the main frame shows the browser's error page instead of its URL's page, if it does
+    /// (`navigation_error`'s words; the browser's own code when the request's failure is not
+    /// known).
+    pub fn load_error(&self) -> Option<String> {
+        let s = self.lock();
+        if !s.error_page {
+            return None;
+        }
+        let failure = s
+            .network
+            .iter()
+            .rfind(|e| e.kind == "Document" && e.url == s.url)
+            .and_then(|e| e.failure.clone());
+        Some(match failure {
+            Some(error) => navigation_error(&s.url, &error, s.document_status(0, Some(&s.url))),
+            None => format!("could not open {}: the browser shows its error page", s.url),
+        })
+    }
+
     /// True once the tab was closed or its browser went away.
     pub fn is_closed(&self) -> bool {
         self.lock().closed
@@ -490,13 +529,34 @@ impl Tab {
         if let Some(error) = result.get("errorText").and_then(Value::as_str)
             && !error.is_empty()
         {
-            // What the server answered, if it did (its event may come a moment after the call's).
-            let mut status = None;
-            self.wait_until(Duration::from_millis(300), |s| {
-                status = s.document_status(before.network, None);
-                status.is_some()
+            // What the server answered, if it did (its event may come a moment after the call's),
+            // and the browser's error page, which it commits after answering: a navigation begun
+            // meanwhile races it (measured: the error page then committed during the next
+            // navigation, and the pages after it were never announced, so the tab kept the error
+            // page's URL and the old page's refs). A cancelled navigation (a 204, a download)
+            // commits nothing.
+            let error_page = error != "net::ERR_ABORTED";
+            let wait = if error_page {
+                ERROR_PAGE_WAIT
+            } else {
+                Duration::from_millis(300)
+            };
+            self.wait_until(wait, |s| {
+                let answered = s
+                    .network
+                    .iter()
+                    .skip(before.network.saturating_sub(s.network_base))
+                    .rfind(|e| e.kind == "Document")
+                    .is_some_and(|e| e.status != 0 || e.failure.is_some());
+                s.closed
+                    || if error_page {
+                        s.documents > before.documents
+                    } else {
+                        answered
+                    }
             })
             .await;
+            let status = self.lock().document_status(before.network, None);
             return Err(BrowserError::Invalid(navigation_error(url, error, status)));
         }
         // The load began before the answer, but the tab may not have seen its events yet: a new
@@ -870,7 +930,7 @@ fn dialog_open(dialog: &Dialog) -> BrowserError {
 /// What a failed navigation says: a refusal by the URL policy, or the browser's own error.
 /// Why `url` could not be opened, from the browser's `error` and the HTTP status the server
 /// answered with, if it did.
-fn navigation_error(url: &str, error: &str, status: Option<i64>) -> String {
+pub(crate) fn navigation_error(url: &str, error: &str, status: Option<i64>) -> String {
     if error.contains("ERR_TUNNEL_CONNECTION_FAILED") || error.contains("ERR_BLOCKED") {
         return format!(
             "refused by the URL policy: {url} ({error}); add its host to browser.allow to permit it"

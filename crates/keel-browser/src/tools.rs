@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::downloads;
 use crate::error::BrowserError;
+use crate::policy::LogMark;
 use crate::pool::{BrowserPool, BrowsingContext, InUse, Note};
 use crate::reading;
 use crate::snapshot::SnapshotOptions;
@@ -293,7 +294,7 @@ impl BrowserPack {
             call.restored,
         );
         let tab = session.current_tab().await.map_err(err)?;
-        let refused_mark = session.refusals().count();
+        let logged = session.refusals().mark();
         let mut out = match name {
             "browser_navigate" => {
                 let url = string(args, "url").unwrap_or_default();
@@ -303,9 +304,7 @@ impl BrowserPack {
                     false => (session.replace_tab(&tab).await.map_err(err)?, true),
                 };
                 let outcome = open(session, &tab, url).await?;
-                let mut out = self
-                    .report(session, &tab, &outcome, true, refused_mark)
-                    .await?;
+                let mut out = self.report(session, &tab, &outcome, true, logged).await?;
                 if replaced {
                     out.insert_str(
                         0,
@@ -316,8 +315,7 @@ impl BrowserPack {
             }
             "browser_navigate_back" => {
                 let outcome = tab.back().await.map_err(err)?;
-                self.report(session, &tab, &outcome, true, refused_mark)
-                    .await?
+                self.report(session, &tab, &outcome, true, logged).await?
             }
             "browser_snapshot" => {
                 let mut options = self.snapshot_options(args);
@@ -346,13 +344,11 @@ impl BrowserPack {
                     )
                     .await
                     .map_err(err)?;
-                self.report(session, &tab, &outcome, true, refused_mark)
-                    .await?
+                self.report(session, &tab, &outcome, true, logged).await?
             }
             "browser_hover" => {
                 let outcome = tab.hover(target_of(args)?).await.map_err(err)?;
-                self.report(session, &tab, &outcome, false, refused_mark)
-                    .await?
+                self.report(session, &tab, &outcome, false, logged).await?
             }
             "browser_type" => {
                 let text = string(args, "text").unwrap_or_default();
@@ -365,7 +361,7 @@ impl BrowserPack {
                     )
                     .await
                     .map_err(err)?;
-                self.report(session, &tab, &outcome, outcome.navigated, refused_mark)
+                self.report(session, &tab, &outcome, outcome.navigated, logged)
                     .await?
             }
             "browser_fill_form" => {
@@ -425,7 +421,7 @@ impl BrowserPack {
                     .map_err(err)?;
                 format!(
                     "Selected {selected}\n{}",
-                    self.report(session, &tab, &outcome, outcome.navigated, refused_mark)
+                    self.report(session, &tab, &outcome, outcome.navigated, logged)
                         .await?
                 )
             }
@@ -488,7 +484,7 @@ impl BrowserPack {
                 format!(
                     "{noted}Uploaded {} file(s).\n{}",
                     paths.len(),
-                    self.report(session, &tab, &outcome, outcome.navigated, refused_mark)
+                    self.report(session, &tab, &outcome, outcome.navigated, logged)
                         .await?
                 )
             }
@@ -497,7 +493,7 @@ impl BrowserPack {
                     .press_key(string(args, "key").unwrap_or_default())
                     .await
                     .map_err(err)?;
-                self.report(session, &tab, &outcome, outcome.navigated, refused_mark)
+                self.report(session, &tab, &outcome, outcome.navigated, logged)
                     .await?
             }
             "browser_wait_for" => {
@@ -554,7 +550,7 @@ impl BrowserPack {
                     .handle_dialog(flag(args, "accept"), string(args, "promptText"))
                     .await
                     .map_err(err)?;
-                self.report(session, &tab, &outcome, outcome.navigated, refused_mark)
+                self.report(session, &tab, &outcome, outcome.navigated, logged)
                     .await?
             }
             "browser_evaluate" => {
@@ -618,11 +614,7 @@ impl BrowserPack {
                         entry.kind,
                         entry.method,
                         entry.url,
-                        if entry.status == 0 {
-                            "failed or pending".to_string()
-                        } else {
-                            entry.status.to_string()
-                        }
+                        entry.outcome()
                     ));
                 }
                 let refused = session.refusals().since(0);
@@ -692,7 +684,7 @@ impl BrowserPack {
             | "browser_mouse_down"
             | "browser_mouse_up"
             | "browser_mouse_drag_xy"
-            | "browser_mouse_wheel" => self.pointer(name, args, &call, &tab, refused_mark).await?,
+            | "browser_mouse_wheel" => self.pointer(name, args, &call, &tab, logged).await?,
             other => return Err(format!("unknown browser tool {other}")),
         };
         // `filename`, as Playwright MCP has it: the answer is kept in the session as a file
@@ -847,13 +839,25 @@ impl BrowserPack {
         tab: &Tab,
         outcome: &ActionOutcome,
         with_snapshot: bool,
-        refused_mark: usize,
+        logged: LogMark,
     ) -> Result<String, String> {
         let mut out = format!("### Page\n- URL: {}\n", outcome.url);
         if outcome.navigated {
             out.push_str("- The page navigated.\n");
-            // An error page is a page too, but the agent should know it is one.
-            if let Some(status) = tab.document_status().filter(|s| *s >= 400) {
+            // An error page is a page too, but the agent should know it is one, and why: keel's
+            // proxy knows what the browser shows as a failed tunnel or the proxy's own page.
+            let failed = session.refusals().failure_for(&outcome.url, logged.failed);
+            if let Some(reason) = failed {
+                // A refusal is listed below with the others.
+                if !reason.starts_with("refused by the URL policy") {
+                    out.push_str(&format!(
+                        "- {}.\n",
+                        sentence(&unreachable(&outcome.url, &reason))
+                    ));
+                }
+            } else if let Some(error) = tab.load_error() {
+                out.push_str(&format!("- {}.\n", sentence(&error)));
+            } else if let Some(status) = tab.document_status().filter(|s| *s >= 400) {
                 out.push_str(&format!("- The server answered HTTP {status}.\n"));
             }
         }
@@ -873,7 +877,7 @@ impl BrowserPack {
             // Reported below with what else happened since the last call, once it is kept.
             session.await_download_notes(outcome.downloads).await;
         }
-        for url in session.refusals().since(refused_mark) {
+        for url in session.refusals().since(logged.refused) {
             out.push_str(&format!("- Refused by the URL policy: {url}\n"));
         }
         if outcome.file_chooser {
@@ -966,6 +970,15 @@ fn handle_note(handle: &str) -> String {
 
 fn text(s: &str) -> CallToolResult {
     CallToolResult::success(vec![ContentBlock::text(s.to_string())])
+}
+
+/// `text` with a capital first letter.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// Why `url` could not be opened, from what keel's proxy said about it (a refusal says it all).

@@ -1167,6 +1167,45 @@ fn a_page_that_cannot_be_opened_gets_an_error_that_says_why() {
         json!({"handle": handle, "url": format!("{}/lab/file", demo.url)}),
     );
     assert!(error && text.contains("is a file to download"), "{text}");
+    // A click on a link that cannot be opened says why, with the URL it went for (not the
+    // browser's chrome-error:// page, nor the proxy's page as the server's HTTP 403).
+    for (url, why) in [
+        (format!("http://127.0.0.1:{closed}/a"), "cannot connect"),
+        (format!("https://127.0.0.1:{closed}/b"), "cannot connect"),
+        ("http://127.0.0.1:1/c".to_string(), "net::ERR_UNSAFE_PORT"),
+    ] {
+        let (page, error) = navigate(&server, &handle, &format!("{}/", demo.url));
+        assert!(!error, "{page}");
+        let (added, error) = call(
+            &server,
+            "browser_evaluate",
+            json!({"handle": handle, "function": format!("() => {{ document.body.insertAdjacentHTML('afterbegin', '<a href=\"{url}\">Elsewhere</a>'); }}")}),
+        );
+        assert!(!error, "{added}");
+        let (snapshot, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
+        let (clicked, error) = call(
+            &server,
+            "browser_click",
+            json!({"handle": handle, "target": ref_of(&snapshot, "link \"Elsewhere\""), "element": "Elsewhere"}),
+        );
+        assert!(
+            !error
+                && clicked.contains(&format!("- URL: {url}\n"))
+                && clicked.contains(&format!("- Could not open {url}: "))
+                && clicked.contains(why)
+                && !clicked.contains("HTTP 403"),
+            "{url}: {clicked}"
+        );
+    }
+    let (requests, _) = call(
+        &server,
+        "browser_network_requests",
+        json!({"handle": handle}),
+    );
+    assert!(
+        requests.contains("GET http://127.0.0.1:1/c => failed: net::ERR_UNSAFE_PORT"),
+        "{requests}"
+    );
     // The session carries on.
     let (page, error) = navigate(&server, &handle, &format!("{}/lab/widget", demo.url));
     assert!(!error && page.contains("Reserve court 6"), "{page}");

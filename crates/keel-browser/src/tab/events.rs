@@ -85,7 +85,14 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
             let frame = &params["frame"];
             if frame.get("parentId").is_none() {
                 s.main_frame = frame["id"].as_str().map(str::to_string);
-                s.url = frame["url"].as_str().unwrap_or_default().to_string();
+                // The browser's error page (chrome-error://…) stands for the URL it could not
+                // open: that URL is the one the agent knows and can retry.
+                let unreachable = frame["unreachableUrl"].as_str().filter(|u| !u.is_empty());
+                s.error_page = unreachable.is_some();
+                s.url = unreachable
+                    .or(frame["url"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
                 s.documents += 1;
                 s.committing = false;
                 s.dom_ready_at = None;
@@ -107,6 +114,7 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
         }
         "Page.navigatedWithinDocument" if is_main(&s, params["frameId"].as_str()) => {
             s.url = params["url"].as_str().unwrap_or_default().to_string();
+            s.error_page = false;
             s.committing = false;
         }
         "Page.javascriptDialogOpening" => {
@@ -167,6 +175,7 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
                 has_body: params["request"]["hasPostData"].as_bool().unwrap_or(false),
                 response_headers: Value::Null,
                 document,
+                failure: None,
             });
             s.network_index.insert(id, index);
         }
@@ -184,6 +193,18 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
         }
         "Network.loadingFinished" | "Network.loadingFailed" => {
             let id = params["requestId"].as_str().unwrap_or_default().to_string();
+            if let Some(error) = params["errorText"].as_str().filter(|e| !e.is_empty())
+                && let Some(&index) = s.network_index.get(&id)
+                && index >= s.network_base
+            {
+                let base = s.network_base;
+                if let Some(entry) = s.network.get_mut(index - base) {
+                    entry.failure = Some(match params["blockedReason"].as_str() {
+                        Some(blocked) => format!("{error} (blocked: {blocked})"),
+                        None => error.to_string(),
+                    });
+                }
+            }
             s.inflight.remove(&id);
             s.network_index.remove(&id);
             s.last_activity = Some(Instant::now());

@@ -49,11 +49,7 @@ pub(super) async fn request_details(
     let part = string(args, "part");
     let mut out = String::new();
     if part.is_none() {
-        let status = if entry.status == 0 {
-            "failed or pending".to_string()
-        } else {
-            entry.status.to_string()
-        };
+        let status = entry.outcome();
         out.push_str(&format!(
             "### Request {index}\n[{}] {} {} => {status}\n",
             entry.kind, entry.method, entry.url

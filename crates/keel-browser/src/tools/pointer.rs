@@ -12,7 +12,7 @@ impl BrowserPack {
         args: &Map<String, Value>,
         call: &CallSession,
         tab: &Arc<Tab>,
-        refused_mark: usize,
+        logged: LogMark,
     ) -> Result<String, String> {
         let session = &call.context;
         Ok(match name {
@@ -28,8 +28,7 @@ impl BrowserPack {
                         "name the element to drop on with `endTarget` (a ref or a CSS selector)",
                     )?;
                 let outcome = tab.drag(from, to).await.map_err(err)?;
-                self.report(session, tab, &outcome, true, refused_mark)
-                    .await?
+                self.report(session, tab, &outcome, true, logged).await?
             }
             "browser_resize" => {
                 let size = |name: &str| -> Result<u32, String> {
@@ -93,7 +92,7 @@ impl BrowserPack {
                 }
                 .map_err(err)?;
                 let with_snapshot = outcome.navigated || name == "browser_mouse_click_xy";
-                self.report(session, tab, &outcome, with_snapshot, refused_mark)
+                self.report(session, tab, &outcome, with_snapshot, logged)
                     .await?
             }
             "browser_drop" => {
@@ -123,8 +122,7 @@ impl BrowserPack {
                     .map_err(err)?;
                 format!(
                     "{noted}{}",
-                    self.report(session, tab, &outcome, true, refused_mark)
-                        .await?
+                    self.report(session, tab, &outcome, true, logged).await?
                 )
             }
             "browser_emulate_media" => {
