@@ -692,16 +692,22 @@ impl BrowserPack {
         if let Some(file_name) = string(args, "filename") {
             out = save_output(&call.found.object, file_name, name, out.into_bytes()).await?;
         }
-        // What pages did on their own (downloads, new tabs) since the last call.
-        for line in keep_downloads(session, &call.found.object).await {
-            out.push_str(&line);
-        }
+        // What pages did on their own (downloads, new tabs) since the last call: a section of
+        // its own, so it is not read as part of the snapshot above it.
+        let mut events = keep_downloads(session, &call.found.object).await;
         for note in session.take_notes() {
             if let Note::TabOpened { index, url } = note {
-                out.push_str(&format!(
+                events.push(format!(
                     "- The page opened a new tab ({index}): {url}. Switch to it with browser_tabs (action select, index {index}).\n"
                 ));
             }
+        }
+        if !events.is_empty() {
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str("### Events\n");
+            out.extend(events);
         }
         if restored {
             out.insert_str(

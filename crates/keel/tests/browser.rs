@@ -900,8 +900,9 @@ fn uploads_popups_and_downloads_are_handled_and_reported() {
         "browser_click",
         json!({"handle": handle, "target": ref_of(&page, "Download the rules")}),
     );
+    // In a section of its own, not read as part of the snapshot.
     assert!(
-        clicked.contains("Downloaded rules.txt (41 bytes)")
+        clicked.contains("\n### Events\n- Downloaded rules.txt (41 bytes)")
             && clicked.contains("browser_downloads"),
         "{clicked}"
     );
