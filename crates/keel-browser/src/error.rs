@@ -32,4 +32,15 @@ pub enum BrowserError {
     /// What the caller asked for cannot be done as asked (a stale ref, a missing element, …).
     #[error("{0}")]
     Invalid(String),
+    /// The page opened a dialog while a call to it ran, and waits in it: the call's answer comes
+    /// only after the dialog is answered. Actions report it as their result.
+    #[error("{0}")]
+    DialogOpened(String),
+}
+
+impl BrowserError {
+    /// True when a dialog the page opened interrupted the call (see [`BrowserError::DialogOpened`]).
+    pub fn is_dialog(&self) -> bool {
+        matches!(self, Self::DialogOpened(_))
+    }
 }

@@ -419,8 +419,14 @@ impl BrowserPack {
                     .select_option(target_of(args)?, &values)
                     .await
                     .map_err(err)?;
+                // Null when the change handler opened a dialog before the values could be read.
+                let selected = if selected.is_null() {
+                    format!("Selected {values:?} (the page's change handler opened a dialog)")
+                } else {
+                    format!("Selected {selected}")
+                };
                 format!(
-                    "Selected {selected}\n{}",
+                    "{selected}\n{}",
                     self.report(session, &tab, &outcome, outcome.navigated, logged)
                         .await?
                 )
@@ -556,11 +562,19 @@ impl BrowserPack {
             "browser_evaluate" => {
                 let function = string(args, "function").unwrap_or_default();
                 let target = string(args, "target").or_else(|| string(args, "ref"));
-                let value = tab.evaluate(function, target).await.map_err(err)?;
-                format!(
-                    "### Result\n{}\n",
-                    serde_json::to_string_pretty(&value).unwrap_or_default()
-                )
+                match tab.evaluate(function, target).await {
+                    Ok(value) => format!(
+                        "### Result\n{}\n",
+                        serde_json::to_string_pretty(&value).unwrap_or_default()
+                    ),
+                    // The function waits in the dialog it opened; its value is not known yet.
+                    Err(e) if e.is_dialog() => format!(
+                        "### Result\nNone yet: the function is waiting for the dialog it opened.\n### Page\n- URL: {}\n- {}.\n",
+                        tab.url(),
+                        sentence(&e.to_string())
+                    ),
+                    Err(e) => return Err(err(e)),
+                }
             }
             "browser_console_messages" => {
                 // Each level includes the more severe ones, as in Playwright MCP.

@@ -317,6 +317,73 @@ fn dialogs_overlays_iframes_and_shadow_dom() {
     let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
     assert!(page.contains("kept"), "{page}");
 
+    // A dialog opened by a function browser_evaluate runs, or by a handler that typing, picking
+    // or hovering sets off, is the call's result at once (they waited out the action limit and
+    // left the page marked stuck, so the dialog could not be answered).
+    let (opened, error) = call(
+        &server,
+        "browser_evaluate",
+        json!({"handle": handle, "function": "() => { alert('from the function'); return 2; }"}),
+    );
+    assert!(
+        !error
+            && opened.contains("None yet: the function is waiting for the dialog it opened")
+            && opened.contains("An alert dialog opened (\"from the function\")"),
+        "{opened}"
+    );
+    let answer = |accept: bool| {
+        let (answered, error) = call(
+            &server,
+            "browser_handle_dialog",
+            json!({"handle": handle, "accept": accept}),
+        );
+        assert!(!error, "{answered}");
+    };
+    answer(true);
+    let (added, error) = call(
+        &server,
+        "browser_evaluate",
+        json!({"handle": handle, "function": "() => { document.body.insertAdjacentHTML('afterbegin', '<input aria-label=Nag oninput=\"alert(`typed ` + this.value)\"><select aria-label=Pick onchange=\"confirm(`sure?`)\"><option>a</option><option>b</option></select><span id=over onmouseover=\"alert(`over`)\">Hover me</span>'); }"}),
+    );
+    assert!(!error, "{added}");
+    let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    let (typed, error) = call(
+        &server,
+        "browser_type",
+        json!({"handle": handle, "target": ref_of(&page, "textbox \"Nag\""), "text": "xy"}),
+    );
+    assert!(
+        !error && typed.contains("There is an alert dialog open: \"typed xy\""),
+        "{typed}"
+    );
+    answer(true);
+    let (picked, error) = call(
+        &server,
+        "browser_select_option",
+        json!({"handle": handle, "target": ref_of(&page, "combobox \"Pick\""), "values": ["b"]}),
+    );
+    assert!(
+        !error && picked.contains("There is a confirm dialog open: \"sure?\""),
+        "{picked}"
+    );
+    answer(false);
+    let (hovered, error) = call(
+        &server,
+        "browser_hover",
+        json!({"handle": handle, "target": "#over"}),
+    );
+    assert!(
+        !error && hovered.contains("There is an alert dialog open: \"over\""),
+        "{hovered}"
+    );
+    answer(true);
+    let (values, _) = call(
+        &server,
+        "browser_evaluate",
+        json!({"handle": handle, "function": "() => document.querySelector('input').value + '/' + document.querySelector('select').value"}),
+    );
+    assert!(values.contains("\"xy/b\""), "{values}");
+
     // "Leave this page?": reported when a click asks it; a navigation elsewhere answers it yes.
     let (page, _) = navigate(&server, &handle, &format!("{}/lab/draft", demo.url));
     let note = ref_of(&page, "textbox \"Note\"");

@@ -235,7 +235,10 @@ impl Tab {
             let all = async { tokio::try_join!(moved, pressed, released) };
             // A dialog opened by the click holds the input events until it is answered: return then.
             tokio::select! {
-                result = all => { result?; }
+                result = all => match result {
+                    Err(e) if e.is_dialog() => return Ok(true),
+                    other => { other?; }
+                },
                 () = self.dialog_opened() => return Ok(true),
             }
         }
@@ -247,6 +250,23 @@ impl Tab {
             let notified = self.changed.notified();
             if self.lock().dialog.is_some() {
                 return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Resolves with the dialog open once one opened after `opened` (`TabState::dialogs_opened`
+    /// then).
+    pub(super) async fn dialog_opened_after(&self, opened: u64) -> Dialog {
+        loop {
+            let notified = self.changed.notified();
+            {
+                let s = self.lock();
+                if s.dialogs_opened > opened
+                    && let Some(dialog) = &s.dialog
+                {
+                    return dialog.clone();
+                }
             }
             notified.await;
         }
@@ -268,7 +288,10 @@ impl Tab {
         let backend = self.resolve_target(target).await?;
         let ClickPoint { x, y, .. } = self.click_point(backend, target).await?;
         let before = self.lock().mark();
-        self.mouse_event("mouseMoved", x, y, "none", 0).await?;
+        match self.mouse_event("mouseMoved", x, y, "none", 0).await {
+            Err(e) if e.is_dialog() => return Ok(self.settle_if_started(before).await),
+            other => other?,
+        }
         Ok(self.settle(before, self.timeouts.action, true).await)
     }
 
@@ -287,30 +310,42 @@ impl Tab {
         // Focus, select and insert in one call (execCommand goes through the browser's editing
         // pipeline: the page sees the same input events as from a keyboard).
         let typed_now = if slowly { Value::Null } else { json!(text) };
-        let editable = self
+        // A dialog a handler opens (on focus, on input) is the typing's result.
+        let editable = match self
             .call_on(backend, target, FOCUS_AND_SELECT_JS, vec![typed_now])
-            .await?;
+            .await
+        {
+            Err(e) if e.is_dialog() => return Ok(self.settle_if_started(before).await),
+            other => other?,
+        };
         if let Some(problem) = editable.get("problem").and_then(Value::as_str) {
             return Err(BrowserError::Invalid(format!(
                 "cannot type into {target}: {problem}"
             )));
         }
-        if slowly {
-            for ch in text.chars() {
-                self.call(
-                    "Input.dispatchKeyEvent",
-                    json!({"type": "keyDown", "text": ch.to_string(), "key": ch.to_string()}),
-                )
-                .await?;
-                self.call(
-                    "Input.dispatchKeyEvent",
-                    json!({"type": "keyUp", "key": ch.to_string()}),
-                )
-                .await?;
+        let typed = async {
+            if slowly {
+                for ch in text.chars() {
+                    self.call(
+                        "Input.dispatchKeyEvent",
+                        json!({"type": "keyDown", "text": ch.to_string(), "key": ch.to_string()}),
+                    )
+                    .await?;
+                    self.call(
+                        "Input.dispatchKeyEvent",
+                        json!({"type": "keyUp", "key": ch.to_string()}),
+                    )
+                    .await?;
+                }
+            } else if editable.get("typed") != Some(&json!(true)) {
+                // The page's editor refused execCommand: type through the input pipeline instead.
+                self.call("Input.insertText", json!({"text": text})).await?;
             }
-        } else if editable.get("typed") != Some(&json!(true)) {
-            // The page's editor refused execCommand: type through the input pipeline instead.
-            self.call("Input.insertText", json!({"text": text})).await?;
+            Ok::<_, BrowserError>(())
+        };
+        match typed.await {
+            Err(e) if e.is_dialog() => return Ok(self.settle_if_started(before).await),
+            other => other?,
         }
         if submit {
             self.key("Enter").await?;
@@ -373,13 +408,21 @@ impl Tab {
             }
         };
         let before = self.lock().mark();
-        self.call_in(&session, "DOM.setFileInputFiles", params)
+        match self
+            .call_in(&session, "DOM.setFileInputFiles", params)
             .await
-            .map_err(|e| {
-                BrowserError::Invalid(format!(
+        {
+            Err(e) if e.is_dialog() => {
+                self.lock().file_chooser = None;
+                return Ok(self.settle_if_started(before).await);
+            }
+            Err(e) => {
+                return Err(BrowserError::Invalid(format!(
                     "cannot put files into that element (is it an <input type=file>?): {e}"
-                ))
-            })?;
+                )));
+            }
+            Ok(_) => {}
+        }
         self.lock().file_chooser = None;
         Ok(self.settle(before, self.timeouts.action, true).await)
     }
@@ -445,7 +488,10 @@ impl Tab {
                 .map(|event| self.call("Input.dispatchKeyEvent", event)),
         );
         tokio::select! {
-            result = all => { result?; }
+            result = all => match result {
+                Err(e) if e.is_dialog() => {}
+                other => { other?; }
+            },
             () = self.dialog_opened() => {}
         }
         Ok(())
@@ -460,9 +506,16 @@ impl Tab {
         self.no_dialog()?;
         let backend = self.resolve_target(target).await?;
         let before = self.lock().mark();
-        let picked = self
+        let picked = match self
             .call_on(backend, target, SELECT_JS, vec![json!(values)])
-            .await?;
+            .await
+        {
+            // A change handler's dialog: the options are picked, the page waits in it.
+            Err(e) if e.is_dialog() => {
+                return Ok((self.settle_if_started(before).await, Value::Null));
+            }
+            other => other?,
+        };
         if let Some(problem) = picked.get("problem").and_then(Value::as_str) {
             return Err(BrowserError::Invalid(format!(
                 "cannot select in {target}: {problem}"
@@ -491,7 +544,16 @@ impl Tab {
         if let Some(text) = prompt_text {
             params["promptText"] = json!(text);
         }
-        self.call("Page.handleJavaScriptDialog", params).await?;
+        // Straight to the browser, which answers it while the page is blocked (a page call
+        // would first ask the blocked page whether it answers).
+        self.conn
+            .call(
+                "Page.handleJavaScriptDialog",
+                params,
+                Some(&self.session_id),
+                self.timeouts.action,
+            )
+            .await?;
         {
             let mut s = self.lock();
             // Closed now, unless the page opened its next dialog already: that one's event can

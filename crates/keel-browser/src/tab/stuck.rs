@@ -61,7 +61,26 @@ impl Tab {
             }
             self.lock().stuck_since = None;
         }
-        match self.conn.call(method, params, Some(session), timeout).await {
+        // A dialog the call makes the page open (an alert in a focus handler, in the function
+        // browser_evaluate runs) holds the call's answer until the dialog is answered: the call
+        // ends when it opens, so the dialog can be answered.
+        let opened = self.lock().dialogs_opened;
+        let call = self.conn.call(method, params, Some(session), timeout);
+        let result = tokio::select! {
+            result = call => result,
+            dialog = self.dialog_opened_after(opened) => {
+                return Err(BrowserError::DialogOpened(format!(
+                    "{} opened ({:?}): answer it with browser_handle_dialog",
+                    dialog.described(),
+                    dialog.message
+                )));
+            }
+        };
+        match result {
+            Err(BrowserError::Timeout(what)) if self.dialog().is_some() => {
+                // Not stuck: waiting for the dialog's answer.
+                Err(BrowserError::Timeout(what))
+            }
             Err(BrowserError::Timeout(what)) => {
                 self.mark_stuck();
                 Err(BrowserError::Timeout(format!(
