@@ -171,6 +171,9 @@ struct TabState {
     file_chooser: Option<i64>,
     /// When a main-frame navigation was requested and has not started loading yet.
     navigation_requested: Option<Instant>,
+    /// Main-frame navigations the page asked for (a script, a form): announced before the
+    /// answer to the call that asked, while the load starts in a task of its own.
+    navigations_requested: u64,
     /// The tree of the last snapshot and when it was walked, while the page reports no change
     /// to it (and for `TREE_CACHE_MAX` at most).
     tree_cache: Option<(Instant, Arc<Vec<PageNode>>)>,
@@ -255,6 +258,7 @@ pub(crate) struct Mark {
     downloads: u64,
     downloads_done: u64,
     loads_gone_nowhere: u64,
+    navigations_requested: u64,
     /// Requests logged so far (the next one's index in the network log).
     network: usize,
 }
@@ -288,6 +292,7 @@ impl TabState {
             downloads: self.downloads,
             downloads_done: self.downloads_done,
             loads_gone_nowhere: self.loads_gone_nowhere,
+            navigations_requested: self.navigations_requested,
             network: self.network_base + self.network.len(),
         }
     }

@@ -562,11 +562,26 @@ impl BrowserPack {
             "browser_evaluate" => {
                 let function = string(args, "function").unwrap_or_default();
                 let target = string(args, "target").or_else(|| string(args, "ref"));
-                match tab.evaluate(function, target).await {
-                    Ok(value) => format!(
-                        "### Result\n{}\n",
-                        serde_json::to_string_pretty(&value).unwrap_or_default()
-                    ),
+                match tab.evaluate_action(function, target).await {
+                    Ok((value, outcome)) => {
+                        let mut out = format!(
+                            "### Result\n{}\n",
+                            serde_json::to_string_pretty(&value).unwrap_or_default()
+                        );
+                        // What the function set off (a navigation, a dialog, a download).
+                        if outcome.navigated
+                            || outcome.dialog.is_some()
+                            || outcome.downloads > 0
+                            || outcome.still_busy
+                        {
+                            out.push_str(
+                                &self
+                                    .report(session, &tab, &outcome, outcome.navigated, logged)
+                                    .await?,
+                            );
+                        }
+                        out
+                    }
                     // The function waits in the dialog it opened; its value is not known yet.
                     Err(e) if e.is_dialog() => format!(
                         "### Result\nNone yet: the function is waiting for the dialog it opened.\n### Page\n- URL: {}\n- {}.\n",

@@ -1502,6 +1502,20 @@ fn the_other_tools_do_what_they_say() {
     assert!(error && nothing.contains("textGone"), "{nothing}");
     let (never, error) = call(&server, "browser_click", h(json!({"target": "e99999"})));
     assert!(error && never.contains("never given out"), "{never}");
+    // A function that sends the page elsewhere: the result waits for the page it leads to (the
+    // browser starts the navigation after answering) and shows it.
+    let (sent, error) = call(
+        &server,
+        "browser_evaluate",
+        h(json!({"function": "() => { location.href = '/lab/widget'; return 'going'; }"})),
+    );
+    assert!(
+        !error
+            && sent.contains("\"going\"")
+            && sent.contains("- The page navigated.")
+            && sent.contains("Reserve court 6"),
+        "{sent}"
+    );
 }
 
 /// What agents that know Playwright MCP also reach for: drags, the mouse by coordinates, the

@@ -68,6 +68,7 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
         // it keeps the page busy only briefly unless loading really starts.
         "Page.frameRequestedNavigation" if is_main(&s, params["frameId"].as_str()) => {
             s.navigation_requested = Some(Instant::now());
+            s.navigations_requested += 1;
             s.last_activity = Some(Instant::now());
         }
         "Page.domContentEventFired" => s.dom_ready_at = Some(Instant::now()),

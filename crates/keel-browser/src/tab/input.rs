@@ -356,13 +356,17 @@ impl Tab {
 
     /// After an action whose own effects are done when its call returns (typing, picking an
     /// option: the page's handlers ran inside it): waits for what it started (a search-as-you-type
-    /// request, a load, a download), which the events that came before the call's answer tell;
+    /// request, a load, a download, a navigation a script asked for), which the events that came
+    /// before the call's answer tell;
     /// most such actions start nothing, and then there is no wait at all.
-    async fn settle_if_started(&self, before: Mark) -> ActionOutcome {
+    pub(super) async fn settle_if_started(&self, before: Mark) -> ActionOutcome {
         self.caught_up().await;
         let started = {
             let s = self.lock();
-            s.requests > before.requests || s.loads > before.loads || s.downloads > before.downloads
+            s.requests > before.requests
+                || s.loads > before.loads
+                || s.downloads > before.downloads
+                || s.navigations_requested > before.navigations_requested
         };
         if started {
             return self.settle(before, self.timeouts.action, true).await;

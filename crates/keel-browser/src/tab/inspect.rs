@@ -57,6 +57,18 @@ impl Tab {
         Ok(result["result"]["value"].clone())
     }
 
+    /// [`Tab::evaluate`] as an action (`browser_evaluate`): also waits for what the function
+    /// started (a navigation, a request), as typing does.
+    pub async fn evaluate_action(
+        &self,
+        function: &str,
+        target: Option<&str>,
+    ) -> Result<(Value, ActionOutcome), BrowserError> {
+        let before = self.lock().mark();
+        let value = self.evaluate(function, target).await?;
+        Ok((value, self.settle_if_started(before).await))
+    }
+
     /// A screenshot (PNG or JPEG, base64) of the viewport, the whole page, or one element.
     pub async fn screenshot(
         &self,
