@@ -1359,6 +1359,25 @@ fn the_other_tools_do_what_they_say() {
         h(json!({"function": "() => { throw new Error('nope') }"})),
     );
     assert!(error && thrown.contains("nope"), "{thrown}");
+    // Values JSON has no word for, and values that cannot be sent back at all.
+    let (big, error) = call(
+        &server,
+        "browser_evaluate",
+        h(json!({"function": "() => 2n ** 70n"})),
+    );
+    assert!(
+        !error && big.contains("\"1180591620717411303424n\""),
+        "{big}"
+    );
+    let (window, error) = call(
+        &server,
+        "browser_evaluate",
+        h(json!({"function": "() => window"})),
+    );
+    assert!(
+        error && window.contains("cannot be sent back as JSON"),
+        "{window}"
+    );
     let (console, _) = call(&server, "browser_console_messages", h(json!({})));
     assert!(console.contains("[log] form ready"), "{console}");
     let (html, _) = call(&server, "page_content", h(json!({})));

@@ -13,7 +13,38 @@ impl Tab {
         target: Option<&str>,
     ) -> Result<Value, BrowserError> {
         self.no_dialog()?;
-        let result = match target {
+        let result = self.run_function(function, target).await.map_err(|e| match e {
+            BrowserError::Cdp(message)
+                if message.contains("Object reference chain is too long")
+                    || message.contains("could not be cloned")
+                    || message.contains("couldn't be returned by value") =>
+            {
+                BrowserError::Invalid(format!(
+                    "the function's value cannot be sent back as JSON (it refers to itself, or is something like a DOM node or window): return plain data, like el.textContent or {{ title: document.title }} ({message})"
+                ))
+            }
+            other => other,
+        })?;
+        if let Some(details) = result.get("exceptionDetails") {
+            return Err(BrowserError::Invalid(format!(
+                "the function threw: {}",
+                exception_text(details, "unknown")
+            )));
+        }
+        // NaN, Infinity, -0 and BigInts (1n) have no JSON: given as the text JavaScript shows.
+        if let Some(text) = result["result"]["unserializableValue"].as_str() {
+            return Ok(Value::String(text.to_string()));
+        }
+        Ok(result["result"]["value"].clone())
+    }
+
+    /// Runs `function` (on the element `target` names, if any) and returns the protocol's answer.
+    async fn run_function(
+        &self,
+        function: &str,
+        target: Option<&str>,
+    ) -> Result<Value, BrowserError> {
+        Ok(match target {
             Some(target) => {
                 // In the page's own world (its globals in reach), on the element keel's world names.
                 let node = self.resolve_target(target).await?;
@@ -47,14 +78,7 @@ impl Tab {
                 )
                 .await?
             }
-        };
-        if let Some(details) = result.get("exceptionDetails") {
-            return Err(BrowserError::Invalid(format!(
-                "the function threw: {}",
-                exception_text(details, "unknown")
-            )));
-        }
-        Ok(result["result"]["value"].clone())
+        })
     }
 
     /// [`Tab::evaluate`] as an action (`browser_evaluate`): also waits for what the function
