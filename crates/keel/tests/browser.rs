@@ -1535,6 +1535,44 @@ fn the_other_tools_do_what_they_say() {
             && sent.contains("Reserve court 6"),
         "{sent}"
     );
+    // Fields with a picker take their value whole (typing into them did nothing, and said so
+    // nowhere); a value in the wrong format is an error that shows the right one.
+    call(
+        &server,
+        "browser_evaluate",
+        h(
+            json!({"function": "() => { document.body.insertAdjacentHTML('afterbegin', '<input type=date aria-label=Day><input type=time aria-label=Hour><input type=range aria-label=Volume>'); window.changes = []; addEventListener('change', (e) => changes.push(e.target.value)); }"}),
+        ),
+    );
+    let (page, _) = call(&server, "browser_snapshot", h(json!({})));
+    for (name, value) in [("Day", "2026-12-24"), ("Hour", "17:30"), ("Volume", "70")] {
+        let (typed, error) = call(
+            &server,
+            "browser_type",
+            h(json!({"target": ref_of(&page, &format!("\"{name}\"")), "text": value})),
+        );
+        assert!(!error, "{name}: {typed}");
+    }
+    let (wrong, error) = call(
+        &server,
+        "browser_type",
+        h(json!({"target": ref_of(&page, "\"Day\""), "text": "24/12/2026"})),
+    );
+    assert!(
+        error && wrong.contains("takes a date like 2026-12-24"),
+        "{wrong}"
+    );
+    let (values, _) = call(
+        &server,
+        "browser_evaluate",
+        h(
+            json!({"function": "() => [...document.querySelectorAll('input')].slice(0, 3).map((e) => e.value).join(' ') + ' / ' + changes.join(' ')"}),
+        ),
+    );
+    assert!(
+        values.contains("2026-12-24 17:30 70 / 2026-12-24 17:30 70"),
+        "{values}"
+    );
 }
 
 /// What agents that know Playwright MCP also reach for: drags, the mouse by coordinates, the

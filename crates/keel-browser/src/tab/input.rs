@@ -309,10 +309,14 @@ impl Tab {
         let before = self.lock().mark();
         // Focus, select and insert in one call (execCommand goes through the browser's editing
         // pipeline: the page sees the same input events as from a keyboard).
-        let typed_now = if slowly { Value::Null } else { json!(text) };
         // A dialog a handler opens (on focus, on input) is the typing's result.
         let editable = match self
-            .call_on(backend, target, FOCUS_AND_SELECT_JS, vec![typed_now])
+            .call_on(
+                backend,
+                target,
+                FOCUS_AND_SELECT_JS,
+                vec![json!(text), json!(slowly)],
+            )
             .await
         {
             Err(e) if e.is_dialog() => return Ok(self.settle_if_started(before).await),
@@ -324,7 +328,9 @@ impl Tab {
             )));
         }
         let typed = async {
-            if slowly {
+            if editable.get("typed") == Some(&json!(true)) {
+                // Typed already (a field with a picker takes its value whole).
+            } else if slowly {
                 for ch in text.chars() {
                     self.call(
                         "Input.dispatchKeyEvent",
@@ -337,7 +343,7 @@ impl Tab {
                     )
                     .await?;
                 }
-            } else if editable.get("typed") != Some(&json!(true)) {
+            } else {
                 // The page's editor refused execCommand: type through the input pipeline instead.
                 self.call("Input.insertText", json!({"text": text})).await?;
             }
@@ -725,18 +731,33 @@ pub(super) const POINT_JS: &str = r##"function() {
 }"##;
 
 /// Focuses a text field, selects its text and types `text` over it (`null`: focus only).
-pub(super) const FOCUS_AND_SELECT_JS: &str = r#"function(text) {
+pub(super) const FOCUS_AND_SELECT_JS: &str = r#"function(text, slowly) {
   if (!this.isConnected) return {problem: "it is no longer on the page; take a new snapshot"};
-  const editable = this.isContentEditable || (this.tagName === "TEXTAREA") ||
-    (this.tagName === "INPUT" && !["button","submit","reset","checkbox","radio","file","image","range","color"].includes(this.type));
+  // Fields with a picker take their value whole, in a set format (typing into them does nothing).
+  const formats = {date: "a date like 2026-12-24", time: "a time like 17:30 or 17:30:15", "datetime-local": "a date and time like 2026-12-24T17:30", month: "a month like 2026-12", week: "a week like 2026-W52", color: "a colour like #1a2b3c", range: "a number within the slider's min and max, on its step"};
+  const picker = this.tagName === "INPUT" && Object.hasOwn(formats, this.type);
+  const editable = picker || this.isContentEditable || (this.tagName === "TEXTAREA") ||
+    (this.tagName === "INPUT" && !["button","submit","reset","checkbox","radio","file","image"].includes(this.type));
   if (!editable) return {problem: "it is not a text field (it is <" + this.tagName.toLowerCase() + (this.type ? " type=" + this.type : "") + ">)"};
   if (this.disabled || this.readOnly) return {problem: "it is disabled or read-only"};
   // Scrolled only when out of view: a scroll costs a layout and a frame.
   const r = this.getBoundingClientRect();
   if (r.bottom <= 0 || r.right <= 0 || r.top >= innerHeight || r.left >= innerWidth) this.scrollIntoView({block: "center", behavior: "instant"});
   this.focus({preventScroll: true});
+  if (picker) {
+    const value = this.type === "color" ? text.trim().toLowerCase() : text.trim();
+    const old = this.value;
+    this.value = value;
+    if (this.value !== value) {
+      this.value = old;
+      return {problem: "<input type=" + this.type + "> takes " + formats[this.type] + ", not " + JSON.stringify(text)};
+    }
+    this.dispatchEvent(new Event("input", {bubbles: true, composed: true}));
+    this.dispatchEvent(new Event("change", {bubbles: true}));
+    return {typed: true};
+  }
   if (this.select) this.select(); else document.execCommand("selectAll");
-  if (text === null) return {};
+  if (slowly) return {};
   const typed = text === "" ? document.execCommand("delete") : document.execCommand("insertText", false, text);
   return {typed};
 }"#;
