@@ -89,6 +89,9 @@ impl ChromeProcess {
                 "--disable-default-apps",
                 "--disable-extensions",
                 "--disable-sync",
+                // A page's window.open outside a click (a script, browser_evaluate) is a tab the
+                // agent should see, as in Playwright, not a popup silently blocked.
+                "--disable-popup-blocking",
                 // BackForwardCache, ProactivelySwapBrowsingInstance and RenderDocument each make a
                 // same-site navigation build a new document host (often a new renderer process):
                 // measured here, ~30 ms of every navigation. The WebUI omnibox popups are renderers

@@ -72,6 +72,8 @@ pub struct BrowsingContext {
     downloads: tempfile::TempDir,
     /// What happened on its own since the last tool result (tabs a page opened, downloads).
     notes: Arc<std::sync::Mutex<Vec<Note>>>,
+    /// Tabs its pages opened that are attached (or failed to be): see [`Self::await_popups`].
+    popups_attached: std::sync::atomic::AtomicU64,
     watcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     conn: Connection,
     timeouts: Timeouts,
@@ -136,9 +138,9 @@ async fn watch_context(
                     };
                     let context = Arc::clone(&context);
                     tokio::spawn(async move {
-                        if let Ok(tab) =
-                            Tab::attach(context.conn.clone(), target, context.timeouts).await
-                        {
+                        let attached =
+                            Tab::attach(context.conn.clone(), target, context.timeouts).await;
+                        if let Ok(tab) = attached {
                             let mut tabs = context.tabs.lock().await;
                             tabs.0.push(Arc::clone(&tab));
                             let note = Note::TabOpened {
@@ -156,6 +158,9 @@ async fn watch_context(
                                 let _ = current.call("Page.bringToFront", json!({})).await;
                             }
                         }
+                        context
+                            .popups_attached
+                            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     });
                 }
             }
@@ -280,6 +285,23 @@ impl BrowsingContext {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Tabs its pages opened so far that are attached (a mark for [`Self::await_popups`]).
+    pub fn popups_attached(&self) -> u64 {
+        self.popups_attached
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits (a second at most) until `count` tabs pages opened are attached: a page announces
+    /// `window.open` before the call that made it answers, but the new tab is attached a moment
+    /// later, so a call returning at once would not list it (and a tab call made next would see
+    /// the list change under it).
+    pub async fn await_popups(&self, count: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while self.popups_attached() < count && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 
@@ -740,6 +762,7 @@ impl BrowserPool {
             remote,
             downloads,
             notes: Arc::default(),
+            popups_attached: std::sync::atomic::AtomicU64::new(0),
             watcher: std::sync::Mutex::new(None),
             conn,
             timeouts: self.timeouts(),

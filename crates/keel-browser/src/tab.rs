@@ -174,6 +174,9 @@ struct TabState {
     /// Main-frame navigations the page asked for (a script, a form): announced before the
     /// answer to the call that asked, while the load starts in a task of its own.
     navigations_requested: u64,
+    /// Windows (tabs) the page opened (`Page.windowOpen`, announced before the answer to the
+    /// call that opened them).
+    windows_opened: u64,
     /// The tree of the last snapshot and when it was walked, while the page reports no change
     /// to it (and for `TREE_CACHE_MAX` at most).
     tree_cache: Option<(Instant, Arc<Vec<PageNode>>)>,
@@ -466,6 +469,11 @@ impl Tab {
     /// A protocol call on this tab with the action timeout.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, BrowserError> {
         self.call_in(&self.session_id, method, params).await
+    }
+
+    /// How many windows (tabs) the page has opened so far.
+    pub fn windows_opened(&self) -> u64 {
+        self.lock().windows_opened
     }
 
     /// The current URL.

@@ -295,6 +295,11 @@ impl BrowserPack {
         );
         let tab = session.current_tab().await.map_err(err)?;
         let logged = session.refusals().mark();
+        let popups = (
+            session.popups_attached(),
+            tab.windows_opened(),
+            Arc::clone(&tab),
+        );
         let mut out = match name {
             "browser_navigate" => {
                 let url = string(args, "url").unwrap_or_default();
@@ -721,6 +726,11 @@ impl BrowserPack {
         if let Some(file_name) = string(args, "filename") {
             out = save_output(&call.found.object, file_name, name, out.into_bytes()).await?;
         }
+        // Tabs the call's page opened are attached before the answer, so it reports them.
+        let opened = popups.2.windows_opened().saturating_sub(popups.1);
+        if opened > 0 {
+            session.await_popups(popups.0 + opened).await;
+        }
         // What pages did on their own (downloads, new tabs) since the last call: a section of
         // its own, so it is not read as part of the snapshot above it.
         let mut events = keep_downloads(session, &call.found.object).await;
@@ -971,6 +981,9 @@ impl BrowserPack {
         }
         let (urls, current) = session.list_tabs().await;
         let mut out = String::from("### Tabs\n");
+        if urls.is_empty() {
+            out.push_str("No tab is open: the next browser call opens a blank one (browser_navigate opens a page).\n");
+        }
         for (i, url) in urls.iter().enumerate() {
             out.push_str(&format!(
                 "- {i}:{} {url}\n",

@@ -928,22 +928,28 @@ fn uploads_popups_and_downloads_are_handled_and_reported() {
         "browser_click",
         json!({"handle": handle, "target": ref_of(&page, "Open the widget")}),
     );
-    let reported = if clicked.contains("opened a new tab") {
-        clicked
-    } else {
-        // The new tab may be announced a moment after the click returned.
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        call(
-            &server,
-            "browser_tabs",
-            json!({"handle": handle, "action": "list"}),
-        )
-        .0
-    };
+    // In the click's own result: the page announces the window before the click's answer, and
+    // the call waits for its tab (it could come a moment after the result).
     assert!(
-        !error && (reported.contains("opened a new tab") || reported.contains("lab/widget")),
-        "{reported}"
+        !error && clicked.contains("### Events\n- The page opened a new tab (1)"),
+        "{clicked}"
     );
+    // So does a script's window.open (a popup a browser would block outside a click).
+    let (opened, error) = call(
+        &server,
+        "browser_evaluate",
+        json!({"handle": handle, "function": "() => { window.open('/lab/widget'); }"}),
+    );
+    assert!(
+        !error && opened.contains("The page opened a new tab (2)"),
+        "{opened}"
+    );
+    let (closed, error) = call(
+        &server,
+        "browser_tabs",
+        json!({"handle": handle, "action": "close", "index": 2}),
+    );
+    assert!(!error && !closed.contains("- 2:"), "{closed}");
     let (tabs, error) = call(
         &server,
         "browser_tabs",

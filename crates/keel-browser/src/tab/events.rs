@@ -71,6 +71,7 @@ pub(super) fn apply(state: &Mutex<TabState>, method: &str, params: &Value) {
             s.navigations_requested += 1;
             s.last_activity = Some(Instant::now());
         }
+        "Page.windowOpen" => s.windows_opened += 1,
         "Page.domContentEventFired" => s.dom_ready_at = Some(Instant::now()),
         "Page.frameStoppedLoading" if is_main(&s, params["frameId"].as_str()) => {
             s.loading = false;

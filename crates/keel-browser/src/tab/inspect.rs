@@ -67,14 +67,14 @@ impl Tab {
                     &session,
                     "Runtime.callFunctionOn",
                     json!({"objectId": object, "functionDeclaration": format!("function() {{ return ({function})(this); }}"),
-                           "returnByValue": true, "awaitPromise": true}),
+                           "returnByValue": true, "awaitPromise": true, "userGesture": true}),
                 )
                 .await?
             }
             None => {
                 self.call(
                     "Runtime.evaluate",
-                    json!({"expression": format!("({function})()"), "returnByValue": true, "awaitPromise": true}),
+                    json!({"expression": format!("({function})()"), "returnByValue": true, "awaitPromise": true, "userGesture": true}),
                 )
                 .await?
             }
