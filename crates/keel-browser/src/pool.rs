@@ -74,6 +74,8 @@ pub struct BrowsingContext {
     notes: Arc<std::sync::Mutex<Vec<Note>>>,
     /// Tabs its pages opened that are attached (or failed to be): see [`Self::await_popups`].
     popups_attached: std::sync::atomic::AtomicU64,
+    /// Held by the tool call acting on the session: calls take turns (see [`Self::turn`]).
+    turn: tokio::sync::Mutex<()>,
     watcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     conn: Connection,
     timeouts: Timeouts,
@@ -286,6 +288,15 @@ impl BrowsingContext {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// Waits for this session's turn (first come, first served) and holds it until the guard is
+    /// dropped. A browsing session is one agent's browser, acted on like a single-threaded
+    /// object: calls sent at once (a client running tool calls in parallel) run one after the
+    /// other instead of interleaving (a navigation cut short by the next one's, a snapshot of a
+    /// page half loaded).
+    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.turn.lock().await
     }
 
     /// Tabs its pages opened so far that are attached (a mark for [`Self::await_popups`]).
@@ -763,6 +774,7 @@ impl BrowserPool {
             downloads,
             notes: Arc::default(),
             popups_attached: std::sync::atomic::AtomicU64::new(0),
+            turn: tokio::sync::Mutex::new(()),
             watcher: std::sync::Mutex::new(None),
             conn,
             timeouts: self.timeouts(),

@@ -287,6 +287,7 @@ impl BrowserPack {
             return Ok(CallToolResult::success(content).into());
         }
         let call = self.session(args, cx, reopen).await?;
+        let _turn = call.context.turn().await;
         let (session, handle, minted, restored) = (
             &call.context,
             call.found.handle.clone(),

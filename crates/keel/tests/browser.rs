@@ -1579,6 +1579,32 @@ fn the_other_tools_do_what_they_say() {
         values.contains("2026-12-24 17:30 70 / 2026-12-24 17:30 70"),
         "{values}"
     );
+    // Calls sent at once (a client running tool calls in parallel) take turns: the first
+    // navigation was cut short by the second ("net::ERR_ABORTED") and a snapshot read whichever
+    // page was there.
+    let ((first, first_failed), (second, second_failed)) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| {
+            call(
+                &server,
+                "browser_navigate",
+                h(json!({"url": format!("{}/lab/big?n=3000", demo.url)})),
+            )
+        });
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let second = scope.spawn(|| {
+            call(
+                &server,
+                "browser_navigate",
+                h(json!({"url": format!("{}/park/riverside", demo.url)})),
+            )
+        });
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    assert!(!first_failed && first.contains("lab/big"), "{first}");
+    assert!(
+        !second_failed && second.contains("heading \"Riverside Park\""),
+        "{second}"
+    );
 }
 
 /// What agents that know Playwright MCP also reach for: drags, the mouse by coordinates, the
