@@ -353,8 +353,9 @@ impl BrowserPack {
                 self.report(session, &tab, &outcome, true, logged).await?
             }
             "browser_hover" => {
+                // With the snapshot: hovering is how menus and tooltips open.
                 let outcome = tab.hover(target_of(args)?).await.map_err(err)?;
-                self.report(session, &tab, &outcome, false, logged).await?
+                self.report(session, &tab, &outcome, true, logged).await?
             }
             "browser_type" => {
                 let text = string(args, "text").unwrap_or_default();

@@ -1339,8 +1339,12 @@ fn the_other_tools_do_what_they_say() {
     assert!(!error && !pressed.contains("still loading"), "{pressed}");
     let (page, _) = call(&server, "browser_snapshot", h(json!({})));
     assert!(page.contains("name=Bo"), "Enter submitted the form: {page}");
-    let (_, error) = call(&server, "browser_hover", h(json!({"target": "#hover"})));
-    assert!(!error);
+    // The result shows what hovering opened or changed (menus, tooltips).
+    let (hovered, error) = call(&server, "browser_hover", h(json!({"target": "#hover"})));
+    assert!(
+        !error && hovered.contains("### Snapshot") && hovered.contains("\"hovered\""),
+        "{hovered}"
+    );
     let (waited, error) = call(
         &server,
         "browser_wait_for",
