@@ -133,8 +133,12 @@ const MARKDOWN_JS: &str = r##"() => {
       }
     }
   }
-  const title = document.title ? "# " + document.title + "\n\n" : "";
   walk(root);
+  // The title as the heading, unless the page's own first heading already says it ("Park ·
+  // Site" above "# Park" said it twice).
+  const first = blocks.length && blocks[0].startsWith("# ") ? blocks[0].slice(2).trim() : "";
+  const said = first && document.title.includes(first);
+  const title = document.title && !said ? "# " + document.title.trim() + "\n\n" : "";
   return title + blocks.join("\n\n") + "\n";
 }"##;
 

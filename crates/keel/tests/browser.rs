@@ -782,6 +782,12 @@ fn reading_tools_give_markdown_links_selected_elements_and_extracted_json() {
         !markdown.contains("CourtBook · tennis courts"),
         "the footer is not main content: {markdown}"
     );
+    // The title ("Lab: article · CourtBook") is not said again above the page's own heading.
+    assert!(
+        markdown.starts_with("# Lab: article\n")
+            && !markdown.contains("# Lab: article · CourtBook"),
+        "{markdown}"
+    );
 
     let links = call_with(
         &server,
