@@ -12,7 +12,7 @@ pub(super) fn schema(
     properties.insert(
         "handle".into(),
         keel_mcp::handles::handle_property(
-            "The browsing session to use, as returned by an earlier browser call. Leave it out on a session (handshake) connection; on stateless requests leave it out only to start a new browsing session.",
+            "The browsing session, from an earlier browser call's result. Omit on a session connection; on stateless requests, omitting it starts a new one.",
         ),
     );
     let mut schema = Map::new();
@@ -34,8 +34,8 @@ pub(super) fn props(value: Value) -> Map<String, Value> {
 /// `target`/`ref` and `element`, as Playwright MCP names an element.
 pub(super) fn element_props(extra: Value) -> Map<String, Value> {
     let mut p = props(json!({
-        "element": {"type": "string", "description": "Human-readable description of the element (for the log and for permission prompts)."},
-        "target": {"type": "string", "description": "The element: a ref from the latest browser_snapshot (like e12), or a CSS selector matching exactly one element."},
+        "element": {"type": "string", "description": "Human-readable description of the element."},
+        "target": {"type": "string", "description": "A ref from the latest snapshot (like e12), or a CSS selector matching one element."},
         "ref": {"type": "string", "description": "Alias of `target`."}
     }));
     p.extend(props(extra));
