@@ -966,10 +966,19 @@ impl BrowserPack {
             .map(|i| i as usize);
         match string(args, "action").unwrap_or("list") {
             "new" => {
-                let tab = session.new_tab().await.map_err(err)?;
-                if let Some(url) = string(args, "url") {
+                // A refused URL opens no tab; one that cannot be opened closes the tab it got.
+                let url = string(args, "url");
+                if let Some(url) = url {
                     self.pool.policy().check_url(url).map_err(err)?;
-                    open(session, &tab, url).await?;
+                }
+                let (_, previous) = session.list_tabs().await;
+                let tab = session.new_tab().await.map_err(err)?;
+                if let Some(url) = url
+                    && let Err(error) = open(session, &tab, url).await
+                {
+                    let _ = session.close_tab(None).await;
+                    let _ = session.select_tab(previous).await;
+                    return Err(error);
                 }
             }
             "select" => {

@@ -1463,6 +1463,21 @@ fn the_other_tools_do_what_they_say() {
         h(json!({"action": "select", "index": 5})),
     );
     assert!(error && nope.contains("no tab 5"), "{nope}");
+    // A new tab for a URL that is refused or cannot be opened: an error, and no stray blank tab
+    // left as the current one.
+    for url in ["http://10.0.0.1/", "http://nowhere.invalid/"] {
+        let (refused, error) = call(
+            &server,
+            "browser_tabs",
+            h(json!({"action": "new", "url": url})),
+        );
+        assert!(error, "{url}: {refused}");
+    }
+    let (tabs, _) = call(&server, "browser_tabs", h(json!({"action": "list"})));
+    assert!(
+        !tabs.contains("- 1:") && tabs.contains(&format!("- 0: (current) {}/", demo.url)),
+        "{tabs}"
+    );
 
     // Keys with modifiers held: select all and type over it, a capital, focus going back. (The
     // URL as agents often write it, without a scheme: http for a loopback host.)
