@@ -77,6 +77,8 @@ pub struct KeelMcp {
     codec: Arc<rmcp::model::RequestStateCodec>,
     /// Tasks (tasks extension): the running ones and access to the stored ones.
     tasks: Arc<crate::tasks::TaskRuntime>,
+    /// Cancelled when the server shuts down (see `call_tool`).
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl KeelMcp {
@@ -110,6 +112,7 @@ impl KeelMcp {
             validators: Arc::new(validators),
             fixed_session: None,
             codec: Arc::new(random_codec()),
+            shutdown: tokio_util::sync::CancellationToken::new(),
         })
     }
 
@@ -278,7 +281,29 @@ impl ServerHandler for KeelMcp {
             );
         }
 
-        match tokio::time::timeout(self.tool_timeout, self.dispatch_tool(request, context)).await {
+        // A call the client cancels (`notifications/cancelled`) stops: its future is dropped,
+        // so it holds nothing (a browsing session's turn, an object) for the rest of its run.
+        // One the server's shutdown cancels runs on: a graceful shutdown waits for it.
+        let cancelled = context.ct.clone();
+        let shutdown = self.shutdown.clone();
+        let by_client = async move {
+            cancelled.cancelled().await;
+            if shutdown.is_cancelled() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let call = tokio::time::timeout(self.tool_timeout, self.dispatch_tool(request, context));
+        let finished = tokio::select! {
+            finished = call => finished,
+            () = by_client => {
+                return Err(ErrorData::new(
+                    rmcp::model::ErrorCode::INTERNAL_ERROR,
+                    format!("tool {name} was cancelled by the client"),
+                    None,
+                ));
+            }
+        };
+        match finished {
             Ok(result) => result,
             Err(_) => {
                 Ok(
@@ -499,6 +524,7 @@ pub fn http_service(
     let in_flight = Arc::clone(&server.in_flight);
     let tasks = Arc::clone(&server.tasks);
     let token = tokio_util::sync::CancellationToken::new();
+    server.shutdown = token.clone();
     let mut http = StreamableHttpServerConfig::default()
         .with_cancellation_token(token.clone())
         .with_max_request_body_bytes(config.max_body_bytes)

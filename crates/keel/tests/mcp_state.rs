@@ -637,3 +637,78 @@ fn sigterm_lets_running_calls_finish_and_refuses_new_ones_with_503() {
     let status = server.child.wait().unwrap();
     assert!(status.success(), "keel exits 0 after draining: {status}");
 }
+
+/// `keel_mcp_tool_calls_in_flight` now.
+fn calls_in_flight(addr: &str) -> String {
+    let (_, metrics) = raw(
+        addr,
+        &format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    );
+    metrics
+        .lines()
+        .find(|l| l.starts_with("keel_mcp_tool_calls_in_flight "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_call_the_client_cancels_stops_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &["--tool-timeout", "30s", "--max-statement-time", "20s"],
+    );
+    let addr = server.addr.clone();
+    let session = Session::open(&addr);
+    let id = session.id.clone();
+    // A call that would run 20 s (a statement without end, stopped by the statement limit).
+    let slow = std::thread::spawn({
+        let (addr, id) = (addr.clone(), id.clone());
+        move || {
+            let runaway = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+            let body = json!({"jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": {
+                "name": "sql_exec", "arguments": {"query": runaway, "object": "slow"}}});
+            post(
+                &addr,
+                &[
+                    ("Mcp-Session-Id", &id),
+                    ("MCP-Protocol-Version", "2025-11-25"),
+                ],
+                &body,
+            )
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while calls_in_flight(&addr) != "keel_mcp_tool_calls_in_flight 1" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow call never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                        "params": {"requestId": 77, "reason": "the user moved on"}});
+    let (status, _, _) = post(
+        &addr,
+        &[
+            ("Mcp-Session-Id", &id),
+            ("MCP-Protocol-Version", "2025-11-25"),
+        ],
+        &cancel,
+    );
+    assert_eq!(status, 202);
+    // The call is gone within moments, not after its 20 s (what it held is free again).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while calls_in_flight(&addr) != "keel_mcp_tool_calls_in_flight 0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cancelled call still runs: {}",
+            calls_in_flight(&addr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = slow.join().unwrap();
+    let mut session = session;
+    let other = session.call("kv_put", json!({"key": "k", "value": 1, "object": "fast"}));
+    assert_eq!(other["result"]["isError"], false, "{other}");
+}
