@@ -727,6 +727,13 @@ impl BrowserPack {
         // (browser_downloads hands it over: keel's disk is not the agent's).
         if let Some(file_name) = string(args, "filename") {
             out = save_output(&call.found.object, file_name, name, out.into_bytes()).await?;
+        } else if matches!(
+            name,
+            "browser_evaluate" | "browser_console_messages" | "browser_network_requests"
+        ) {
+            // A function's value or a log can be megabytes: more than any model should read at
+            // once (a snapshot is capped the same way).
+            cut_to(&mut out, self.pool.config().max_snapshot_bytes);
         }
         // Tabs the call's page opened are attached before the answer, so it reports them.
         let opened = popups.2.windows_opened().saturating_sub(popups.1);
@@ -1029,6 +1036,23 @@ fn handle_note(handle: &str) -> String {
 
 fn text(s: &str) -> CallToolResult {
     CallToolResult::success(vec![ContentBlock::text(s.to_string())])
+}
+
+/// Cuts `out` to `max` bytes (at a character boundary), saying how much there was and how to get
+/// it whole.
+fn cut_to(out: &mut String, max: usize) {
+    if out.len() <= max {
+        return;
+    }
+    let whole = out.len();
+    let mut end = max;
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.truncate(end);
+    out.push_str(&format!(
+        "\n… (cut: {end} of {whole} bytes shown; pass `filename` to keep the whole answer in the session)\n"
+    ));
 }
 
 /// `text` with a capital first letter.

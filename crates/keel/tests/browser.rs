@@ -1394,6 +1394,19 @@ fn the_other_tools_do_what_they_say() {
         error && window.contains("cannot be sent back as JSON"),
         "{window}"
     );
+    // A value of megabytes is cut at the snapshot's cap (100 kB), saying how to get it whole.
+    let (huge, error) = call(
+        &server,
+        "browser_evaluate",
+        h(json!({"function": "() => 'x'.repeat(300000)"})),
+    );
+    assert!(
+        !error
+            && huge.len() < 101_000
+            && huge.contains("(cut: 100000 of 300014 bytes shown; pass `filename`"),
+        "{}",
+        &huge[huge.len().saturating_sub(300)..]
+    );
     let (console, _) = call(&server, "browser_console_messages", h(json!({})));
     assert!(console.contains("[log] form ready"), "{console}");
     let (html, _) = call(&server, "page_content", h(json!({})));
