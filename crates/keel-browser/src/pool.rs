@@ -89,6 +89,9 @@ pub struct BrowsingContext {
 pub enum Note {
     /// A page opened a tab (now at `index` in the tab list).
     TabOpened { index: usize, url: String },
+    /// The current tab, showing `url`, was closed by its page (`window.close()`); tab `index`
+    /// is current now, if any is left.
+    TabClosed { url: String, index: Option<usize> },
     /// A download finished: saved at `path`.
     Downloaded {
         file_name: String,
@@ -437,7 +440,7 @@ impl BrowsingContext {
     /// The current tab (a new one if the session has none).
     pub async fn current_tab(&self) -> Result<Arc<Tab>, BrowserError> {
         let mut tabs = self.tabs.lock().await;
-        tabs.0.retain(|t| !t.is_closed());
+        self.prune(&mut tabs);
         if tabs.0.is_empty() {
             let tab = self.open_tab().await?;
             tabs.0.push(tab);
@@ -445,6 +448,37 @@ impl BrowsingContext {
         }
         let index = tabs.1.min(tabs.0.len() - 1);
         Ok(Arc::clone(&tabs.0[index]))
+    }
+
+    /// Drops the tabs that closed on their own (a page's `window.close()`, a crash), keeping the
+    /// current tab current; if it was the one that closed, the one before it is current now, and
+    /// a note says so.
+    fn prune(&self, tabs: &mut (Vec<Arc<Tab>>, usize)) {
+        if !tabs.0.iter().any(|t| t.is_closed()) {
+            return;
+        }
+        let current = tabs.1.min(tabs.0.len().saturating_sub(1));
+        let closed_current = tabs
+            .0
+            .get(current)
+            .filter(|t| t.is_closed())
+            .map(|t| t.url());
+        let before = tabs.0[..current].iter().filter(|t| t.is_closed()).count();
+        tabs.0.retain(|t| !t.is_closed());
+        tabs.1 = if closed_current.is_some() {
+            // The one before it (or the first), as a browser shows when a tab closes.
+            (current - before).saturating_sub(1)
+        } else {
+            current - before
+        }
+        .min(tabs.0.len().saturating_sub(1));
+        if let Some(url) = closed_current {
+            let index = (!tabs.0.is_empty()).then_some(tabs.1);
+            self.notes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Note::TabClosed { url, index });
+        }
     }
 
     async fn open_tab(&self) -> Result<Arc<Tab>, BrowserError> {
@@ -490,7 +524,7 @@ impl BrowsingContext {
     /// Opens a new tab and makes it current.
     pub async fn new_tab(&self) -> Result<Arc<Tab>, BrowserError> {
         let mut tabs = self.tabs.lock().await;
-        tabs.0.retain(|t| !t.is_closed());
+        self.prune(&mut tabs);
         if tabs.0.len() >= self.max_tabs {
             return Err(BrowserError::Limit(format!(
                 "this session has {} tabs open, the most allowed (browser.max_tabs): close one with browser_tabs",
@@ -535,7 +569,7 @@ impl BrowsingContext {
     /// The tabs (URL each) and the index of the current one.
     pub async fn list_tabs(&self) -> (Vec<String>, usize) {
         let mut tabs = self.tabs.lock().await;
-        tabs.0.retain(|t| !t.is_closed());
+        self.prune(&mut tabs);
         (tabs.0.iter().map(|t| t.url()).collect(), tabs.1)
     }
 

@@ -744,10 +744,17 @@ impl BrowserPack {
         // its own, so it is not read as part of the snapshot above it.
         let mut events = keep_downloads(session, &call.found.object).await;
         for note in session.take_notes() {
-            if let Note::TabOpened { index, url } = note {
-                events.push(format!(
+            match note {
+                Note::TabOpened { index, url } => events.push(format!(
                     "- The page opened a new tab ({index}): {url}. Switch to it with browser_tabs (action select, index {index}).\n"
-                ));
+                )),
+                Note::TabClosed { url, index: Some(index) } => events.push(format!(
+                    "- The current tab ({url}) was closed by its page; tab {index} is current now.\n"
+                )),
+                Note::TabClosed { url, index: None } => events.push(format!(
+                    "- The current tab ({url}) was closed by its page; no tab is left (the next call opens a blank one).\n"
+                )),
+                Note::Downloaded { .. } => {}
             }
         }
         if !events.is_empty() {

@@ -964,6 +964,32 @@ fn uploads_popups_and_downloads_are_handled_and_reported() {
     assert!(!error && tabs.contains("1: (current)"), "{tabs}");
     let (page, _) = call(&server, "browser_snapshot", json!({"handle": handle}));
     assert!(page.contains("Reserve court 6"), "{page}");
+    // A tab its page closes (window.close(), as a sign-in popup does): gone from the list, and
+    // the next result says which tab is current now (it acted on a closed tab: "Session with
+    // given id not found").
+    call(
+        &server,
+        "browser_evaluate",
+        json!({"handle": handle, "function": "() => { setTimeout(() => window.close(), 10); }"}),
+    );
+    call(
+        &server,
+        "browser_wait_for",
+        json!({"handle": handle, "time": 0.5}),
+    );
+    let (page, error) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    assert!(
+        !error
+            && page.contains("was closed by its page; tab 0 is current now")
+            && page.contains("lab/popup"),
+        "{page}"
+    );
+    let (tabs, _) = call(
+        &server,
+        "browser_tabs",
+        json!({"handle": handle, "action": "list"}),
+    );
+    assert!(!tabs.contains("- 1:"), "{tabs}");
 
     // A download is kept in the browsing session's object, reported, and handed over by
     // browser_downloads (the agent may be on another machine), also after a restart.
