@@ -752,7 +752,7 @@ impl BrowserPack {
                     "- The current tab ({url}) was closed by its page; tab {index} is current now.\n"
                 )),
                 Note::TabClosed { url, index: None } => events.push(format!(
-                    "- The current tab ({url}) was closed by its page; no tab is left (the next call opens a blank one).\n"
+                    "- The current tab ({url}) was closed by its page; no other tab was open (a blank one takes its place).\n"
                 )),
                 Note::Downloaded { .. } => {}
             }
