@@ -267,13 +267,24 @@ pub(crate) struct Mark {
 }
 
 impl TabState {
-    /// The status of the last answered document request (for `url`, if given) logged at index
-    /// `from` of the network log or later.
-    fn document_status(&self, from: usize, url: Option<&str>) -> Option<i64> {
+    /// The last document request logged at index `from` of the network log or later that is for
+    /// `url` (if given) and matches `also`.
+    fn last_document(
+        &self,
+        from: usize,
+        url: Option<&str>,
+        also: impl Fn(&NetworkEntry) -> bool,
+    ) -> Option<&NetworkEntry> {
         self.network
             .iter()
             .skip(from.saturating_sub(self.network_base))
-            .rfind(|e| e.kind == "Document" && e.status != 0 && url.is_none_or(|u| e.url == u))
+            .rfind(|e| e.kind == "Document" && url.is_none_or(|u| e.url == u) && also(e))
+    }
+
+    /// The status of the last answered document request (for `url`, if given) logged at index
+    /// `from` of the network log or later.
+    fn document_status(&self, from: usize, url: Option<&str>) -> Option<i64> {
+        self.last_document(from, url, |e| e.status != 0)
             .map(|e| e.status)
     }
 
@@ -496,9 +507,7 @@ impl Tab {
             return None;
         }
         let failure = s
-            .network
-            .iter()
-            .rfind(|e| e.kind == "Document" && e.url == s.url)
+            .last_document(0, Some(&s.url), |_| true)
             .and_then(|e| e.failure.clone());
         Some(match failure {
             Some(error) => navigation_error(&s.url, &error, s.document_status(0, Some(&s.url))),
@@ -556,10 +565,7 @@ impl Tab {
             };
             self.wait_until(wait, |s| {
                 let answered = s
-                    .network
-                    .iter()
-                    .skip(before.network.saturating_sub(s.network_base))
-                    .rfind(|e| e.kind == "Document")
+                    .last_document(before.network, None, |_| true)
                     .is_some_and(|e| e.status != 0 || e.failure.is_some());
                 s.closed
                     || if error_page {

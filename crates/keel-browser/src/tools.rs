@@ -296,11 +296,9 @@ impl BrowserPack {
         );
         let tab = session.current_tab().await.map_err(err)?;
         let logged = session.refusals().mark();
-        let popups = (
-            session.popups_attached(),
-            tab.windows_opened(),
-            Arc::clone(&tab),
-        );
+        // Tabs the page opens during the call are waited for at its end (see below).
+        let (popups_before, windows_before) = (session.popups_attached(), tab.windows_opened());
+        let acting_tab = Arc::clone(&tab);
         let mut out = match name {
             "browser_navigate" => {
                 let url = string(args, "url").unwrap_or_default();
@@ -736,9 +734,9 @@ impl BrowserPack {
             cut_to(&mut out, self.pool.config().max_snapshot_bytes);
         }
         // Tabs the call's page opened are attached before the answer, so it reports them.
-        let opened = popups.2.windows_opened().saturating_sub(popups.1);
+        let opened = acting_tab.windows_opened().saturating_sub(windows_before);
         if opened > 0 {
-            session.await_popups(popups.0 + opened).await;
+            session.await_popups(popups_before + opened).await;
         }
         // What pages did on their own (downloads, new tabs) since the last call: a section of
         // its own, so it is not read as part of the snapshot above it.

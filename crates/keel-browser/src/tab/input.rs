@@ -232,27 +232,16 @@ impl Tab {
                 "Input.dispatchMouseEvent",
                 json!({"type": "mouseReleased", "x": x, "y": y, "button": button, "clickCount": count, "modifiers": modifiers}),
             );
-            let all = async { tokio::try_join!(moved, pressed, released) };
-            // A dialog opened by the click holds the input events until it is answered: return then.
-            tokio::select! {
-                result = all => match result {
-                    Err(e) if e.is_dialog() => return Ok(true),
-                    other => { other?; }
-                },
-                () = self.dialog_opened() => return Ok(true),
+            // A dialog opened by the click holds the input events until it is answered: each
+            // call ends when it opens (`page_call`), and the click returns then.
+            match tokio::try_join!(moved, pressed, released) {
+                Err(e) if e.is_dialog() => return Ok(true),
+                other => {
+                    other?;
+                }
             }
         }
         Ok(false)
-    }
-
-    pub(super) async fn dialog_opened(&self) {
-        loop {
-            let notified = self.changed.notified();
-            if self.lock().dialog.is_some() {
-                return;
-            }
-            notified.await;
-        }
     }
 
     /// Resolves with the dialog open once one opened after `opened` (`TabState::dialogs_opened`
@@ -309,25 +298,20 @@ impl Tab {
         let before = self.lock().mark();
         // Focus, select and insert in one call (execCommand goes through the browser's editing
         // pipeline: the page sees the same input events as from a keyboard).
-        // A dialog a handler opens (on focus, on input) is the typing's result.
-        let editable = match self
-            .call_on(
-                backend,
-                target,
-                FOCUS_AND_SELECT_JS,
-                vec![json!(text), json!(slowly)],
-            )
-            .await
-        {
-            Err(e) if e.is_dialog() => return Ok(self.settle_if_started(before).await),
-            other => other?,
-        };
-        if let Some(problem) = editable.get("problem").and_then(Value::as_str) {
-            return Err(BrowserError::Invalid(format!(
-                "cannot type into {target}: {problem}"
-            )));
-        }
         let typed = async {
+            let editable = self
+                .call_on(
+                    backend,
+                    target,
+                    FOCUS_AND_SELECT_JS,
+                    vec![json!(text), json!(slowly)],
+                )
+                .await?;
+            if let Some(problem) = editable.get("problem").and_then(Value::as_str) {
+                return Err(BrowserError::Invalid(format!(
+                    "cannot type into {target}: {problem}"
+                )));
+            }
             if editable.get("typed") == Some(&json!(true)) {
                 // Typed already (a field with a picker takes its value whole).
             } else if slowly {
@@ -347,8 +331,9 @@ impl Tab {
                 // The page's editor refused execCommand: type through the input pipeline instead.
                 self.call("Input.insertText", json!({"text": text})).await?;
             }
-            Ok::<_, BrowserError>(())
+            Ok(())
         };
+        // A dialog a handler opens (on focus, on input) is the typing's result.
         match typed.await {
             Err(e) if e.is_dialog() => return Ok(self.settle_if_started(before).await),
             other => other?,
@@ -491,20 +476,17 @@ impl Tab {
             events.push(json!({"type": "keyUp", "key": modifier.key, "code": modifier.code, "windowsVirtualKeyCode": modifier.vk, "modifiers": bits}));
         }
         // Sent back to back (the browser handles them in order) and awaited together; a dialog
-        // the key opened holds the rest until it is answered: return then.
+        // the key opened holds the rest until it is answered: each call ends when it opens
+        // (`page_call`), and the key returns then.
         let all = futures::future::try_join_all(
             events
                 .into_iter()
                 .map(|event| self.call("Input.dispatchKeyEvent", event)),
         );
-        tokio::select! {
-            result = all => match result {
-                Err(e) if e.is_dialog() => {}
-                other => { other?; }
-            },
-            () = self.dialog_opened() => {}
+        match all.await {
+            Err(e) if e.is_dialog() => Ok(()),
+            other => other.map(drop),
         }
-        Ok(())
     }
 
     /// Picks options of a `<select>` by value or visible text; returns the values now selected.
