@@ -33,6 +33,8 @@ pub struct McpConfig {
     pub allowed_origins: Vec<String>,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// How large an answer of the state tools may be (SQL rows, KV listings).
+    pub answer_bounds: keel_objects::AnswerBounds,
     /// Serve the conformance suite's fixture tools, resources and prompts.
     pub conformance: bool,
     /// A tool call running longer than this is stopped and answered with a tool error.
@@ -51,6 +53,7 @@ impl Default for McpConfig {
                 "http://[::1]:*".into(),
             ],
             max_body_bytes: 4 << 20,
+            answer_bounds: keel_objects::AnswerBounds::default(),
             conformance: false,
             tool_timeout: std::time::Duration::from_secs(60),
             request_state_key: None,
@@ -583,7 +586,11 @@ fn random_codec() -> rmcp::model::RequestStateCodec {
 
 /// The built-in packs (state; the conformance fixtures when asked for) followed by `extra`.
 fn packs_for(config: &McpConfig, extra: Vec<Arc<dyn ToolPack>>) -> Vec<Arc<dyn ToolPack>> {
-    let mut packs: Vec<Arc<dyn ToolPack>> = vec![Arc::new(crate::state_pack::StatePack)];
+    let mut packs: Vec<Arc<dyn ToolPack>> = vec![Arc::new(crate::state_pack::StatePack {
+        bounds: config.answer_bounds,
+        // What a request may bring in, kv_get may bring back out.
+        max_value_bytes: config.max_body_bytes.max(config.answer_bounds.max_bytes),
+    })];
     if config.conformance {
         packs.push(Arc::new(conformance_pack::ConformancePack));
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use keel_objects::{ListOptions, SqlValue, Value};
+use keel_objects::{AnswerBounds, ListOptions, SqlValue, Value};
 use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
 use serde_json::{Map, json};
 
@@ -96,10 +96,11 @@ pub fn tools() -> Vec<Tool> {
         annotated(
             Tool::new(
                 "kv_list",
-                "List entries in key order, optionally only keys with a prefix, at most `limit` of them.",
+                "List entries in key order, optionally only keys with a prefix, at most `limit` of them (default and most: 1000). When more remain, `next` is the `start` of the next page.",
                 schema(
                     props(json!({
                         "prefix": {"type": "string", "description": "Only keys starting with this."},
+                        "start": {"type": "string", "description": "Only keys at or after this (a previous answer's `next`)."},
                         "limit": {"type": "integer", "minimum": 0, "description": "At most this many entries."}
                     })),
                     &[],
@@ -111,7 +112,7 @@ pub fn tools() -> Vec<Tool> {
         annotated(
             Tool::new(
                 "sql_exec",
-                "Run one SQLite statement on the object's database with bound parameters (?1, ?2, …). Returns rows as JSON objects and the number of rows written.",
+                "Run one SQLite statement on the object's database with bound parameters (?1, ?2, …). Returns rows as JSON objects and the number of rows written; a long answer is cut, saying how many rows were left out (use LIMIT/OFFSET). No ATTACH, transactions or PRAGMAs that change settings.",
                 schema(
                     props(json!({
                         "query": {"type": "string", "description": "One SQL statement."},
@@ -126,8 +127,16 @@ pub fn tools() -> Vec<Tool> {
     ]
 }
 
+/// Most entries one `kv_list` answer carries.
+pub const MAX_LIST_ENTRIES: usize = 1000;
+
 /// The built-in `state` pack.
-pub struct StatePack;
+pub struct StatePack {
+    /// How large a SQL answer or a KV listing may be.
+    pub bounds: AnswerBounds,
+    /// Largest value `kv_get` answers with.
+    pub max_value_bytes: usize,
+}
 
 impl ToolPack for StatePack {
     fn tools(&self) -> Vec<Tool> {
@@ -141,7 +150,7 @@ impl ToolPack for StatePack {
         cx: &'a ToolContext,
     ) -> ToolFuture<'a> {
         Box::pin(async move {
-            let result = match run(tool, &Arguments::new(tool, arguments), cx).await {
+            let result = match run(self, tool, &Arguments::new(tool, arguments), cx).await {
                 Ok(value) => CallToolResult::structured(value),
                 Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
             };
@@ -151,6 +160,7 @@ impl ToolPack for StatePack {
 }
 
 async fn run(
+    pack: &StatePack,
     name: &str,
     args: &Arguments<'_>,
     cx: &ToolContext,
@@ -166,7 +176,10 @@ async fn run(
     Ok(match name {
         "kv_get" => {
             let key = args.string("key")?;
-            let value = storage.get(key).await.map_err(err)?;
+            let value = storage
+                .get_within(key, pack.max_value_bytes)
+                .await
+                .map_err(err)?;
             json!({ "key": key, "value": value.map(|v| v.to_json()) })
         }
         "kv_put" => {
@@ -183,15 +196,35 @@ async fn run(
         "kv_list" => {
             let options = ListOptions {
                 prefix: args.opt_string("prefix")?.map(str::to_string),
-                limit: args.opt_count("limit")?,
+                start: args.opt_string("start")?.map(str::to_string),
+                limit: Some(
+                    args.opt_count("limit")?
+                        .unwrap_or(MAX_LIST_ENTRIES)
+                        .min(MAX_LIST_ENTRIES),
+                ),
                 ..ListOptions::default()
             };
-            let entries = storage.list(options).await.map_err(err)?;
-            let entries: Vec<_> = entries
+            let page = storage
+                .list_within(options, pack.bounds.max_bytes)
+                .await
+                .map_err(err)?;
+            let entries: Vec<_> = page
+                .entries
                 .into_iter()
-                .map(|(k, v)| json!({ "key": k, "value": v.to_json() }))
+                .map(|e| match e.value {
+                    Some(v) => json!({ "key": e.key, "value": v.to_json() }),
+                    None => json!({
+                        "key": e.key,
+                        "size": e.size,
+                        "note": format!("the value is larger than a listing may carry ({} bytes): read it with kv_get", pack.bounds.max_bytes),
+                    }),
+                })
                 .collect();
-            json!({ "entries": entries })
+            let mut answer = json!({ "entries": entries });
+            if let Some(next) = page.next {
+                answer["next"] = json!(next);
+            }
+            answer
         }
         _ /* sql_exec */ => {
             let query = args.string("query")?;
@@ -199,12 +232,25 @@ async fn run(
                 .opt_array("params")?
                 .map(|p| p.iter().map(SqlValue::from_json).collect())
                 .unwrap_or_default();
-            let result = storage.sql(query, params).await.map_err(err)?;
-            json!({
+            let result = storage
+                .guarded_sql(query, params, pack.bounds)
+                .await
+                .map_err(err)?;
+            let mut answer = json!({
                 "columns": result.columns,
                 "rows": result.rows_as_json(),
                 "rowsWritten": result.rows_written,
-            })
+            });
+            if let Some(cut) = &result.cut {
+                let shown = result.rows.len();
+                let more = if cut.counted_all { "" } else { "at least " };
+                answer["rowsLeftOut"] = json!(cut.rows_left_out);
+                answer["note"] = json!(format!(
+                    "the answer stops at {}: {shown} rows shown, {more}{} left out; ask for the rest with LIMIT {shown} OFFSET {shown} (or narrow the query)",
+                    cut.bound, cut.rows_left_out
+                ));
+            }
+            answer
         }
     })
 }

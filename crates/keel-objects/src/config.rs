@@ -48,6 +48,24 @@ impl Default for StorageLimits {
     }
 }
 
+/// How large an answer to SQL from outside keel may be ([`Txn::guarded_sql`](crate::Txn::guarded_sql)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerBounds {
+    /// Most rows.
+    pub max_rows: usize,
+    /// Most bytes of the rows as JSON objects (about).
+    pub max_bytes: usize,
+}
+
+impl Default for AnswerBounds {
+    fn default() -> Self {
+        Self {
+            max_rows: 10_000,
+            max_bytes: 1 << 20,
+        }
+    }
+}
+
 /// Configuration of an [`ObjectHost`](crate::ObjectHost).
 #[derive(Debug, Clone)]
 pub struct HostConfig {

@@ -14,6 +14,10 @@ pub enum ObjectError {
     /// A value could not be encoded or decoded.
     #[error("{0}")]
     InvalidValue(String),
+    /// The caller's SQL does something guarded SQL may not (ATTACH, a PRAGMA that writes, keel's
+    /// internal tables); the message says what and why.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
     /// The caller's SQL failed (syntax, constraint, wrong parameters).
     #[error("SQL error: {0}")]
     Sql(String),

@@ -251,6 +251,7 @@ impl ObjectStore for FileStore {
         };
         configure(&conn, limits, !created).map_err(sql_err)?;
         crate::deadline::install(&mut conn).map_err(sql_err)?;
+        crate::sql_guard::install(&mut conn, limits).map_err(sql_err)?;
         Ok(Box::new(FileDatabase {
             conn,
             key: key.clone(),
@@ -463,7 +464,7 @@ pub(crate) fn vacuum_into(conn: &Connection, label: &str, dest: &Path) -> Result
         object: label.into(),
         detail: format!("{} is not a UTF-8 path", dest.display()),
     })?;
-    conn.execute("VACUUM INTO ?1", [dest_str])
+    crate::sql_guard::with_one_attachment(conn, || conn.execute("VACUUM INTO ?1", [dest_str]))
         .map(drop)
         .map_err(|e| ObjectError::from_sqlite(label, e))
 }
@@ -571,6 +572,7 @@ impl FileDatabase {
         .map_err(|e| self.err(e))?;
         configure(&conn, &self.limits, true).map_err(|e| self.err(e))?;
         crate::deadline::install(&mut conn).map_err(|e| self.err(e))?;
+        crate::sql_guard::install(&mut conn, &self.limits).map_err(|e| self.err(e))?;
         self.conn = conn;
         self.reopen = false;
         Ok(())

@@ -27,6 +27,7 @@ mod id;
 mod memory;
 mod metrics;
 mod schema;
+mod sql_guard;
 mod storage;
 mod store;
 pub mod testkit;
@@ -34,7 +35,7 @@ mod threads;
 mod txn;
 mod value;
 
-pub use config::{Durability, HostConfig, StorageLimits};
+pub use config::{AnswerBounds, Durability, HostConfig, StorageLimits};
 pub use coordinator::{Coordinator, LOCAL_NODE, Lease, LocalCoordinator};
 pub use error::ObjectError;
 pub use file_store::{FileStore, ObjectInfo};
@@ -42,7 +43,10 @@ pub use host::{HandlerError, Object, ObjectHost, ObjectKind};
 pub use id::{MAX_NAME_BYTES, MAX_NAMESPACE_BYTES, Namespace, ObjectId, ObjectKey};
 pub use metrics::Metrics;
 pub use schema::{Migration, RESERVED_PREFIX};
+pub use sql_guard::{
+    MAX_COMPOUND_SELECT, MAX_EXPR_DEPTH, MAX_SQL_BYTES, MAX_TRIGGER_DEPTH, MAX_VARIABLES,
+};
 pub use storage::Storage;
 pub use store::{ObjectDatabase, ObjectStore};
-pub use txn::{ListOptions, Txn};
-pub use value::{SqlResult, SqlValue, Value};
+pub use txn::{ListEntry, ListOptions, ListPage, Txn};
+pub use value::{AnswerCut, SqlResult, SqlValue, Value};

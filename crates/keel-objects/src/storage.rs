@@ -12,11 +12,12 @@ use tokio::sync::oneshot;
 
 use crate::actor::{Job, Msg, Reply};
 use crate::alarms::AlarmQueue;
+use crate::config::AnswerBounds;
 use crate::error::ObjectError;
 use crate::id::ObjectKey;
 use crate::metrics::Metrics;
 use crate::store::ObjectStore;
-use crate::txn::{ListOptions, Txn};
+use crate::txn::{ListOptions, ListPage, Txn};
 use crate::value::{SqlResult, SqlValue, Value};
 
 /// Async access to one object's storage. Cheap to clone; valid while the object is live.
@@ -161,6 +162,38 @@ impl Storage {
     ) -> Result<SqlResult, ObjectError> {
         let query = query.into();
         self.call(move |t| t.sql(&query, &params)).await
+    }
+
+    /// Runs one SQL statement that came from outside keel, under the rules of
+    /// [`Txn::guarded_sql`]: this object's own tables only, the answer cut at `bounds`.
+    pub async fn guarded_sql(
+        &self,
+        query: impl Into<String>,
+        params: Vec<SqlValue>,
+        bounds: AnswerBounds,
+    ) -> Result<SqlResult, ObjectError> {
+        let query = query.into();
+        self.call(move |t| t.guarded_sql(&query, &params, &bounds))
+            .await
+    }
+
+    /// The value under `key`, refused with an error naming the limit when larger than `max_bytes`.
+    pub async fn get_within(
+        &self,
+        key: impl Into<String>,
+        max_bytes: usize,
+    ) -> Result<Option<Value>, ObjectError> {
+        let key = key.into();
+        self.call(move |t| t.get_within(&key, max_bytes)).await
+    }
+
+    /// Entries as [`Storage::list`] gives them, stopping before they pass `max_bytes`.
+    pub async fn list_within(
+        &self,
+        options: ListOptions,
+        max_bytes: usize,
+    ) -> Result<ListPage, ObjectError> {
+        self.call(move |t| t.list_within(&options, max_bytes)).await
     }
 
     /// When the object's alarm is due, if it has one.

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
-use crate::config::StorageLimits;
+use crate::config::{AnswerBounds, StorageLimits};
 use crate::error::ObjectError;
-use crate::value::{SqlResult, SqlValue, Value};
+use crate::value::{AnswerCut, SqlResult, SqlValue, Value};
 
 /// Which keys [`Txn::list`] returns.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +23,26 @@ pub struct ListOptions {
     pub limit: Option<usize>,
     /// Descending key order.
     pub reverse: bool,
+}
+
+/// A page of [`Txn::list_within`].
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    /// The entries, in the order asked for.
+    pub entries: Vec<ListEntry>,
+    /// The key the next page starts at (as `start`), when entries were left out.
+    pub next: Option<String>,
+}
+
+/// One entry of a [`ListPage`].
+#[derive(Debug, Clone)]
+pub struct ListEntry {
+    /// The key.
+    pub key: String,
+    /// The value; `None` when it alone is larger than the page may be.
+    pub value: Option<Value>,
+    /// Bytes the value takes in storage.
+    pub size: usize,
 }
 
 /// Access to one object's storage inside a storage call or a transaction. All of it commits together.
@@ -96,6 +116,33 @@ impl<'a> Txn<'a> {
             .transpose()
     }
 
+    /// The value under `key`, or an error naming the limit when it is stored in more than
+    /// `max_bytes` (it is not read then).
+    pub fn get_within(&self, key: &str, max_bytes: usize) -> Result<Option<Value>, ObjectError> {
+        self.check_key(key)?;
+        let row: Option<(i64, i64, Option<Vec<u8>>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, length(value), CASE WHEN length(value) <= ?2 THEN value END
+                 FROM _keel_kv WHERE key = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row((key, max_bytes.min(i64::MAX as usize) as i64), |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        match row {
+            None => Ok(None),
+            Some((kind, _, Some(bytes))) => Value::decode(kind, bytes).map(Some),
+            Some((_, size, None)) => Err(ObjectError::LimitExceeded(format!(
+                "the value under {:?} is {size} bytes, more than an answer may carry ({max_bytes} bytes): store it as smaller entries",
+                crate::id::truncate(key, 80)
+            ))),
+        }
+    }
+
     /// The values of those `keys` that exist.
     pub fn get_many(&self, keys: &[String]) -> Result<BTreeMap<String, Value>, ObjectError> {
         let mut out = BTreeMap::new();
@@ -158,6 +205,22 @@ impl<'a> Txn<'a> {
 
     /// Entries in key order (or reverse), filtered by prefix and range.
     pub fn list(&self, options: &ListOptions) -> Result<Vec<(String, Value)>, ObjectError> {
+        Ok(self
+            .list_within(options, usize::MAX)?
+            .entries
+            .into_iter()
+            .filter_map(|e| Some((e.key, e.value?)))
+            .collect())
+    }
+
+    /// Like [`Txn::list`], but the entries stop before their keys and stored values pass
+    /// `max_bytes`, and [`ListPage::next`] is where the rest begins. An entry larger than
+    /// `max_bytes` on its own comes without its value (it is not read).
+    pub fn list_within(
+        &self,
+        options: &ListOptions,
+        max_bytes: usize,
+    ) -> Result<ListPage, ObjectError> {
         let mut lower = options.start.clone();
         let mut upper = options.end.clone();
         if let Some(prefix) = options.prefix.as_deref().filter(|p| !p.is_empty()) {
@@ -171,48 +234,101 @@ impl<'a> Txn<'a> {
             }
         }
         let order = if options.reverse { "DESC" } else { "ASC" };
+        // One more than asked for, to know whether there is more.
         let limit = options
             .limit
-            .map_or(-1, |l| l.min(i64::MAX as usize) as i64);
+            .map_or(-1, |l| l.min(i64::MAX as usize - 1) as i64 + 1);
         let sql = format!(
-            "SELECT key, kind, value FROM _keel_kv
+            "SELECT key, kind, length(value), value FROM _keel_kv
              WHERE (?1 IS NULL OR key >= ?1) AND (?2 IS NULL OR key < ?2)
              ORDER BY key {order} LIMIT ?3"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map((lower, upper, limit), |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (key, kind, bytes) = row.map_err(|e| self.err(e))?;
-            out.push((key, Value::decode(kind, bytes)?));
+        let mut rows = stmt.query((lower, upper, limit)).map_err(|e| self.err(e))?;
+        let mut page = ListPage::default();
+        let mut bytes = 0usize;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let key: String = row.get(0).map_err(|e| self.err(e))?;
+            let size: usize = row.get::<_, i64>(2).map_err(|e| self.err(e))?.max(0) as usize;
+            let alone_too_large = key.len() + size > max_bytes;
+            let adds = if alone_too_large {
+                key.len()
+            } else {
+                key.len() + size
+            };
+            bytes = bytes.saturating_add(adds);
+            if options.limit.is_some_and(|l| page.entries.len() >= l) || bytes > max_bytes {
+                page.next = Some(key);
+                break;
+            }
+            let value = if alone_too_large {
+                None
+            } else {
+                let kind: i64 = row.get(1).map_err(|e| self.err(e))?;
+                let value: Vec<u8> = row.get(3).map_err(|e| self.err(e))?;
+                Some(Value::decode(kind, value)?)
+            };
+            page.entries.push(ListEntry { key, value, size });
         }
-        Ok(out)
+        Ok(page)
     }
 
-    /// Runs one SQL statement with bound parameters.
+    /// Runs one SQL statement with bound parameters. For keel's own SQL and the operator's: SQL
+    /// that comes from a tool's caller goes through [`Txn::guarded_sql`].
     pub fn sql(&self, query: &str, params: &[SqlValue]) -> Result<SqlResult, ObjectError> {
-        let limit = self.limits.max_statement_time;
-        crate::deadline::with_limit(limit, || self.run_sql(query, params)).map_err(|e| match e {
-            ObjectError::Sql(detail) if detail.contains("interrupted") => {
-                ObjectError::LimitExceeded(format!(
-                    "the SQL statement ran longer than the limit of {:.1} s and was stopped",
-                    limit.as_secs_f64()
-                ))
-            }
-            other => other,
+        crate::deadline::with_limit(self.limits.max_statement_time, || {
+            self.run_sql(query, params, None)
         })
     }
 
-    fn run_sql(&self, query: &str, params: &[SqlValue]) -> Result<SqlResult, ObjectError> {
-        let mut stmt = self.conn.prepare(query).map_err(|e| self.err(e))?;
+    /// Runs one SQL statement that came from outside keel: it may reach only this object's own
+    /// tables (see `sql_guard`: no ATTACH, no transaction control, read-only PRAGMAs, keel's
+    /// internal tables out of reach), and its answer stops at `bounds`, saying how many rows were
+    /// left out. Building the answer counts against the statement time limit.
+    pub fn guarded_sql(
+        &self,
+        query: &str,
+        params: &[SqlValue],
+        bounds: &AnswerBounds,
+    ) -> Result<SqlResult, ObjectError> {
+        let (result, refusal) = crate::sql_guard::guarded(|| {
+            crate::deadline::with_limit(self.limits.max_statement_time, || {
+                self.run_sql(query, params, Some(bounds))
+            })
+        });
+        match (result, refusal) {
+            (Err(_), Some(reason)) => Err(ObjectError::NotAllowed(reason)),
+            (result, _) => result,
+        }
+    }
+
+    /// A SQLite error of a statement: a statement stopped at its deadline says which limit it hit.
+    fn statement_err(&self, e: rusqlite::Error) -> ObjectError {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) {
+            return ObjectError::LimitExceeded(format!(
+                "the SQL statement ran longer than the limit of {:.1} s and was stopped (max_statement_time)",
+                self.limits.max_statement_time.as_secs_f64()
+            ));
+        }
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::TooBig) {
+            return ObjectError::LimitExceeded(format!(
+                "a string or blob the statement built is larger than the limit of {} bytes (max_value_bytes)",
+                self.limits.max_value_bytes
+            ));
+        }
+        self.err(e)
+    }
+
+    fn run_sql(
+        &self,
+        query: &str,
+        params: &[SqlValue],
+        bounds: Option<&AnswerBounds>,
+    ) -> Result<SqlResult, ObjectError> {
+        let mut stmt = self
+            .conn
+            .prepare(query)
+            .map_err(|e| self.statement_err(e))?;
         let expected = stmt.parameter_count();
         if expected != params.len() {
             return Err(ObjectError::Sql(format!(
@@ -225,19 +341,63 @@ impl<'a> Txn<'a> {
             self.wrote.set(true);
         }
         let columns: Vec<String> = stmt.column_names().map(String::from).collect();
+        // What one cell's column name adds to the answer (`"name":` in a JSON object).
+        let name_bytes: Vec<usize> = columns.iter().map(|c| c.len() + 4).collect();
         let mut result = SqlResult {
             columns,
             ..Default::default()
         };
         let width = result.columns.len();
+        let mut answer_bytes = 2;
         let mut rows = stmt
             .query(params_from_iter(params))
-            .map_err(|e| self.err(e))?;
-        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            .map_err(|e| self.statement_err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.statement_err(e))? {
             let mut cells = Vec::with_capacity(width);
-            for i in 0..width {
-                cells.push(SqlValue::from(row.get_ref(i).map_err(|e| self.err(e))?));
+            let mut row_bytes = 2;
+            for (i, name) in name_bytes.iter().enumerate() {
+                let cell = row.get_ref(i).map_err(|e| self.statement_err(e))?;
+                row_bytes += name + SqlValue::json_bytes(&cell);
+                if bounds.is_some_and(|b| answer_bytes + row_bytes > b.max_bytes) {
+                    break;
+                }
+                cells.push(SqlValue::from(cell));
             }
+            let cut = bounds.and_then(|b| {
+                if cells.len() < width || answer_bytes + row_bytes > b.max_bytes {
+                    Some(format!("{} bytes", b.max_bytes))
+                } else if result.rows.len() >= b.max_rows {
+                    Some(format!("{} rows", b.max_rows))
+                } else {
+                    None
+                }
+            });
+            if let Some(bound) = cut {
+                // Count what is left without keeping it; a write (RETURNING) must run to its end
+                // anyway, a read stops counting at the deadline.
+                let mut left_out: u64 = 1;
+                let counted_all = loop {
+                    match rows.next() {
+                        Ok(Some(_)) => left_out += 1,
+                        Ok(None) => break true,
+                        Err(e)
+                            if readonly
+                                && e.sqlite_error_code()
+                                    == Some(rusqlite::ErrorCode::OperationInterrupted) =>
+                        {
+                            break false;
+                        }
+                        Err(e) => return Err(self.statement_err(e)),
+                    }
+                };
+                result.cut = Some(AnswerCut {
+                    bound,
+                    rows_left_out: left_out,
+                    counted_all,
+                });
+                break;
+            }
+            answer_bytes += row_bytes;
             result.rows.push(cells);
         }
         drop(rows);

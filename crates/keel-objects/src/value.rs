@@ -96,6 +96,17 @@ impl SqlValue {
         }
     }
 
+    /// About how many bytes a cell takes in a JSON answer, without converting it.
+    pub fn json_bytes(cell: &rusqlite::types::ValueRef<'_>) -> usize {
+        use rusqlite::types::ValueRef;
+        match cell {
+            ValueRef::Null => 4,
+            ValueRef::Integer(_) | ValueRef::Real(_) => 20,
+            ValueRef::Text(t) => t.len() + 2,
+            ValueRef::Blob(b) => 2 * b.len() + 14,
+        }
+    }
+
     /// The cell as JSON (blobs as `{"$bytes": hex}`).
     pub fn to_json(&self) -> serde_json::Value {
         match self {
@@ -154,6 +165,19 @@ pub struct SqlResult {
     pub rows: Vec<Vec<SqlValue>>,
     /// Rows inserted, updated or deleted by the statement (0 for reads).
     pub rows_written: u64,
+    /// Set when the answer stopped at its bounds ([`Txn::guarded_sql`](crate::Txn::guarded_sql)).
+    pub cut: Option<AnswerCut>,
+}
+
+/// Where a guarded statement's answer stopped, and how much it left out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnswerCut {
+    /// The bound it met, as words: `"10000 rows"`, `"1048576 bytes"`.
+    pub bound: String,
+    /// Rows the statement produced past the bound.
+    pub rows_left_out: u64,
+    /// False when counting them stopped at the statement time limit: there were at least that many.
+    pub counted_all: bool,
 }
 
 impl SqlResult {

@@ -304,9 +304,9 @@ async fn limits_give_clear_errors_and_the_object_keeps_working() {
 
     s.sql("CREATE TABLE blobs (b BLOB)", vec![]).await.unwrap();
     let mut full = None;
-    for _ in 0..100 {
+    for _ in 0..1000 {
         if let Err(e) = s
-            .sql("INSERT INTO blobs VALUES (randomblob(16000))", vec![])
+            .sql("INSERT INTO blobs VALUES (randomblob(1000))", vec![])
             .await
         {
             full = Some(e);

@@ -21,6 +21,8 @@ pub struct FileConfig {
     pub allowed_origins: Option<String>,
     pub tool_timeout: Option<String>,
     pub max_body_bytes: Option<usize>,
+    pub max_answer_bytes: Option<usize>,
+    pub max_answer_rows: Option<usize>,
     #[serde(default)]
     pub objects: ObjectsFileConfig,
     #[serde(default)]

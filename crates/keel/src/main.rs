@@ -84,6 +84,13 @@ struct ServeArgs {
     /// Largest MCP request body in bytes (default 4 MiB); larger ones get 413.
     #[arg(long, env = "KEEL_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// Largest answer of the state tools in bytes (default 1 MiB): SQL rows and KV listings past
+    /// it are left out, and the answer says how to get the rest.
+    #[arg(long, env = "KEEL_MAX_ANSWER_BYTES")]
+    max_answer_bytes: Option<usize>,
+    /// Most rows a SQL answer carries (default 10000).
+    #[arg(long, env = "KEEL_MAX_ANSWER_ROWS")]
+    max_answer_rows: Option<usize>,
     /// Also serve the MCP conformance suite's fixture tools, resources and prompts.
     #[arg(long, hide_short_help = true)]
     conformance: bool,

@@ -79,6 +79,16 @@ impl ServeOptions {
                     .max_body_bytes
                     .or(file.max_body_bytes)
                     .unwrap_or(keel_mcp::McpConfig::default().max_body_bytes),
+                answer_bounds: keel_objects::AnswerBounds {
+                    max_bytes: args
+                        .max_answer_bytes
+                        .or(file.max_answer_bytes)
+                        .unwrap_or(keel_objects::AnswerBounds::default().max_bytes),
+                    max_rows: args
+                        .max_answer_rows
+                        .or(file.max_answer_rows)
+                        .unwrap_or(keel_objects::AnswerBounds::default().max_rows),
+                },
                 ..mcp_config(
                     args.allowed_hosts
                         .as_deref()
