@@ -12,6 +12,7 @@ pub mod handles;
 pub mod json_answer;
 mod legacy_sse;
 pub mod pack;
+pub mod request_budget;
 mod server;
 pub mod sessions;
 pub mod state_pack;

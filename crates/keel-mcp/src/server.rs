@@ -553,12 +553,17 @@ pub fn http_service(
         Arc::new(crate::event_log::DurableSessionManager::new(host)),
         http,
     );
-    let streamable =
-        axum::Router::new()
-            .fallback_service(streamable)
-            .layer(axum::middleware::from_fn(
-                crate::json_answer::single_event_as_json,
-            ));
+    let max_body_bytes = config.max_body_bytes;
+    let bounded = axum::middleware::from_fn(move |request, next| {
+        crate::request_budget::bounded_body(max_body_bytes, request, next)
+    });
+    let streamable = axum::Router::new()
+        .fallback_service(streamable)
+        .layer(axum::middleware::from_fn(
+            crate::json_answer::single_event_as_json,
+        ))
+        .layer(bounded.clone());
+    let legacy_sse = legacy_sse.layer(bounded);
     Ok(McpEndpoints {
         streamable,
         legacy_sse,
