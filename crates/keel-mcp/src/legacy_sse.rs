@@ -23,6 +23,7 @@ use rmcp::ServiceExt;
 use rmcp::model::ClientJsonRpcMessage;
 use tokio_util::sync::CancellationToken;
 
+use crate::origin_check::OriginCheck;
 use crate::server::{KeelMcp, McpConfig};
 
 /// Messages a client may queue before its POSTs wait for the session to catch up.
@@ -32,8 +33,7 @@ struct LegacySse {
     server: KeelMcp,
     /// Open connections: session ID -> the session's inbox.
     sessions: Mutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>,
-    allowed_hosts: Vec<String>,
-    allowed_origins: Vec<String>,
+    origin_check: OriginCheck,
     max_body_bytes: usize,
     /// Closes every open stream (graceful shutdown).
     shutdown: CancellationToken,
@@ -44,8 +44,7 @@ pub fn router(server: KeelMcp, config: &McpConfig, shutdown: CancellationToken) 
     let state = Arc::new(LegacySse {
         server,
         sessions: Mutex::default(),
-        allowed_hosts: config.allowed_hosts.clone(),
-        allowed_origins: config.allowed_origins.clone(),
+        origin_check: OriginCheck::new(config),
         max_body_bytes: config.max_body_bytes,
         shutdown,
     });
@@ -75,7 +74,7 @@ impl Drop for Connection {
 }
 
 async fn open_stream(State(state): State<Arc<LegacySse>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = check_origin(&state, &headers) {
+    if let Err(refused) = state.origin_check.check(&headers) {
         return refused;
     }
     let session = ObjectId::unique().to_hex();
@@ -133,7 +132,7 @@ async fn open_stream(State(state): State<Arc<LegacySse>>, headers: HeaderMap) ->
 }
 
 async fn post_message(State(state): State<Arc<LegacySse>>, request: Request) -> Response {
-    if let Err(refused) = check_origin(&state, request.headers()) {
+    if let Err(refused) = state.origin_check.check(request.headers()) {
         return refused;
     }
     let Some(session) = request.uri().query().and_then(|q| {
@@ -209,92 +208,4 @@ fn jsonrpc_error(code: i64, message: &str) -> Response {
 
 fn plain(status: StatusCode, text: &str) -> Response {
     (status, text.to_string()).into_response()
-}
-
-/// DNS-rebinding protection, as on `/mcp`: the `Host` must be an allowed host and a browser's
-/// `Origin` an allowed origin.
-#[allow(clippy::result_large_err)]
-fn check_origin(state: &LegacySse, headers: &HeaderMap) -> Result<(), Response> {
-    if !state.allowed_hosts.is_empty() && !state.allowed_hosts.iter().any(|h| h == "*") {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(host_name)
-            .unwrap_or_default();
-        if !state
-            .allowed_hosts
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(host))
-        {
-            return Err(plain(
-                StatusCode::FORBIDDEN,
-                &format!("Host {host:?} is not allowed (allowed_hosts)"),
-            ));
-        }
-    }
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
-        && !state.allowed_origins.is_empty()
-        && !state
-            .allowed_origins
-            .iter()
-            .any(|pattern| origin_matches(pattern, origin))
-    {
-        return Err(plain(
-            StatusCode::FORBIDDEN,
-            &format!("Origin {origin:?} is not allowed (allowed_origins)"),
-        ));
-    }
-    Ok(())
-}
-
-/// `host[:port]` or `[v6]:port` -> the host name (IPv6 without brackets).
-fn host_name(authority: &str) -> &str {
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or_default();
-    }
-    authority.split(':').next().unwrap_or_default()
-}
-
-/// `pattern` is `*`, an exact origin, or `scheme://host:*` for any port.
-fn origin_matches(pattern: &str, origin: &str) -> bool {
-    if pattern == "*" || pattern.eq_ignore_ascii_case(origin) {
-        return true;
-    }
-    let Some(prefix) = pattern.strip_suffix(":*") else {
-        return false;
-    };
-    let Some(port) = origin
-        .get(..prefix.len())
-        .filter(|p| p.eq_ignore_ascii_case(prefix))
-        .and_then(|_| origin[prefix.len()..].strip_prefix(':'))
-    else {
-        return origin.eq_ignore_ascii_case(prefix);
-    };
-    !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origins_and_hosts_match_as_on_mcp() {
-        assert!(origin_matches(
-            "http://localhost:*",
-            "http://localhost:5173"
-        ));
-        assert!(origin_matches("http://localhost:*", "http://localhost"));
-        assert!(!origin_matches(
-            "http://localhost:*",
-            "http://localhost.evil.com:80"
-        ));
-        assert!(!origin_matches(
-            "http://localhost:*",
-            "http://localhost:80x"
-        ));
-        assert!(origin_matches("https://app.example", "https://app.example"));
-        assert_eq!(host_name("127.0.0.1:8787"), "127.0.0.1");
-        assert_eq!(host_name("[::1]:8787"), "::1");
-        assert_eq!(host_name("localhost"), "localhost");
-    }
 }

@@ -11,6 +11,7 @@ pub mod event_log;
 pub mod handles;
 pub mod json_answer;
 mod legacy_sse;
+pub mod origin_check;
 pub mod pack;
 pub mod request_budget;
 mod server;

@@ -109,7 +109,7 @@ impl SessionStore for ObjectSessionStore {
     async fn store(&self, session_id: &str, state: &SessionState) -> Result<(), SessionStoreError> {
         let ns = Namespace::new(SESSION_NAMESPACE)?;
         let object = self.host.get_named(&ns, session_id).await?;
-        let json = serde_json::to_string(state)?;
+        let json = stored_handshake(state)?;
         object
             .storage()
             .sql(
@@ -168,4 +168,72 @@ pub async fn value(
         Some(SqlValue::Text(v)) => Some(v.clone()),
         _ => None,
     })
+}
+
+/// Most bytes of a session's handshake that are stored (it lives as long as the session does).
+pub const MAX_HANDSHAKE_BYTES: usize = 16 << 10;
+/// Longest string of a stored handshake (a client's name, version, description, …).
+const MAX_HANDSHAKE_STRING: usize = 256;
+
+/// The handshake as stored: a client's `initialize` is its own to make as large as a request may
+/// be (a 4 MB name), so strings are cut to [`MAX_HANDSHAKE_STRING`] bytes, and past
+/// [`MAX_HANDSHAKE_BYTES`] what keel does not act on (icons, `_meta`, experimental capabilities,
+/// extensions) is dropped; a handshake still larger keeps only its version and client name.
+fn stored_handshake(state: &SessionState) -> Result<String, SessionStoreError> {
+    let json = serde_json::to_string(state)?;
+    if json.len() <= MAX_HANDSHAKE_BYTES && !has_long_string(&serde_json::from_str(&json)?) {
+        return Ok(json);
+    }
+    let mut value = serde_json::to_value(state)?;
+    cut_strings(&mut value);
+    for drop in [
+        ["_meta", ""],
+        ["clientInfo", "icons"],
+        ["capabilities", "experimental"],
+        ["capabilities", "extensions"],
+    ] {
+        if serde_json::to_string(&value)?.len() <= MAX_HANDSHAKE_BYTES {
+            break;
+        }
+        let params = &mut value["initialize_params"];
+        match drop {
+            [key, ""] => params.as_object_mut().map(|o| o.remove(key)),
+            [outer, inner] => params[outer].as_object_mut().map(|o| o.remove(inner)),
+        };
+    }
+    if serde_json::to_string(&value)?.len() > MAX_HANDSHAKE_BYTES {
+        let params = &value["initialize_params"];
+        value = serde_json::json!({"initialize_params": {
+            "protocolVersion": params["protocolVersion"],
+            "capabilities": {},
+            "clientInfo": {"name": params["clientInfo"]["name"], "version": params["clientInfo"]["version"]},
+        }});
+    }
+    // Back through the type, so what is stored always loads.
+    let trimmed: SessionState = serde_json::from_value(value)?;
+    Ok(serde_json::to_string(&trimmed)?)
+}
+
+fn has_long_string(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.len() > MAX_HANDSHAKE_STRING,
+        serde_json::Value::Array(a) => a.iter().any(has_long_string),
+        serde_json::Value::Object(o) => o.values().any(has_long_string),
+        _ => false,
+    }
+}
+
+fn cut_strings(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) if s.len() > MAX_HANDSHAKE_STRING => {
+            let mut end = MAX_HANDSHAKE_STRING;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(cut_strings),
+        serde_json::Value::Object(o) => o.values_mut().for_each(cut_strings),
+        _ => {}
+    }
 }

@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub tool_timeout: Option<String>,
     pub max_body_bytes: Option<usize>,
     pub max_answer_bytes: Option<usize>,
+    pub header_timeout: Option<String>,
+    pub max_connections: Option<usize>,
     pub max_answer_rows: Option<usize>,
     #[serde(default)]
     pub objects: ObjectsFileConfig,

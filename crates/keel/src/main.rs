@@ -2,6 +2,7 @@
 
 mod config;
 mod demo_booking;
+mod http_front;
 mod inspect;
 mod serve;
 
@@ -84,6 +85,12 @@ struct ServeArgs {
     /// Largest MCP request body in bytes (default 4 MiB); larger ones get 413.
     #[arg(long, env = "KEEL_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// A request's headers must arrive within this (e.g. 10s); an idle connection closes after it.
+    #[arg(long, env = "KEEL_HEADER_TIMEOUT")]
+    header_timeout: Option<String>,
+    /// Most HTTP connections open at once (default 1024); past it new ones get 503.
+    #[arg(long, env = "KEEL_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
     /// Largest answer of the state tools in bytes (default 1 MiB): SQL rows and KV listings past
     /// it are left out, and the answer says how to get the rest.
     #[arg(long, env = "KEEL_MAX_ANSWER_BYTES")]

@@ -23,6 +23,7 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     pub data: PathBuf,
     pub shutdown_grace: Duration,
+    pub front: crate::http_front::FrontLimits,
     pub host: HostConfig,
     pub mcp: keel_mcp::McpConfig,
     pub browser: BrowserChoice,
@@ -52,6 +53,21 @@ impl ServeOptions {
             Some(g) => config::parse_duration(g).context("shutdown_grace")?,
             None => Duration::from_secs(30),
         };
+        let defaults = crate::http_front::FrontLimits::default();
+        let front = crate::http_front::FrontLimits {
+            header_timeout: match args
+                .header_timeout
+                .as_deref()
+                .or(file.header_timeout.as_deref())
+            {
+                Some(t) => config::parse_duration(t).context("header_timeout")?,
+                None => defaults.header_timeout,
+            },
+            max_connections: args
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(defaults.max_connections),
+        };
         let flags = BrowserFlags {
             browser: args.browser.clone(),
             chrome: args.chrome.clone(),
@@ -64,6 +80,7 @@ impl ServeOptions {
             listen: config::parse_listen(listen)?,
             data,
             shutdown_grace: grace,
+            front,
             host: config::host_config(&file.objects, &ObjectOverrides::from(args.objects))?,
             mcp: keel_mcp::McpConfig {
                 conformance: args.conformance,
@@ -374,8 +391,15 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
             Arc::clone(&state),
             refuse_while_draining,
         ))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .merge(
+            Router::new()
+                .route("/healthz", get(healthz))
+                .route("/metrics", get(metrics))
+                .layer(axum::middleware::from_fn({
+                    let check = keel_mcp::origin_check::OriginCheck::new(&mcp_config);
+                    move |request, next| check.clone().middleware(request, next)
+                })),
+        )
         .with_state(Arc::clone(&state));
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -413,18 +437,9 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         mcp_shutdown.shutdown();
         let _ = signalled_tx.send(());
     };
-    // Streamed (SSE) responses are written in several small pieces: without TCP_NODELAY, Nagle's
-    // algorithm and delayed ACKs hold each response for ~40 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let mut server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-    });
+    let front = options.front;
+    let mut server =
+        tokio::spawn(async move { crate::http_front::serve(listener, app, front, shutdown).await });
     let result = tokio::select! {
         r = &mut server => r.context("HTTP server task failed")?.context("HTTP server failed"),
         _ = signalled_rx => {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // Each test file uses a different part.
 
+pub mod mcp;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
