@@ -19,9 +19,15 @@ const REFUSED_KEPT: usize = 256;
 /// Largest request head the proxy reads.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 
-/// One `browser.allow` entry.
+/// One `browser.allow` entry: a host name or a network, on any port or on one.
 #[derive(Debug, Clone)]
-enum AllowRule {
+struct AllowRule {
+    target: AllowTarget,
+    port: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+enum AllowTarget {
     Host(String),
     Net(IpAddr, u8),
 }
@@ -76,7 +82,8 @@ pub fn with_scheme(url: &str) -> String {
 }
 
 impl UrlPolicy {
-    /// A policy that also allows the hosts, IPs and networks (`10.0.0.0/8`) in `allow`.
+    /// A policy that also allows the hosts, IPs and networks (`10.0.0.0/8`) in `allow`, each on
+    /// any port or, written `host:port` (`127.0.0.1:8080`, `[::1]:8080`), on that port alone.
     pub fn new(allow: &[String]) -> Result<Self, BrowserError> {
         let mut rules = Vec::new();
         for entry in allow {
@@ -84,7 +91,8 @@ impl UrlPolicy {
             if entry.is_empty() {
                 continue;
             }
-            if let Some((ip, bits)) = entry.split_once('/') {
+            let (entry, port) = split_allow_port(entry)?;
+            let target = if let Some((ip, bits)) = entry.split_once('/') {
                 let ip: IpAddr = ip.parse().map_err(|_| {
                     BrowserError::Invalid(format!(
                         "browser.allow: {entry:?} is not a network like 10.0.0.0/8"
@@ -96,27 +104,30 @@ impl UrlPolicy {
                         "browser.allow: {entry:?} has a bad prefix length"
                     ))
                 })?;
-                rules.push(AllowRule::Net(ip, bits));
+                AllowTarget::Net(ip, bits)
             } else if let Ok(ip) = entry.trim_matches(['[', ']']).parse::<IpAddr>() {
-                rules.push(AllowRule::Net(ip, if ip.is_ipv4() { 32 } else { 128 }));
+                AllowTarget::Net(ip, if ip.is_ipv4() { 32 } else { 128 })
+            } else if entry.contains([':', '[', ']', '/', ' ']) {
+                return Err(BrowserError::Invalid(format!(
+                    "browser.allow: {entry:?} is not a host, an IP address or a network (write a port as host:port)"
+                )));
             } else {
-                rules.push(AllowRule::Host(entry.to_ascii_lowercase()));
-            }
+                AllowTarget::Host(entry.to_ascii_lowercase())
+            };
+            rules.push(AllowRule { target, port });
         }
         Ok(Self { allow: rules })
     }
 
-    fn host_allowed(&self, host: &str) -> bool {
+    /// Whether an allow entry covers `host` (as the page named it) or `ip`, on `port`.
+    fn allowed(&self, host: &str, ip: IpAddr, port: u16) -> bool {
         let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
-        self.allow
-            .iter()
-            .any(|rule| matches!(rule, AllowRule::Host(h) if *h == host))
-    }
-
-    fn ip_allowed(&self, ip: IpAddr) -> bool {
-        self.allow.iter().any(|rule| match rule {
-            AllowRule::Net(net, bits) => in_network(ip, *net, *bits),
-            AllowRule::Host(_) => false,
+        self.allow.iter().any(|rule| {
+            rule.port.is_none_or(|p| p == port)
+                && match &rule.target {
+                    AllowTarget::Host(h) => *h == host,
+                    AllowTarget::Net(net, bits) => in_network(ip, *net, *bits),
+                }
         })
     }
 
@@ -134,8 +145,9 @@ impl UrlPolicy {
             )));
         }
         let host = parsed.host_str().unwrap_or_default();
+        let port = parsed.port_or_known_default().unwrap_or(80);
         if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>()
-            && let Err(reason) = self.check_address(host, ip)
+            && let Err(reason) = self.check_address(host, ip, port)
         {
             return Err(BrowserError::Refused(format!(
                 "refused by the URL policy: {url} ({reason})"
@@ -144,13 +156,13 @@ impl UrlPolicy {
         Ok(parsed)
     }
 
-    /// Whether a page may connect to `ip` (reached through `host`); the reason when not.
-    pub fn check_address(&self, host: &str, ip: IpAddr) -> Result<(), String> {
+    /// Whether a page may connect to `ip` on `port` (reached through `host`); the reason when not.
+    pub fn check_address(&self, host: &str, ip: IpAddr, port: u16) -> Result<(), String> {
         match restricted(ip) {
             None => Ok(()),
-            Some(_) if self.host_allowed(host) || self.ip_allowed(ip) => Ok(()),
+            Some(_) if self.allowed(host, ip, port) => Ok(()),
             Some(kind) => Err(format!(
-                "{ip} is a {kind} address; add it to browser.allow to permit it"
+                "{ip} is a {kind} address; add it to browser.allow to permit it (with :{port} for this port alone)"
             )),
         }
     }
@@ -228,6 +240,26 @@ impl RefusalLog {
     }
 }
 
+/// `host:port` or `[v6]:port` -> the host and the port; anything else as it is, on any port.
+fn split_allow_port(entry: &str) -> Result<(&str, Option<u16>), BrowserError> {
+    let split = if let Some(rest) = entry.strip_prefix('[') {
+        rest.split_once("]:").map(|(host, port)| (host, port))
+    } else if entry.matches(':').count() == 1 {
+        entry.split_once(':')
+    } else {
+        None
+    };
+    match split {
+        None => Ok((entry, None)),
+        Some((host, port)) => match port.parse::<u16>() {
+            Ok(port) if port > 0 && !host.is_empty() => Ok((host, Some(port))),
+            _ => Err(BrowserError::Invalid(format!(
+                "browser.allow: {entry:?} has a bad port (write host:port, e.g. 127.0.0.1:8080)"
+            ))),
+        },
+    }
+}
+
 /// Why an address is off limits by default, if it is.
 fn restricted(ip: IpAddr) -> Option<&'static str> {
     match ip {
@@ -236,15 +268,34 @@ fn restricted(ip: IpAddr) -> Option<&'static str> {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return restricted_v4(v4);
             }
-            let first = v6.segments()[0];
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
             if v6.is_loopback() {
                 Some("loopback")
             } else if v6.is_unspecified() || v6.is_multicast() {
                 Some("reserved")
-            } else if first & 0xfe00 == 0xfc00 {
-                // fc00::/7, which holds fd00:ec2::254, a cloud metadata address.
+            } else if s[..6] == [0; 6] {
+                // ::/96, IPv4-compatible (deprecated): the address is the IPv4 one.
+                restricted_v4(embedded(s[6], s[7])).or(Some("reserved (IPv4-compatible)"))
+            } else if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                // 64:ff9b::/96, NAT64: a gateway reaches the IPv4 address inside.
+                restricted_v4(embedded(s[6], s[7]))
+            } else if s[0] == 0x2002 {
+                // 2002::/16, 6to4: a relay reaches the IPv4 address inside.
+                restricted_v4(embedded(s[1], s[2]))
+            } else if (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+                || (s[0] == 0x2001 && s[1] == 0)
+                || (s[0] == 0x2001 && s[1] == 0xdb8)
+                || (s[0] == 0x100 && s[1..4] == [0; 3])
+            {
+                // Local NAT64 (64:ff9b:1::/48), Teredo (2001::/32, a tunnel to an address it
+                // hides), documentation (2001:db8::/32), discard-only (100::/64).
+                Some("reserved")
+            } else if s[0] & 0xfe00 == 0xfc00 || s[0] & 0xffc0 == 0xfec0 {
+                // fc00::/7, which holds fd00:ec2::254, a cloud metadata address; fec0::/10, the
+                // old site-local range.
                 Some("private")
-            } else if first & 0xffc0 == 0xfe80 {
+            } else if s[0] & 0xffc0 == 0xfe80 {
                 Some("link-local")
             } else {
                 None
@@ -262,7 +313,18 @@ fn restricted_v4(ip: Ipv4Addr) -> Option<&'static str> {
     } else if ip.is_link_local() {
         // 169.254.0.0/16 holds 169.254.169.254, the cloud metadata service.
         Some("link-local (cloud metadata)")
-    } else if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || a == 0 || a >= 240 {
+    } else if ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || a == 0
+        || a >= 240
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
+        || (a == 198 && (b & 0xfe) == 18)
+        || ip.is_documentation()
+        || (a == 192 && b == 88 && ip.octets()[2] == 99)
+    {
+        // Also 192.0.0.0/24 (protocol assignments), 198.18.0.0/15 (benchmarking), the
+        // documentation ranges and 192.88.99.0/24 (6to4 relays).
         Some("reserved")
     } else {
         None
@@ -488,7 +550,7 @@ async fn resolve_checked(
         return Err(format!("cannot resolve {host}"));
     }
     for addr in &addrs {
-        if let Err(reason) = policy.check_address(bare, addr.ip()) {
+        if let Err(reason) = policy.check_address(bare, addr.ip(), addr.port()) {
             log.record(shown.to_string());
             return Err(format!("refused by the URL policy: {shown} ({reason})"));
         }
@@ -555,13 +617,38 @@ mod tests {
             "fd00:ec2::254",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "2002:7f00:1::1",
+            "2002:a00:1::",
+            "2001::1",
+            "2001:db8::1",
+            "fec0::1",
+            "100::1",
+            "192.0.0.1",
+            "198.18.0.1",
+            "198.19.255.1",
+            "192.0.2.1",
+            "192.88.99.1",
         ] {
             let parsed: IpAddr = ip.parse().unwrap();
-            assert!(policy.check_address("x", parsed).is_err(), "{ip} passed");
-        }
-        for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
             assert!(
-                policy.check_address("x", ip.parse().unwrap()).is_ok(),
+                policy.check_address("x", parsed, 80).is_err(),
+                "{ip} passed"
+            );
+        }
+        for ip in [
+            "93.184.216.34",
+            "2606:4700::1111",
+            "8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "198.20.0.1",
+        ] {
+            assert!(
+                policy.check_address("x", ip.parse().unwrap(), 443).is_ok(),
                 "{ip} refused"
             );
         }
@@ -573,25 +660,70 @@ mod tests {
         .unwrap();
         assert!(
             allowed
-                .check_address("a", "127.0.0.1".parse().unwrap())
+                .check_address("a", "127.0.0.1".parse().unwrap(), 80)
                 .is_ok()
         );
         assert!(
             allowed
-                .check_address("a", "10.200.0.1".parse().unwrap())
+                .check_address("a", "10.200.0.1".parse().unwrap(), 80)
                 .is_ok()
         );
         assert!(
             allowed
-                .check_address("intranet.local", "192.168.0.9".parse().unwrap())
+                .check_address("intranet.local", "192.168.0.9".parse().unwrap(), 80)
                 .is_ok()
         );
         assert!(
             allowed
-                .check_address("a", "192.168.0.9".parse().unwrap())
+                .check_address("a", "192.168.0.9".parse().unwrap(), 80)
                 .is_err()
         );
         assert!(UrlPolicy::new(&["10.0.0.0/99".into()]).is_err());
+        // A port narrows an entry to that port: other loopback services stay out of reach.
+        let one_port = UrlPolicy::new(&[
+            "127.0.0.1:18081".into(),
+            "[::1]:3000".into(),
+            "dev.local:8080".into(),
+        ])
+        .unwrap();
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(one_port.check_address("127.0.0.1", loopback, 18081).is_ok());
+        assert!(
+            one_port
+                .check_address("127.0.0.1", loopback, 18082)
+                .is_err()
+        );
+        assert!(
+            one_port
+                .check_address("::1", "::1".parse().unwrap(), 3000)
+                .is_ok()
+        );
+        assert!(
+            one_port
+                .check_address("::1", "::1".parse().unwrap(), 3001)
+                .is_err()
+        );
+        assert!(
+            one_port
+                .check_address("dev.local", "10.0.0.5".parse().unwrap(), 8080)
+                .is_ok()
+        );
+        assert!(
+            one_port
+                .check_address("dev.local", "10.0.0.5".parse().unwrap(), 22)
+                .is_err()
+        );
+        assert!(one_port.check_url("http://127.0.0.1:18081/").is_ok());
+        assert!(one_port.check_url("http://127.0.0.1:18082/").is_err());
+        for bad in [
+            "127.0.0.1:0",
+            "127.0.0.1:99999",
+            "host:port",
+            "a b",
+            "[::1]:x",
+        ] {
+            assert!(UrlPolicy::new(&[bad.into()]).is_err(), "{bad} accepted");
+        }
     }
 
     #[test]
