@@ -109,6 +109,10 @@ impl ChromeProcess {
                 // The headless screen (800x600 by default): tabs open full screen on it (see
                 // `BrowsingContext::open_tab`), so this is the pages' viewport.
                 "--screen-info={1280x800}",
+                // WebRTC sends UDP (STUN, TURN, connection checks with page-chosen bytes) straight
+                // past the proxy, to any address a page names: only proxied traffic is allowed,
+                // and the proxy applies the URL policy.
+                "--webrtc-ip-handling-policy=disable_non_proxied_udp",
             ]);
         if let Some(proxy) = proxy {
             command

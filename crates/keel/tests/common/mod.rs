@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // Each test file uses a different part.
 
+pub mod browser;
 pub mod mcp;
 
 use std::io::{BufRead, BufReader, Read, Write};
