@@ -180,6 +180,9 @@ impl RemoteGuard {
     }
 }
 
+/// Removes WebRTC's peer connections from a page's main world (see `hold_and_arm`).
+const NO_WEBRTC: &str = "for (const n of ['RTCPeerConnection', 'webkitRTCPeerConnection', 'RTCDataChannel']) { try { delete globalThis[n]; } catch (e) {} }";
+
 /// Turns interception on in a new target (and auto-attaching in its own children), then lets it run.
 async fn hold_and_arm(
     conn: Connection,
@@ -202,6 +205,21 @@ async fn hold_and_arm(
             // Fail closed: a target whose requests cannot be checked never runs.
             tracing::warn!(%error, kind, "request interception could not be turned on in a target of the remote browser; it stays paused");
             return;
+        }
+        if kind == "page" || kind == "iframe" {
+            // WebRTC sends UDP that no request interception sees, and a remote browser's flags are
+            // not keel's to set: its pages get no RTCPeerConnection. Weaker than the local
+            // browser's flag (a frame made before the script runs keeps it), and said so.
+            // (The script is only run in a session with the Page domain on.)
+            let _ = conn.call("Page.enable", json!({}), s, timeout).await;
+            let _ = conn
+                .call(
+                    "Page.addScriptToEvaluateOnNewDocument",
+                    json!({"source": NO_WEBRTC, "runImmediately": true}),
+                    s,
+                    timeout,
+                )
+                .await;
         }
         if kind != "service_worker" && kind != "shared_worker" {
             let _ = conn.call("Network.enable", json!({}), s, timeout).await;

@@ -1962,6 +1962,8 @@ fn a_remote_browser_is_driven_over_its_websocket_under_the_same_url_policy() {
         "http://169.254.169.254/latest/user-data",
     );
     assert!(requests.contains("Refused by the URL policy"), "{requests}");
+    // WebRTC's UDP, which no request interception sees, goes nowhere either.
+    common::browser::assert_no_udp_from_the_page(&server, &handle);
 
     // Files stay on this machine: an upload says why it cannot be done.
     let (page, _) = navigate(&server, &handle, &format!("{}/lab/upload", demo.url));

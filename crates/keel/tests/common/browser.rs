@@ -133,3 +133,36 @@ pub fn call_with(
     assert!(message["result"].is_object(), "no result: {message}");
     message["result"].clone()
 }
+
+/// Has the page in `handle` try WebRTC against a UDP listener on loopback (STUN and TURN servers
+/// there, and the connection checks an offer starts) and asserts that no datagram arrives.
+pub fn assert_no_udp_from_the_page(server: &Server, handle: &str) {
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(std::time::Duration::from_millis(3000)))
+        .unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let function = format!(
+        r#"async () => {{
+            if (typeof RTCPeerConnection === 'undefined') return 'no RTCPeerConnection';
+            const pc = new RTCPeerConnection({{iceServers: [
+                {{urls: 'stun:127.0.0.1:{port}'}},
+                {{urls: 'turn:127.0.0.1:{port}', username: 'u', credential: 'p'}}]}});
+            pc.createDataChannel('x');
+            await pc.setLocalDescription(await pc.createOffer());
+            await new Promise(r => setTimeout(r, 1500));
+            return pc.iceGatheringState;
+        }}"#
+    );
+    let (result, error) = call(
+        server,
+        "browser_evaluate",
+        json!({"handle": handle, "function": function}),
+    );
+    assert!(!error, "{result}");
+    let mut buf = [0u8; 2048];
+    let got = udp.recv_from(&mut buf);
+    assert!(
+        got.is_err(),
+        "a page sent UDP to 127.0.0.1:{port} ({result}): {got:?}"
+    );
+}
