@@ -53,6 +53,68 @@ impl Route {
     }
 }
 
+/// Largest message read from the browser. Answers carry screenshots, PDFs and response bodies
+/// (base64); events carry what a page logs. Past this a message is skipped without being kept,
+/// and a call it answered gets an error that says so.
+pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
+
+/// One NUL-terminated message from the pipe; `None` at its end. A message longer than
+/// [`MAX_MESSAGE_BYTES`] is read past, keeping only its start, and comes back as an error answer
+/// to the call it answered (the browser writes `{"id":N,` first), or an empty object (an event).
+async fn read_message(
+    reader: &mut BufReader<impl AsyncRead + Unpin>,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let mut message = Vec::new();
+    let mut skipped = 0usize;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(None);
+        }
+        let end = available.iter().position(|&b| b == 0);
+        let chunk = &available[..end.unwrap_or(available.len())];
+        if skipped == 0 && message.len() + chunk.len() <= MAX_MESSAGE_BYTES {
+            message.extend_from_slice(chunk);
+        } else {
+            if skipped == 0 {
+                skipped = message.len();
+                message.truncate(64);
+                message.shrink_to_fit();
+            }
+            skipped += chunk.len();
+        }
+        let used = end.map_or(available.len(), |e| e + 1);
+        reader.consume(used);
+        if end.is_some() {
+            break;
+        }
+    }
+    if skipped == 0 {
+        return Ok(Some(message));
+    }
+    tracing::warn!(
+        bytes = skipped,
+        "skipped a message from the browser larger than {MAX_MESSAGE_BYTES} bytes"
+    );
+    let head = String::from_utf8_lossy(&message);
+    let id = head
+        .strip_prefix("{\"id\":")
+        .map(|rest| {
+            rest.bytes()
+                .take_while(u8::is_ascii_digit)
+                .collect::<Vec<u8>>()
+        })
+        .and_then(|digits| String::from_utf8(digits).ok()?.parse::<u64>().ok());
+    Ok(Some(match id {
+        Some(id) => json!({"id": id, "error": {"code": -32000, "message": format!(
+            "the browser's answer was {skipped} bytes, more than keel reads ({MAX_MESSAGE_BYTES} bytes)"
+        )}})
+        .to_string()
+        .into_bytes(),
+        None => b"{}".to_vec(),
+    }))
+}
+
 type Pending = Arc<Mutex<HashMap<u64, Waiting>>>;
 
 /// Sessions whose events go to one listener of their own instead of to every subscriber.
@@ -85,16 +147,11 @@ impl Connection {
         let incoming = futures::stream::unfold(
             BufReader::with_capacity(1 << 16, reader),
             |mut reader| async move {
-                let mut buffer = Vec::new();
-                match reader.read_until(0, &mut buffer).await {
-                    Ok(0) | Err(_) => None,
-                    Ok(_) => {
-                        if buffer.last() == Some(&0) {
-                            buffer.pop();
-                        }
-                        Some((buffer, reader))
-                    }
-                }
+                read_message(&mut reader)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|message| (message, reader))
             },
         );
         Self::over(outgoing, incoming)
@@ -110,8 +167,8 @@ impl Connection {
                     BrowserError::Invalid(format!("browser.ws {url:?} is not a WebSocket URL: {e}"))
                 })?;
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-            .max_message_size(Some(512 << 20))
-            .max_frame_size(Some(512 << 20));
+            .max_message_size(Some(MAX_MESSAGE_BYTES))
+            .max_frame_size(Some(MAX_MESSAGE_BYTES));
         let connector = match request.uri().scheme_str() {
             Some("wss") => Some(tokio_tungstenite::Connector::Rustls(tls_config(url)?)),
             _ => None,
@@ -527,5 +584,44 @@ mod tests {
             own.try_recv(),
             Err(mpsc::error::TryRecvError::Disconnected)
         ));
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_message_past_the_limit_is_skipped_and_its_call_answered_with_an_error() {
+        let mut pipe = Vec::new();
+        pipe.extend_from_slice(br#"{"id":1,"result":{}}"#);
+        pipe.push(0);
+        pipe.extend_from_slice(br#"{"id":42,"result":{"data":""#);
+        pipe.extend(std::iter::repeat_n(b'A', MAX_MESSAGE_BYTES));
+        pipe.extend_from_slice(br#""}}"#);
+        pipe.push(0);
+        pipe.extend_from_slice(br#"{"method":"Runtime.consoleAPICalled","params":{"x":""#);
+        pipe.extend(std::iter::repeat_n(b'B', MAX_MESSAGE_BYTES));
+        pipe.extend_from_slice(br#""}}"#);
+        pipe.push(0);
+        pipe.extend_from_slice(br#"{"id":2,"result":{}}"#);
+        pipe.push(0);
+        let mut reader = BufReader::new(&pipe[..]);
+        let mut messages = Vec::new();
+        while let Some(m) = read_message(&mut reader).await.unwrap() {
+            assert!(m.len() < 1000, "a message of {} bytes was kept", m.len());
+            messages.push(serde_json::from_slice::<Value>(&m).unwrap());
+        }
+        assert_eq!(messages.len(), 4);
+        assert_eq!(messages[0]["id"], 1);
+        assert_eq!(messages[1]["id"], 42);
+        assert!(
+            messages[1]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("more than keel reads")
+        );
+        assert_eq!(messages[2], json!({}));
+        assert_eq!(messages[3]["id"], 2);
     }
 }

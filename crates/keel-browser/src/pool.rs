@@ -92,6 +92,8 @@ pub enum Note {
     /// The current tab, showing `url`, was closed by its page (`window.close()`); tab `index`
     /// is current now, if any is left.
     TabClosed { url: String, index: Option<usize> },
+    /// A page opened a tab past `browser.max_tabs` (to `url`); it was closed at once.
+    TabRefused { url: String, max_tabs: usize },
     /// A download finished: saved at `path`.
     Downloaded {
         file_name: String,
@@ -142,11 +144,36 @@ async fn watch_context(
                         continue;
                     };
                     let context = Arc::clone(&context);
+                    let url = info["url"].as_str().unwrap_or_default().to_string();
                     tokio::spawn(async move {
+                        // Counted under the lock, so a page opening tabs in a loop meets the cap.
+                        let mut tabs = context.tabs.lock().await;
+                        if tabs.0.len() >= context.max_tabs {
+                            let _ = context
+                                .conn
+                                .call(
+                                    "Target.closeTarget",
+                                    json!({"targetId": target}),
+                                    None,
+                                    context.timeouts.action,
+                                )
+                                .await;
+                            context
+                                .notes
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(Note::TabRefused {
+                                    url,
+                                    max_tabs: context.max_tabs,
+                                });
+                            context
+                                .popups_attached
+                                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            return;
+                        }
                         let attached =
                             Tab::attach(context.conn.clone(), target, context.timeouts).await;
                         if let Ok(tab) = attached {
-                            let mut tabs = context.tabs.lock().await;
                             tabs.0.push(Arc::clone(&tab));
                             let note = Note::TabOpened {
                                 index: tabs.0.len() - 1,

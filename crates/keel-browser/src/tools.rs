@@ -752,6 +752,9 @@ impl BrowserPack {
                 Note::TabClosed { url, index: None } => events.push(format!(
                     "- The current tab ({url}) was closed by its page; no other tab was open (a blank one takes its place).\n"
                 )),
+                Note::TabRefused { url, max_tabs } => events.push(format!(
+                    "- The page opened a tab ({url}) past the session's {max_tabs} tabs (browser.max_tabs); it was closed.\n"
+                )),
                 Note::Downloaded { .. } => {}
             }
         }

@@ -47,6 +47,7 @@
   // Nodes a walk reports at most: a hostile or enormous page does not become a reply of many
   // megabytes.
   const MAX_NODES = 50000;
+  const MAX_TEXT = 10000;
   // Elements with states of their own (disabled, checked, selected, open).
   const FORMY = new Set(["BUTTON", "INPUT", "SELECT", "TEXTAREA", "OPTION", "OPTGROUP", "FIELDSET", "SUMMARY"]);
   const INPUT_ROLES = {button: "button", submit: "button", reset: "button", image: "button", file: "button", color: "button",
@@ -287,7 +288,7 @@
   function valueOf(e, r) {
     const tag = e.tagName;
     if (tag === "INPUT") {
-      if (e.type === "password") return e.value ? "•".repeat(e.value.length) : "";
+      if (e.type === "password") return e.value ? "•".repeat(Math.min(e.value.length, MAX_TEXT)) : "";
       if (e.type === "file") return e.files && e.files.length ? Array.from(e.files).map((f) => f.name).join(", ") : "No file chosen";
       if (["button", "submit", "reset", "image", "checkbox", "radio"].includes(e.type)) return "";
       return e.value;
@@ -321,7 +322,14 @@
 
   function walkAll(rootId) {
     const nodes = [];
-    const add = (node) => (nodes.push(node), nodes.length - 1);
+    // A name, value or text longer than MAX_TEXT is cut (a page's 1 MB labels would otherwise
+    // travel whole to keel and stay in its cached tree).
+    const clip = (s) => s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) + "… (" + (s.length - MAX_TEXT) + " more characters)" : s;
+    const add = (node) => {
+      if (node.n) node.n = clip(node.n);
+      if (node.v) node.v = clip(node.v);
+      return nodes.push(node) - 1;
+    };
     // The cursor over the parent, and whether an ancestor is already something to act on: an
     // element that shows the pointing hand where its parent does not (a clickable card, a
     // div made into a button by a script) is something to click too.

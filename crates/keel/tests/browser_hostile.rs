@@ -3,7 +3,11 @@
 
 mod common;
 
-use common::browser::{Demo, assert_no_udp_from_the_page, handle_of, open, serve_with_browser};
+use serde_json::json;
+
+use common::browser::{
+    Demo, assert_no_udp_from_the_page, call, handle_of, open, serve_with_browser,
+};
 
 /// The port of the demo site, for an allow entry that names it alone.
 fn demo_host_port(demo: &Demo) -> String {
@@ -19,4 +23,101 @@ fn webrtc_sends_nothing_past_the_url_policy() {
     assert!(!error, "{page}");
     let handle = handle_of(&page);
     assert_no_udp_from_the_page(&server, &handle);
+}
+
+/// keel's resident memory, in bytes.
+fn resident_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        * 1024
+}
+
+#[test]
+fn a_page_that_floods_logs_labels_and_tabs_costs_keel_little() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_browser(dir.path(), Some(&demo_host_port(&demo)));
+    let (page, error) = open(&server, &format!("{}/", demo.url));
+    assert!(!error, "{page}");
+    let handle = handle_of(&page);
+    let before = resident_memory(server.child.id());
+
+    // 20 console lines of 2 MB each: kept cut, not whole.
+    let (logged, error) = call(
+        &server,
+        "browser_evaluate",
+        json!({"handle": handle, "function": "() => { const s = 'x'.repeat(2e6); for (let i = 0; i < 20; i++) console.log(i + s); return 'logged'; }"}),
+    );
+    assert!(!error, "{logged}");
+    let (console, error) = call(
+        &server,
+        "browser_console_messages",
+        json!({"handle": handle}),
+    );
+    assert!(
+        !error && console.contains("bytes more)"),
+        "{}",
+        &console[..console.len().min(500)]
+    );
+    assert!(console.len() < 200_000, "{} bytes", console.len());
+
+    // 100 buttons with 1 MB labels: names are cut in the page (the tree keel reads and caches
+    // stays small) and again in the snapshot.
+    let (labelled, error) = call(
+        &server,
+        "browser_evaluate",
+        json!({"handle": handle, "function": "() => { const s = 'L'.repeat(1e6); for (let i = 0; i < 100; i++) { const b = document.createElement('button'); b.setAttribute('aria-label', i + s); document.body.append(b); } return 'labelled'; }"}),
+    );
+    assert!(!error, "{labelled}");
+    let (snapshot, error) = call(&server, "browser_snapshot", json!({"handle": handle}));
+    let first = snapshot
+        .lines()
+        .find(|l| l.contains("button \"0L"))
+        .unwrap_or_default();
+    assert!(!error && first.ends_with("…\" [ref=e4]"), "{first}");
+    assert!(
+        first.len() < 1000 && snapshot.len() < 100_000,
+        "{} bytes",
+        snapshot.len()
+    );
+
+    let grew = resident_memory(server.child.id()).saturating_sub(before);
+    assert!(grew < 150 << 20, "keel holds {} MiB more", grew >> 20);
+
+    // Tabs a page opens on its own stop at browser.max_tabs (8).
+    let (opened, error) = call(
+        &server,
+        "browser_evaluate",
+        json!({"handle": handle, "function": "() => { for (let i = 0; i < 20; i++) window.open('/?tab=' + i); return 'opened'; }"}),
+    );
+    assert!(!error, "{opened}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut events = opened;
+    while !events.contains("browser.max_tabs") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no refusal reported: {events}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        events = call(
+            &server,
+            "browser_tabs",
+            json!({"handle": handle, "action": "list"}),
+        )
+        .0;
+    }
+    let (tabs, _) = call(
+        &server,
+        "browser_tabs",
+        json!({"handle": handle, "action": "list"}),
+    );
+    let listed = tabs
+        .lines()
+        .filter(|l| l.contains("/?tab=") || l.contains("Riverside") || l.contains("about:blank"))
+        .count();
+    assert!(listed <= 8, "{tabs}");
 }

@@ -314,8 +314,18 @@ fn tree_at_load(state: &Mutex<TabState>, payload: &str) {
     s.walking_at_load = None;
 }
 
-/// Keeps a console line (the oldest goes past `LOG_KEPT`).
-pub(super) fn push_console(s: &mut TabState, level: &'static str, line: String) {
+/// Keeps a console line (the oldest goes past `LOG_KEPT`), cut at `MAX_CONSOLE_LINE_BYTES`: a
+/// page may log 20 MB strings, and 500 of them would stay in keel's memory.
+pub(super) fn push_console(s: &mut TabState, level: &'static str, mut line: String) {
+    if line.len() > MAX_CONSOLE_LINE_BYTES {
+        let more = line.len() - MAX_CONSOLE_LINE_BYTES;
+        let mut end = MAX_CONSOLE_LINE_BYTES;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        // A new string: truncating would keep the whole allocation.
+        line = format!("{}… ({more} bytes more)", &line[..end]);
+    }
     if s.console.len() == LOG_KEPT {
         s.console.pop_front();
     }
@@ -329,3 +339,5 @@ pub(super) fn push_console(s: &mut TabState, level: &'static str, line: String) 
 
 /// Console messages and network requests kept per tab.
 pub(super) const LOG_KEPT: usize = 500;
+/// Longest console line kept.
+pub(super) const MAX_CONSOLE_LINE_BYTES: usize = 10_000;
