@@ -366,6 +366,12 @@ impl BrowsingContext {
         Some(InUse(Arc::clone(&self.usage)))
     }
 
+    /// How long nobody has used the session; `None` while a call is using it.
+    pub fn idle_for(&self) -> Option<Duration> {
+        let usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        (usage.calls == 0 && !usage.asleep).then(|| usage.last_used.elapsed())
+    }
+
     /// Marks the session asleep if nobody has used it for `idle`; true if it now is.
     pub fn try_sleep(&self, idle: Duration) -> bool {
         let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());

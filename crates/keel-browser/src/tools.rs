@@ -187,6 +187,7 @@ impl BrowserPack {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
+        self.make_room().await;
         let context = self.pool.context(&key).await.map_err(err)?;
         let in_use = context
             .enter()
@@ -213,6 +214,26 @@ impl BrowserPack {
             found,
             restored,
         })
+    }
+
+    /// At `browser.max_contexts`, puts the session idle longest to sleep (its state saved in its
+    /// object, as after its idle timeout), so a new one can open: a client that opens sessions
+    /// and walks away does not lock everyone out. Sessions in the middle of a call are never
+    /// chosen; when every one is, the cap refuses the new session as before.
+    async fn make_room(&self) {
+        let sessions = self.pool.sessions().await;
+        if sessions.len() < self.pool.config().max_contexts {
+            return;
+        }
+        let oldest = sessions
+            .into_iter()
+            .filter_map(|(key, context)| Some((context.idle_for()?, key, context)))
+            .max_by_key(|(idle, ..)| *idle);
+        if let Some((idle, key, context)) = oldest
+            && context.try_sleep(idle)
+        {
+            put_to_sleep(&self.pool, &self.host, &self.objects, &key, &context).await;
+        }
     }
 
     async fn run(
@@ -287,6 +308,33 @@ impl BrowserPack {
             return Ok(CallToolResult::success(content).into());
         }
         let call = self.session(args, cx, reopen).await?;
+        let minted = call.found.minted.then(|| call.found.object.key().clone());
+        let result = self.in_session(name, args, cx, call).await;
+        if result.is_err()
+            && let Some(key) = minted
+        {
+            // The caller never got this session's handle: nothing could close it, and it would
+            // hold a slot of browser.max_contexts until it slept.
+            let _ = self.pool.close(&key.to_string()).await;
+            self.objects
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key.to_string());
+            if let Err(error) = self.host.delete(&key).await {
+                tracing::warn!(%error, "a browsing session a failed call minted could not be deleted");
+            }
+        }
+        result
+    }
+
+    /// The tool `name` on the browsing session `call` found or minted.
+    async fn in_session(
+        &self,
+        name: &str,
+        args: &Map<String, Value>,
+        cx: &ToolContext,
+        call: CallSession,
+    ) -> Result<CallToolResponse, String> {
         let _turn = call.context.turn().await;
         let (session, handle, minted, restored) = (
             &call.context,

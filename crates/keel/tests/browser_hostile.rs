@@ -121,3 +121,36 @@ fn a_page_that_floods_logs_labels_and_tabs_costs_keel_little() {
         .count();
     assert!(listed <= 8, "{tabs}");
 }
+
+#[test]
+fn failed_calls_and_abandoned_sessions_do_not_lock_others_out() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("keel.toml"),
+        "[browser]\nnavigation_timeout = \"5s\"\naction_timeout = \"3s\"\nmax_contexts = 2\n",
+    )
+    .unwrap();
+    let server = common::Server::start(
+        dir.path(),
+        &["--browser", "on", "--browser-allow", &demo_host_port(&demo)],
+    );
+    // A stateless navigate that fails mints a session the caller never gets a handle for: it is
+    // closed with the failure, so five of them leave the cap free.
+    for _ in 0..5 {
+        let (text, error) = open(&server, "http://no-such-host.invalid/");
+        assert!(error && !text.contains("handle: "), "{text}");
+    }
+    // Sessions opened and walked away from: at the cap, the one idle longest sleeps (its state
+    // saved) instead of the next being refused.
+    let (first, error) = open(&server, &format!("{}/park/riverside", demo.url));
+    assert!(!error, "{first}");
+    let first = handle_of(&first);
+    for _ in 0..3 {
+        let (page, error) = open(&server, &format!("{}/", demo.url));
+        assert!(!error, "{page}");
+    }
+    let (again, error) = call(&server, "browser_snapshot", json!({"handle": first}));
+    assert!(!error && again.contains("had slept"), "{again}");
+    assert!(again.contains("Riverside"), "{again}");
+}
