@@ -14,9 +14,6 @@ use serde_json::json;
 const ABOUT: &str = "_keel_download/";
 /// Key prefix of a download's content.
 const DATA: &str = "_keel_download_data/";
-/// Largest download read into memory to be kept (the object's value limit, 32 MiB by default,
-/// applies too; this bounds the memory a huge download could take before that says no).
-const MAX_READ_BYTES: u64 = 256 << 20;
 
 /// Copies the finished download at `path` (named `file_name` by the page, from `url`) into
 /// `object` under a name of its own there (`rules (2).txt` when `rules.txt` is taken). Returns that
@@ -26,20 +23,27 @@ pub(crate) async fn keep(
     file_name: &str,
     url: &str,
     path: &Path,
+    max_bytes: u64,
 ) -> Result<(String, usize), String> {
     let on_disk = tokio::fs::metadata(path)
         .await
         .map_err(|e| format!("could not be read ({e})"))?
         .len();
-    if on_disk > MAX_READ_BYTES {
-        return Err(format!(
-            "is too large to keep in the session ({on_disk} bytes; at most {MAX_READ_BYTES})"
-        ));
-    }
-    let content = tokio::fs::read(path)
-        .await
-        .map_err(|e| format!("could not be read ({e})"))?;
-    keep_bytes(object, file_name, url, content).await
+    // Checked before reading: a 250 MB file is never in memory.
+    let kept = if on_disk > max_bytes {
+        Err(format!(
+            "is too large to keep ({on_disk} bytes; at most {max_bytes}, browser.max_download_bytes)"
+        ))
+    } else {
+        match tokio::fs::read(path).await {
+            Ok(content) => keep_bytes(object, file_name, url, content).await,
+            Err(e) => Err(format!("could not be read ({e})")),
+        }
+    };
+    // Kept or not, it leaves the server's disk now: what could not be kept is out of the
+    // agent's reach anyway.
+    let _ = tokio::fs::remove_file(path).await;
+    kept
 }
 
 /// Keeps `content` in `object` as a file named `file_name` (or a free name like it), from

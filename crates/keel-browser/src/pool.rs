@@ -36,6 +36,8 @@ pub struct BrowserConfig {
     pub max_tabs: usize,
     /// Largest snapshot, in bytes, unless a call asks for less.
     pub max_snapshot_bytes: usize,
+    /// Largest download kept; a larger one is cancelled while it downloads.
+    pub max_download_bytes: u64,
     /// A browsing session unused this long is put to sleep: its state is saved in its object and
     /// its browser context closed; the next call restores it.
     pub idle_timeout: Duration,
@@ -52,6 +54,7 @@ impl Default for BrowserConfig {
             max_contexts: 64,
             max_tabs: 8,
             max_snapshot_bytes: 100_000,
+            max_download_bytes: 32 << 20,
             idle_timeout: Duration::from_secs(300),
         }
     }
@@ -80,6 +83,8 @@ pub struct BrowsingContext {
     conn: Connection,
     timeouts: Timeouts,
     max_tabs: usize,
+    /// Largest download kept (`BrowserConfig::max_download_bytes`).
+    pub(crate) max_download_bytes: u64,
     tabs: tokio::sync::Mutex<(Vec<Arc<Tab>>, usize)>,
     usage: Arc<std::sync::Mutex<Usage>>,
 }
@@ -94,6 +99,12 @@ pub enum Note {
     TabClosed { url: String, index: Option<usize> },
     /// A page opened a tab past `browser.max_tabs` (to `url`); it was closed at once.
     TabRefused { url: String, max_tabs: usize },
+    /// A download passed `browser.max_download_bytes` and was cancelled.
+    DownloadCancelled {
+        file_name: String,
+        url: String,
+        max_bytes: u64,
+    },
     /// A download finished: saved at `path`.
     Downloaded {
         file_name: String,
@@ -206,6 +217,40 @@ async fn watch_context(
                         guid.to_string(),
                         (name, p["url"].as_str().unwrap_or_default().to_string()),
                     );
+                }
+            }
+            "Browser.downloadProgress"
+                if p["state"] == "inProgress"
+                    && [&p["receivedBytes"], &p["totalBytes"]].iter().any(|b| {
+                        b.as_f64()
+                            .is_some_and(|b| b > context.max_download_bytes as f64)
+                    }) =>
+            {
+                // An endless or huge download stops here instead of filling the disk. Every
+                // context's watcher sees it; the cancel works in the one it belongs to.
+                let guid = p["guid"].as_str().unwrap_or_default();
+                if let Some((file_name, url)) = downloads.get(guid).cloned() {
+                    let cancelled = context
+                        .conn
+                        .call(
+                            "Browser.cancelDownload",
+                            json!({"guid": guid, "browserContextId": context.id}),
+                            None,
+                            context.timeouts.action,
+                        )
+                        .await;
+                    downloads.remove(guid);
+                    if cancelled.is_ok() {
+                        context
+                            .notes
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(Note::DownloadCancelled {
+                                file_name,
+                                url,
+                                max_bytes: context.max_download_bytes,
+                            });
+                    }
                 }
             }
             "Browser.downloadProgress" if p["state"] == "completed" => {
@@ -846,6 +891,7 @@ impl BrowserPool {
             conn,
             timeouts: self.timeouts(),
             max_tabs: self.config.max_tabs,
+            max_download_bytes: self.config.max_download_bytes,
             tabs: tokio::sync::Mutex::new((Vec::new(), 0)),
             usage: Arc::new(std::sync::Mutex::new(Usage {
                 calls: 0,

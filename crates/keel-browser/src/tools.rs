@@ -803,6 +803,13 @@ impl BrowserPack {
                 Note::TabRefused { url, max_tabs } => events.push(format!(
                     "- The page opened a tab ({url}) past the session's {max_tabs} tabs (browser.max_tabs); it was closed.\n"
                 )),
+                Note::DownloadCancelled {
+                    file_name,
+                    url,
+                    max_bytes,
+                } => events.push(format!(
+                    "- The download of {file_name} from {url} was cancelled: it passed {max_bytes} bytes, the most kept (browser.max_download_bytes).\n"
+                )),
                 Note::Downloaded { .. } => {}
             }
         }

@@ -46,6 +46,7 @@ pub struct BrowserFileConfig {
     pub max_contexts: Option<usize>,
     pub max_tabs: Option<usize>,
     pub max_snapshot_bytes: Option<usize>,
+    pub max_download_bytes: Option<u64>,
     pub idle_timeout: Option<String>,
 }
 

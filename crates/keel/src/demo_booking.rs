@@ -410,6 +410,16 @@ fetch('/lab/widget?from=drag');
             )
                 .into_response();
         }
+        // A download that never ends (no length, zeros for ever): the browser must cut it off.
+        "endless" => {
+            let chunk = axum::body::Bytes::from(vec![0u8; 64 << 10]);
+            let zeros = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+            return (
+                [(header::CONTENT_TYPE, "application/octet-stream"), (header::CONTENT_DISPOSITION, "attachment; filename=\"endless.bin\"")],
+                axum::body::Body::from_stream(zeros),
+            )
+                .into_response();
+        }
         "loop" => "<p>Spinning</p><script>while (true) {}</script>".to_string(),
         // Alerts without end: one while the page loads, then another for each one answered.
         "storm" => "<p>Storm</p><script>let n = 0; while (true) alert(`Alert ${++n}`);</script>".to_string(),

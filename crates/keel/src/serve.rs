@@ -179,6 +179,9 @@ fn browser_choice(
         max_snapshot_bytes: file
             .max_snapshot_bytes
             .unwrap_or(defaults.max_snapshot_bytes),
+        max_download_bytes: file
+            .max_download_bytes
+            .unwrap_or(defaults.max_download_bytes),
         idle_timeout: duration(
             file.idle_timeout.as_ref(),
             "idle_timeout",

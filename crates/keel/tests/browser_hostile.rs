@@ -154,3 +154,40 @@ fn failed_calls_and_abandoned_sessions_do_not_lock_others_out() {
     assert!(!error && again.contains("had slept"), "{again}");
     assert!(again.contains("Riverside"), "{again}");
 }
+
+#[test]
+fn an_endless_download_is_cancelled_at_the_limit() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("keel.toml"),
+        "[browser]\nnavigation_timeout = \"5s\"\naction_timeout = \"3s\"\nmax_download_bytes = 5000000\n",
+    )
+    .unwrap();
+    let server = common::Server::start(
+        dir.path(),
+        &["--browser", "on", "--browser-allow", &demo_host_port(&demo)],
+    );
+    let (page, error) = open(&server, &format!("{}/", demo.url));
+    assert!(!error, "{page}");
+    let handle = handle_of(&page);
+    let (started, _) = call(
+        &server,
+        "browser_navigate",
+        json!({"handle": handle, "url": format!("{}/lab/endless", demo.url)}),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut events = started;
+    while !events.contains("was cancelled") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no cancel reported: {events}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        events = call(&server, "browser_snapshot", json!({"handle": handle})).0;
+    }
+    assert!(events.contains("browser.max_download_bytes"), "{events}");
+    // Nothing of it stays on the disk (the scratch directories are under the system's temp).
+    let (downloads, _) = call(&server, "browser_downloads", json!({"handle": handle}));
+    assert!(!downloads.contains("endless.bin"), "{downloads}");
+}

@@ -55,16 +55,13 @@ pub(super) async fn keep_downloads(
         else {
             continue;
         };
-        lines.push(match downloads::keep(object, &file_name, &url, &path).await {
+        lines.push(match downloads::keep(object, &file_name, &url, &path, context.max_download_bytes).await {
             Ok((name, bytes)) => format!(
                 "- Downloaded {name} ({bytes} bytes) from {url}: get it with browser_downloads (name {name:?}).\n"
             ),
             Err(problem) => {
                 tracing::warn!(file_name, problem, "a download could not be kept");
-                format!(
-                    "- Downloaded {file_name} from {url}, but it {problem}: it is at {} on the server until this browsing session sleeps.\n",
-                    path.display()
-                )
+                format!("- Downloaded {file_name} from {url}, but it {problem}; it was discarded.\n")
             }
         });
     }
