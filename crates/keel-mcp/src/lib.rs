@@ -14,6 +14,7 @@ mod legacy_sse;
 pub mod origin_check;
 pub mod pack;
 pub mod request_budget;
+mod request_state;
 mod server;
 pub mod sessions;
 pub mod state_pack;

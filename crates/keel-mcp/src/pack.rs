@@ -7,6 +7,7 @@
 #![allow(deprecated)] // Logging and sampling are deprecated by 2026-07-28 but part of 2025-11-25.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use futures::future::BoxFuture;
 use keel_objects::{Namespace, Object, ObjectHost};
@@ -63,6 +64,8 @@ pub struct ToolContext {
     session: Option<String>,
     input_responses: Option<InputResponses>,
     request_state: Option<String>,
+    /// What a sealed `requestState` is bound to: this call's tool and arguments.
+    call_digest: String,
     codec: Arc<RequestStateCodec>,
     /// Set when the call may run as a task: input requests and cancellation go through it.
     task: Option<Arc<crate::tasks::TaskCell>>,
@@ -81,6 +84,7 @@ impl ToolContext {
             session,
             input_responses: None,
             request_state: None,
+            call_digest: String::new(),
             codec,
             task: None,
         }
@@ -93,11 +97,14 @@ impl ToolContext {
 
     pub(crate) fn with_input(
         mut self,
+        tool: &str,
+        arguments: Option<&serde_json::Map<String, Value>>,
         responses: Option<InputResponses>,
         state: Option<String>,
     ) -> Self {
         self.input_responses = responses;
         self.request_state = state;
+        self.call_digest = crate::request_state::call_digest(tool, arguments);
         self
     }
 
@@ -109,9 +116,7 @@ impl ToolContext {
     /// Seals `state` (HMAC, keyed by the server's secret) for an `InputRequiredResult`'s
     /// `requestState`: the client echoes it back and cannot alter it.
     pub fn seal_state(&self, state: &Value) -> Result<String, ErrorData> {
-        self.codec.seal_json(state).map_err(|e| {
-            ErrorData::internal_error(format!("cannot seal the request state: {e}"), None)
-        })
+        crate::request_state::seal(&self.codec, state, &self.call_digest, SystemTime::now())
     }
 
     /// The state sealed by [`ToolContext::seal_state`] that the client echoed back; an error if it
@@ -120,12 +125,8 @@ impl ToolContext {
         let Some(sealed) = self.request_state.as_deref() else {
             return Ok(None);
         };
-        self.codec.open_json(sealed).map(Some).map_err(|e| {
-            ErrorData::invalid_params(
-                format!("requestState failed its integrity check ({e}): start the call again"),
-                None,
-            )
-        })
+        crate::request_state::open(&self.codec, sealed, &self.call_digest, SystemTime::now())
+            .map(Some)
     }
 
     /// What the client said it can do (its per-request capabilities on 2026-07-28).

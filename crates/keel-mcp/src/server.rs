@@ -186,6 +186,8 @@ impl KeelMcp {
             Arc::clone(&self.codec),
         )
         .with_input(
+            &request.name,
+            request.arguments.as_ref(),
             request.input_responses.clone(),
             request.request_state.clone(),
         );
@@ -194,7 +196,8 @@ impl KeelMcp {
                 .call(&request.name, request.arguments.as_ref(), &cx)
                 .await;
         }
-        let cell = self.tasks.cell(&request.name, None);
+        let owner = cx.session_id().unwrap_or_default();
+        let cell = self.tasks.cell(&request.name, None, &owner);
         let cx = cx.with_task(Arc::clone(&cell));
         let pack = Arc::clone(pack);
         let running = InFlight::enter(&self.in_flight);
@@ -325,27 +328,30 @@ impl ServerHandler for KeelMcp {
     async fn get_task(
         &self,
         request: rmcp::model::GetTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::GetTaskResult, ErrorData> {
-        self.tasks.get(&request.task_id).await
+        let requester = self.session_of(&context).unwrap_or_default();
+        self.tasks.get(&request.task_id, &requester).await
     }
 
     async fn update_task(
         &self,
         request: rmcp::model::UpdateTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        let requester = self.session_of(&context).unwrap_or_default();
         self.tasks
-            .update(&request.task_id, request.input_responses)
+            .update(&request.task_id, &requester, request.input_responses)
             .await
     }
 
     async fn cancel_task(
         &self,
         request: rmcp::model::CancelTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.tasks.cancel(&request.task_id).await
+        let requester = self.session_of(&context).unwrap_or_default();
+        self.tasks.cancel(&request.task_id, &requester).await
     }
 
     async fn list_resources(

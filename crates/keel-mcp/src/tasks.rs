@@ -65,10 +65,17 @@ impl ObjectKind for TaskKind {
     }
 
     fn migrations(&self) -> Vec<Migration> {
-        vec![Migration::sql(
-            1,
-            "CREATE TABLE _keel_task (one INTEGER PRIMARY KEY CHECK (one = 1), task TEXT NOT NULL, runner TEXT NOT NULL)",
-        )]
+        vec![
+            Migration::sql(
+                1,
+                "CREATE TABLE _keel_task (one INTEGER PRIMARY KEY CHECK (one = 1), task TEXT NOT NULL, runner TEXT NOT NULL)",
+            ),
+            // Who may see and steer the task: the MCP session that started it ('' for none).
+            Migration::sql(
+                2,
+                "ALTER TABLE _keel_task ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+            ),
+        ]
     }
 
     /// The TTL is over: the task goes, with its object.
@@ -130,6 +137,8 @@ pub(crate) struct TaskCell {
     stopped: std::sync::atomic::AtomicBool,
     host: Arc<ObjectHost>,
     runner: Arc<str>,
+    /// The session that started it ('' on a stateless request): only it reaches the task.
+    owner: String,
 }
 
 struct CellState {
@@ -172,7 +181,7 @@ impl TaskCell {
             Value::Object(Self::snapshot(&state)).to_string()
         };
         let object = task_object(&self.host, &self.id).await?;
-        write_task(&object, &json, &self.runner).await
+        write_task(&object, &json, &self.runner, &self.owner).await
     }
 
     /// Asks the client for input (`method` and `params` of a server-to-client request) through the
@@ -255,32 +264,45 @@ async fn task_object(host: &ObjectHost, id: &str) -> Result<Object, ObjectError>
     host.get_named(&ns, id).await
 }
 
-async fn write_task(object: &Object, json: &str, runner: &str) -> Result<(), ObjectError> {
+/// Writes the task row; `owner` only when the row is new (it never changes).
+async fn write_task(
+    object: &Object,
+    json: &str,
+    runner: &str,
+    owner: &str,
+) -> Result<(), ObjectError> {
     object
         .storage()
         .sql(
-            "INSERT INTO _keel_task (one, task, runner) VALUES (1, ?1, ?2)
+            "INSERT INTO _keel_task (one, task, runner, owner) VALUES (1, ?1, ?2, ?3)
              ON CONFLICT (one) DO UPDATE SET task = excluded.task, runner = excluded.runner",
-            vec![SqlValue::from(json), SqlValue::from(runner)],
+            vec![
+                SqlValue::from(json),
+                SqlValue::from(runner),
+                SqlValue::from(owner),
+            ],
         )
         .await?;
     Ok(())
 }
 
-async fn read_task(object: &Object) -> Result<Option<(Map<String, Value>, String)>, ErrorData> {
+/// The stored task, its runner and its owner.
+async fn read_task(
+    object: &Object,
+) -> Result<Option<(Map<String, Value>, String, String)>, ErrorData> {
     let rows = object
         .storage()
-        .sql("SELECT task, runner FROM _keel_task", vec![])
+        .sql("SELECT task, runner, owner FROM _keel_task", vec![])
         .await
         .map_err(storage_error)?
         .rows;
     let Some(row) = rows.first() else {
         return Ok(None);
     };
-    match (row.first(), row.get(1)) {
-        (Some(SqlValue::Text(task)), Some(SqlValue::Text(runner))) => {
+    match (row.first(), row.get(1), row.get(2)) {
+        (Some(SqlValue::Text(task)), Some(SqlValue::Text(runner)), Some(SqlValue::Text(owner))) => {
             match serde_json::from_str(task) {
-                Ok(Value::Object(task)) => Ok(Some((task, runner.clone()))),
+                Ok(Value::Object(task)) => Ok(Some((task, runner.clone(), owner.clone()))),
                 _ => Err(ErrorData::internal_error(
                     "a stored task is unreadable",
                     None,
@@ -329,7 +351,7 @@ impl TaskRuntime {
     }
 
     /// A cell for a call that may become a task; `ttl` as the client asked (legacy `task.ttl`).
-    pub(crate) fn cell(&self, tool: &str, ttl: Option<Duration>) -> Arc<TaskCell> {
+    pub(crate) fn cell(&self, tool: &str, ttl: Option<Duration>, owner: &str) -> Arc<TaskCell> {
         let ttl = ttl
             .unwrap_or(DEFAULT_TTL)
             .min(MAX_TTL)
@@ -361,6 +383,7 @@ impl TaskRuntime {
             stopped: std::sync::atomic::AtomicBool::new(false),
             host: Arc::clone(&self.host),
             runner: Arc::clone(&self.runner),
+            owner: owner.to_string(),
         })
     }
 
@@ -445,15 +468,24 @@ impl TaskRuntime {
             .cloned()
     }
 
-    /// The stored task; one left unfinished by an earlier process is marked failed first.
-    async fn load(&self, id: &str) -> Result<(Object, Map<String, Value>), ErrorData> {
-        if id.is_empty() || id.len() > 128 {
+    /// The stored task, if `requester` (a session ID, '' for none) started it; one left
+    /// unfinished by an earlier process is marked failed first. Another session's task is
+    /// unknown to it, exactly as one that never existed.
+    async fn load(
+        &self,
+        id: &str,
+        requester: &str,
+    ) -> Result<(Object, Map<String, Value>), ErrorData> {
+        if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(unknown_task(id));
         }
         let object = task_object(&self.host, id).await.map_err(storage_error)?;
-        let Some((mut task, runner)) = read_task(&object).await? else {
+        let Some((mut task, runner, owner)) = read_task(&object).await? else {
             return Err(unknown_task(id));
         };
+        if owner != requester {
+            return Err(unknown_task(id));
+        }
         if !is_terminal(&task) && *runner != *self.runner && self.live(id).is_none() {
             task.remove("inputRequests");
             task.insert("status".into(), "failed".into());
@@ -466,6 +498,7 @@ impl TaskRuntime {
                 &object,
                 &Value::Object(task.clone()).to_string(),
                 &self.runner,
+                &owner,
             )
             .await
             .map_err(storage_error)?;
@@ -474,8 +507,8 @@ impl TaskRuntime {
     }
 
     /// `tasks/get`.
-    pub(crate) async fn get(&self, id: &str) -> Result<GetTaskResult, ErrorData> {
-        let (_, task) = self.load(id).await?;
+    pub(crate) async fn get(&self, id: &str, requester: &str) -> Result<GetTaskResult, ErrorData> {
+        let (_, task) = self.load(id, requester).await?;
         let mut task = Value::Object(task);
         task["resultType"] = "complete".into();
         from_json(task)
@@ -486,10 +519,11 @@ impl TaskRuntime {
     pub(crate) async fn update(
         &self,
         id: &str,
+        requester: &str,
         responses: InputResponses,
     ) -> Result<(), ErrorData> {
-        let Some(cell) = self.live(id) else {
-            self.load(id).await?;
+        let Some(cell) = self.live(id).filter(|c| c.owner == requester) else {
+            self.load(id, requester).await?;
             return Ok(());
         };
         let answered: Vec<_> = {
@@ -511,19 +545,24 @@ impl TaskRuntime {
     }
 
     /// `tasks/cancel`: stops a running task (it settles to `cancelled`); a finished task is left as it is.
-    pub(crate) async fn cancel(&self, id: &str) -> Result<(), ErrorData> {
-        if let Some(cell) = self.live(id) {
+    pub(crate) async fn cancel(&self, id: &str, requester: &str) -> Result<(), ErrorData> {
+        if let Some(cell) = self.live(id).filter(|c| c.owner == requester) {
             cell.cancel.cancel();
             return Ok(());
         }
-        let (object, mut task) = self.load(id).await?;
+        let (object, mut task) = self.load(id, requester).await?;
         if !is_terminal(&task) {
             task.remove("inputRequests");
             task.insert("status".into(), "cancelled".into());
             task.insert("lastUpdatedAt".into(), now().into());
-            write_task(&object, &Value::Object(task).to_string(), &self.runner)
-                .await
-                .map_err(storage_error)?;
+            write_task(
+                &object,
+                &Value::Object(task).to_string(),
+                &self.runner,
+                requester,
+            )
+            .await
+            .map_err(storage_error)?;
         }
         Ok(())
     }
