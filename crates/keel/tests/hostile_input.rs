@@ -269,3 +269,51 @@ fn a_handshake_cannot_fill_the_disk() {
     let mut s = Session::open(&server.addr);
     s.call("kv_put", json!({"key": "k", "value": 1}));
 }
+
+#[test]
+fn a_task_is_reached_only_from_the_session_that_started_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--conformance"]);
+    let tasks = json!({"extensions": {"io.modelcontextprotocol/tasks": {}}});
+    let mut owner = Session::open_with(&server.addr, tasks.clone());
+    let mut other = Session::open_with(&server.addr, tasks);
+    let created = owner.call("slow_compute", json!({"seconds": 5}));
+    let id = created["result"]["taskId"]
+        .as_str()
+        .or_else(|| created["result"]["task"]["taskId"].as_str())
+        .unwrap_or_else(|| panic!("no task: {created}"))
+        .to_string();
+
+    for method in ["tasks/get", "tasks/cancel"] {
+        let answer = other.request(method, json!({"taskId": id}));
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("unknown task"),
+            "{method} from another session: {answer}"
+        );
+    }
+    let mut meta = common::mcp::meta();
+    meta["io.modelcontextprotocol/clientCapabilities"] =
+        json!({"extensions": {"io.modelcontextprotocol/tasks": {}}});
+    let stateless = json!({"jsonrpc": "2.0", "id": 9, "method": "tasks/get", "params": {"taskId": id, "_meta": meta}});
+    let (_, _, messages) = post(
+        &server.addr,
+        &[
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tasks/get"),
+            ("Mcp-Name", &id),
+        ],
+        &stateless,
+    );
+    assert!(
+        messages.iter().any(|m| m["error"]["message"]
+            .as_str()
+            .is_some_and(|t| t.contains("unknown task"))),
+        "a stateless tasks/get: {messages:?}"
+    );
+    // The other session's cancel did nothing: the owner still sees it working, and can cancel it.
+    let got = owner.request("tasks/get", json!({"taskId": id}));
+    assert_eq!(got["result"]["status"], "working", "{got}");
+    let cancelled = owner.request("tasks/cancel", json!({"taskId": id}));
+    assert!(cancelled.get("error").is_none(), "{cancelled}");
+}

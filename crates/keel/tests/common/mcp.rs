@@ -115,8 +115,13 @@ pub struct Session<'a> {
 
 impl<'a> Session<'a> {
     pub fn open(addr: &'a str) -> Session<'a> {
+        Session::open_with(addr, json!({}))
+    }
+
+    /// A session whose client declares `capabilities`.
+    pub fn open_with(addr: &'a str, capabilities: Value) -> Session<'a> {
         let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "keel-test", "version": "1"}}});
+            "protocolVersion": "2025-11-25", "capabilities": capabilities, "clientInfo": {"name": "keel-test", "version": "1"}}});
         let (status, session, messages) = post(addr, &[], &init);
         assert_eq!(status, 200);
         assert_eq!(messages[0]["result"]["serverInfo"]["name"], "keel");
