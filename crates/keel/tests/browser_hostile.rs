@@ -191,3 +191,49 @@ fn an_endless_download_is_cancelled_at_the_limit() {
     let (downloads, _) = call(&server, "browser_downloads", json!({"handle": handle}));
     assert!(!downloads.contains("endless.bin"), "{downloads}");
 }
+
+#[test]
+fn loopback_written_every_way_is_refused() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The demo's own port is allowed: every other loopback port, however written, is not.
+    let server = serve_with_browser(dir.path(), Some(&demo_host_port(&demo)));
+    let port: u16 = demo.url.rsplit(':').next().unwrap().parse().unwrap();
+    let other = port.wrapping_add(1).max(1024);
+    for host in [
+        "127.0.0.1".to_string(),
+        "[::ffff:127.0.0.1]".into(),
+        "[::1]".into(),
+        "2130706433".into(),
+        "0x7f.1".into(),
+        "0177.0.0.1".into(),
+        "127.1".into(),
+        "localhost".into(),
+        "localhost.".into(),
+        "foo.localhost".into(),
+        "[::127.0.0.1]".into(),
+        "[64:ff9b::7f00:1]".into(),
+        "169.254.169.254".into(),
+        "0.0.0.0".into(),
+    ] {
+        let url = format!("http://{host}:{other}/");
+        let (text, error) = open(&server, &url);
+        assert!(
+            error
+                && (text.contains("refused by the URL policy") || text.contains("cannot resolve")),
+            "{url}: {text}"
+        );
+        assert!(!text.contains("handle: "), "{url} left a session: {text}");
+    }
+    // A page on the allowed port that redirects, frames or fetches another loopback port is
+    // refused there too.
+    let (page, error) = open(&server, &format!("{}/lab/leak", demo.url));
+    assert!(!error, "{page}");
+    let handle = handle_of(&page);
+    let (fetched, error) = call(
+        &server,
+        "browser_evaluate",
+        json!({"handle": handle, "function": format!("() => fetch('http://127.0.0.1:{other}/').then(() => 'reached', e => 'refused: ' + e)")}),
+    );
+    assert!(!error && fetched.contains("refused"), "{fetched}");
+}
