@@ -4,10 +4,12 @@
 //!
 //! The authorizer keeps guarded SQL inside its object's own database: no ATTACH (which would open
 //! any file the process can reach, another object's among them), no transaction control (every
-//! call is one transaction of keel's group commit), PRAGMAs only from a read-only list, no
-//! temporary schema (it lives outside the object's size limit, in a file outside the data
-//! directory), and keel's internal tables (`_keel_*`) out of reach: not read, written, dropped,
-//! altered, indexed or triggered on. Keel's own statements run with the authorizer idle.
+//! call is one transaction of keel's group commit), PRAGMAs only from a read-only list, nothing
+//! made in the `temp` schema (it lives outside the object's size limit, and a temp table named
+//! like keel's would shadow it), and keel's internal tables (`_keel_*`) out of reach: not read,
+//! written, dropped, altered, indexed or triggered on. Keel's own statements run with the
+//! authorizer idle. A new name the authorizer is not told (`RENAME TO`) is checked after the
+//! statement (`Txn::guarded_sql`).
 
 use std::cell::{Cell, RefCell};
 
@@ -144,6 +146,25 @@ fn internal_table(table: &str) -> String {
 /// Whether guarded SQL may do `cx.action`, and if not, why (in words the caller can act on).
 fn verdict(cx: &AuthContext<'_>) -> Result<(), String> {
     use AuthAction as A;
+    // Nothing is made or changed outside the object's own database: in `temp`, a table would
+    // shadow keel's (a temp `_keel_kv` made by `CREATE TABLE temp.t` and a rename), outside the
+    // object's size limit. Reading it, and SQLite's own bookkeeping of its schema table (an
+    // ALTER TABLE in main updates it), stay allowed.
+    if let Some(db) = cx.database_name
+        && !db.eq_ignore_ascii_case("main")
+    {
+        let bookkeeping = matches!(
+            cx.action,
+            A::Insert { table_name } | A::Update { table_name, .. } | A::Delete { table_name }
+                if table_name.eq_ignore_ascii_case("sqlite_temp_master")
+                    || table_name.eq_ignore_ascii_case("sqlite_master")
+        );
+        if !bookkeeping && !matches!(cx.action, A::Read { .. } | A::Select | A::Function { .. }) {
+            return Err(format!(
+                "the {db:?} schema is not allowed (no temporary tables, views, triggers or indexes): SQL reaches only the object's own database; create ordinary ones"
+            ));
+        }
+    }
     let internal = |name: &str| {
         if is_internal(name) {
             Err(internal_table(name))
@@ -194,17 +215,6 @@ fn verdict(cx: &AuthContext<'_>) -> Result<(), String> {
             }
         }
         A::DropVtable { table_name, .. } => internal(table_name),
-        A::CreateTempTable { .. }
-        | A::CreateTempIndex { .. }
-        | A::CreateTempTrigger { .. }
-        | A::CreateTempView { .. }
-        | A::DropTempTable { .. }
-        | A::DropTempIndex { .. }
-        | A::DropTempTrigger { .. }
-        | A::DropTempView { .. } => Err(
-            "temporary tables, indexes, views and triggers are not allowed: they would live outside the object's database; create ordinary ones"
-                .into(),
-        ),
         A::Pragma {
             pragma_name,
             pragma_value,

@@ -291,15 +291,40 @@ impl<'a> Txn<'a> {
         params: &[SqlValue],
         bounds: &AnswerBounds,
     ) -> Result<SqlResult, ObjectError> {
+        let before = self.internal_names()?;
         let (result, refusal) = crate::sql_guard::guarded(|| {
             crate::deadline::with_limit(self.limits.max_statement_time, || {
                 self.run_sql(query, params, Some(bounds))
             })
         });
-        match (result, refusal) {
-            (Err(_), Some(reason)) => Err(ObjectError::NotAllowed(reason)),
-            (result, _) => result,
+        let result = match (result, refusal) {
+            (Err(_), Some(reason)) => return Err(ObjectError::NotAllowed(reason)),
+            (result, _) => result?,
+        };
+        // The authorizer is not told a new name (`ALTER TABLE t RENAME TO _keel_x`): a write that
+        // made a name in keel's space fails, and its call's savepoint undoes it.
+        if before != self.internal_names()? {
+            return Err(ObjectError::NotAllowed(format!(
+                "names starting with {} are keel's own: choose another name",
+                crate::schema::RESERVED_PREFIX
+            )));
         }
+        Ok(result)
+    }
+
+    /// Names of keel's own schema objects (`_keel_*`), in order.
+    fn internal_names(&self) -> Result<Vec<String>, ObjectError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT name FROM sqlite_schema WHERE substr(lower(name), 1, 6) = '_keel_' ORDER BY name",
+            )
+            .map_err(|e| self.err(e))?;
+        let names = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e))?;
+        Ok(names)
     }
 
     /// A SQLite error of a statement: a statement stopped at its deadline says which limit it hit.

@@ -96,13 +96,26 @@ impl SqlValue {
         }
     }
 
-    /// About how many bytes a cell takes in a JSON answer, without converting it.
+    /// At most how many bytes a cell takes in a JSON answer, without converting it: text counts
+    /// its escapes (a NUL is `\u0000`, six bytes) and what invalid UTF-8 becomes.
     pub fn json_bytes(cell: &rusqlite::types::ValueRef<'_>) -> usize {
         use rusqlite::types::ValueRef;
         match cell {
             ValueRef::Null => 4,
-            ValueRef::Integer(_) | ValueRef::Real(_) => 20,
-            ValueRef::Text(t) => t.len() + 2,
+            ValueRef::Integer(_) | ValueRef::Real(_) => 24,
+            ValueRef::Text(t) => {
+                // Invalid UTF-8 becomes U+FFFD, three bytes for each bad byte at most.
+                let other = if std::str::from_utf8(t).is_ok() { 1 } else { 3 };
+                2 + t
+                    .iter()
+                    .map(|&b| match b {
+                        b'"' | b'\\' => 2,
+                        0..0x20 => 6,
+                        0x80.. => other,
+                        _ => 1,
+                    })
+                    .sum::<usize>()
+            }
             ValueRef::Blob(b) => 2 * b.len() + 14,
         }
     }

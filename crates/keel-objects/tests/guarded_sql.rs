@@ -121,6 +121,29 @@ async fn sql_cannot_leave_its_object_or_touch_keels_tables() {
     ] {
         refused(&obj, sql, "keel's internal tables").await;
     }
+    // The temp schema: a table there named like keel's would shadow it for keel's own statements.
+    for sql in [
+        "CREATE TABLE temp.t (x)",
+        "CREATE TABLE IF NOT EXISTS temp.shadow (x)",
+        "CREATE VIEW temp.v2 AS SELECT 1",
+    ] {
+        refused(&obj, sql, "\"temp\" schema is not allowed").await;
+    }
+    // A rename into keel's names (the authorizer is not told the new name).
+    run(&obj, "CREATE TABLE renamed (x)").await.unwrap();
+    refused(
+        &obj,
+        "ALTER TABLE renamed RENAME TO _keel_mine",
+        "keel's own",
+    )
+    .await;
+    refused(
+        &obj,
+        "ALTER TABLE renamed RENAME TO \"_KEEL_kv2\"",
+        "keel's own",
+    )
+    .await;
+    run(&obj, "SELECT * FROM renamed").await.unwrap();
     // A view over them is refused when used; a trigger on a user table that reaches them is
     // refused when it would fire.
     run(&obj, "CREATE VIEW v AS SELECT * FROM _keel_kv")
@@ -276,6 +299,16 @@ async fn sql_answers_and_work_are_bounded() {
     let cut = r.cut.expect("cut");
     assert_eq!(cut.bound, "100000 bytes");
     assert_eq!(r.rows.len() as u64 + cut.rows_left_out, 1000);
+
+    // Text of NULs (a blob concatenated is text) is six bytes a character in JSON: still bounded.
+    let nuls = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 100) SELECT zeroblob(10000) || zeroblob(1) AS z FROM c";
+    let r = obj
+        .storage()
+        .guarded_sql(nuls, vec![], bounds)
+        .await
+        .unwrap();
+    let json_len = serde_json::to_string(&r.rows_as_json()).unwrap().len();
+    assert!(json_len <= 100_000 && r.cut.is_some(), "{json_len} bytes");
 
     // A statement that never ends is stopped at the time limit, also while its answer is built.
     let endless =
