@@ -22,6 +22,7 @@ mod coordinator;
 mod deadline;
 mod error;
 mod file_store;
+pub mod fuzzing;
 mod host;
 mod id;
 mod memory;

@@ -31,39 +31,26 @@ pub const MAX_VARIABLES: i32 = 999;
 /// Deepest chain of triggers firing triggers.
 pub const MAX_TRIGGER_DEPTH: i32 = 32;
 
-/// PRAGMAs that only read the schema or the file's shape; the only ones guarded SQL may run.
-/// `database_list` is not here: it shows the data directory's path.
-const READ_ONLY_PRAGMAS: &[&str] = &[
-    "table_info",
-    "table_xinfo",
-    "table_list",
-    "index_list",
-    "index_info",
-    "index_xinfo",
-    "foreign_key_list",
-    "foreign_key_check",
-    "collation_list",
-    "integrity_check",
-    "quick_check",
-    "page_count",
-    "freelist_count",
-    "page_size",
-    "data_version",
-];
-
-/// Of those, the ones whose argument names a table or index (or limits a check) rather than setting
-/// something; the rest are refused with an argument (`page_size = 512` writes).
-const PRAGMAS_WITH_ARGUMENT: &[&str] = &[
-    "table_info",
-    "table_xinfo",
-    "table_list",
-    "index_list",
-    "index_info",
-    "index_xinfo",
-    "foreign_key_list",
-    "foreign_key_check",
-    "integrity_check",
-    "quick_check",
+/// PRAGMAs that only read the schema or the file's shape: the only ones guarded SQL may run, each
+/// with whether it takes an argument (a table or index to read, or a check's limit); the others
+/// are refused with one (`page_size = 512` writes). `database_list` is not here: it shows the data
+/// directory's path.
+const READ_ONLY_PRAGMAS: &[(&str, bool)] = &[
+    ("table_info", true),
+    ("table_xinfo", true),
+    ("table_list", true),
+    ("index_list", true),
+    ("index_info", true),
+    ("index_xinfo", true),
+    ("foreign_key_list", true),
+    ("foreign_key_check", true),
+    ("integrity_check", true),
+    ("quick_check", true),
+    ("collation_list", false),
+    ("page_count", false),
+    ("freelist_count", false),
+    ("page_size", false),
+    ("data_version", false),
 ];
 
 /// Virtual-table modules guarded SQL may create (full-text search and R*Tree indexes).
@@ -220,15 +207,20 @@ fn verdict(cx: &AuthContext<'_>) -> Result<(), String> {
             pragma_value,
         } => {
             let name = pragma_name.to_ascii_lowercase();
-            let allowed = READ_ONLY_PRAGMAS.contains(&name.as_str())
-                && (pragma_value.is_none() || PRAGMAS_WITH_ARGUMENT.contains(&name.as_str()));
+            let allowed = READ_ONLY_PRAGMAS
+                .iter()
+                .any(|(p, argument)| *p == name && (pragma_value.is_none() || *argument));
             if allowed {
                 Ok(())
             } else {
                 Err(format!(
                     "PRAGMA {pragma_name}{} is not allowed: only these read-only PRAGMAs are ({}); durability, limits and the file's settings are keel's",
                     pragma_value.map(|v| format!(" = {v}")).unwrap_or_default(),
-                    READ_ONLY_PRAGMAS.join(", ")
+                    READ_ONLY_PRAGMAS
+                        .iter()
+                        .map(|(p, _)| *p)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             }
         }

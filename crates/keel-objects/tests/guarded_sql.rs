@@ -1,6 +1,7 @@
 //! SQL from a tool's caller, tried as an attacker would: each statement is refused with an error
 //! that says why, and the object, its KV entries and the disk are as they were.
 
+use keel_objects::fuzzing::files_under;
 use keel_objects::{
     AnswerBounds, HostConfig, Namespace, Object, ObjectError, ObjectHost, SqlResult, SqlValue,
     StorageLimits,
@@ -44,23 +45,6 @@ async fn refused(obj: &Object, sql: &str, why: &str) {
     }
 }
 
-/// Every file under `dir`, for checking that nothing appeared.
-fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_cannot_leave_its_object_or_touch_keels_tables() {
     let dir = tempfile::tempdir().unwrap();
@@ -80,7 +64,7 @@ async fn sql_cannot_leave_its_object_or_touch_keels_tables() {
     let obj = object(&host, "attacker").await;
     obj.storage().put("mine", json!(1)).await.unwrap();
     run(&obj, "CREATE TABLE t (x)").await.unwrap();
-    let before = files(dir.path());
+    let before = files_under(dir.path());
 
     // Another object's file is at a computable path; any path is a new file.
     let victim_file = before
@@ -241,7 +225,7 @@ async fn sql_cannot_leave_its_object_or_touch_keels_tables() {
         .await
         .unwrap();
     assert_eq!(user_version.rows.len(), 1);
-    let after = files(dir.path());
+    let after = files_under(dir.path());
     let new: Vec<_> = after.iter().filter(|p| !before.contains(p)).collect();
     assert!(
         new.iter()

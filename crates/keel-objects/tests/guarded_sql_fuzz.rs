@@ -8,26 +8,9 @@
 //! `KEEL_FUZZ_SEED` replays a run. The long run: `KEEL_FUZZ_ITERATIONS=100000 cargo test -p
 //! keel-objects --release --test guarded_sql_fuzz`.
 
+use keel_objects::fuzzing::{FuzzRng, files_under, fuzz_run};
 use keel_objects::{AnswerBounds, HostConfig, Namespace, ObjectError, ObjectHost, StorageLimits};
 use serde_json::json;
-
-/// xorshift64*: small, seedable, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
 
 const TABLES: &[&str] = &[
     "_keel_kv",
@@ -96,7 +79,7 @@ const MODULES: &[&str] = &[
     "zipfile",
 ];
 
-fn number(rng: &mut Rng) -> String {
+fn number(rng: &mut FuzzRng) -> String {
     rng.pick(&[
         "0",
         "1",
@@ -111,7 +94,7 @@ fn number(rng: &mut Rng) -> String {
     .to_string()
 }
 
-fn expr(rng: &mut Rng, depth: usize) -> String {
+fn expr(rng: &mut FuzzRng, depth: usize) -> String {
     let choice = if depth > 3 {
         rng.below(4)
     } else {
@@ -135,7 +118,7 @@ fn expr(rng: &mut Rng, depth: usize) -> String {
     }
 }
 
-fn statement(rng: &mut Rng, outside: &str, victim: &str, depth: usize) -> String {
+fn statement(rng: &mut FuzzRng, outside: &str, victim: &str, depth: usize) -> String {
     let table = rng.pick(TABLES);
     let ident = rng.pick(&["x", "t", "u", "v", "w", "_keel_x", "main", "temp"]);
     let path = rng.pick(&[
@@ -206,7 +189,7 @@ fn statement(rng: &mut Rng, outside: &str, victim: &str, depth: usize) -> String
 }
 
 /// Flips, inserts or deletes a few bytes (valid UTF-8 kept).
-fn mangle(rng: &mut Rng, sql: &str) -> String {
+fn mangle(rng: &mut FuzzRng, sql: &str) -> String {
     let mut chars: Vec<char> = sql.chars().collect();
     for _ in 0..1 + rng.below(3) {
         let at = rng.below(chars.len() + 1);
@@ -224,38 +207,9 @@ fn mangle(rng: &mut Rng, sql: &str) -> String {
     chars.into_iter().collect()
 }
 
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_attacks_leave_the_object_and_the_disk_intact() {
-    let iterations: usize = std::env::var("KEEL_FUZZ_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
-    let seed: u64 = std::env::var("KEEL_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-                | 1
-        });
-    eprintln!("KEEL_FUZZ_SEED={seed}");
-    let mut rng = Rng(seed);
+    let (mut rng, iterations) = fuzz_run(300);
 
     let dir = tempfile::tempdir().unwrap();
     let outside_dir = tempfile::tempdir().unwrap();

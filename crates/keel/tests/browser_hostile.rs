@@ -5,9 +5,21 @@ mod common;
 
 use serde_json::json;
 
-use common::browser::{
-    Demo, assert_no_udp_from_the_page, call, handle_of, open, serve_with_browser,
-};
+use common::browser::{Demo, assert_no_udp_from_the_page, call, handle_of, open};
+
+/// `keel serve` with the browser, allowed to reach the demo's port alone, with `browser` settings
+/// added to the test timeouts.
+fn serve_for(dir: &std::path::Path, demo: &Demo, browser: &str) -> common::Server {
+    std::fs::write(
+        dir.join("keel.toml"),
+        format!("[browser]\nnavigation_timeout = \"5s\"\naction_timeout = \"3s\"\n{browser}"),
+    )
+    .unwrap();
+    common::Server::start(
+        dir,
+        &["--browser", "on", "--browser-allow", &demo_host_port(demo)],
+    )
+}
 
 /// The port of the demo site, for an allow entry that names it alone.
 fn demo_host_port(demo: &Demo) -> String {
@@ -18,33 +30,22 @@ fn demo_host_port(demo: &Demo) -> String {
 fn webrtc_sends_nothing_past_the_url_policy() {
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();
-    let server = serve_with_browser(dir.path(), Some(&demo_host_port(&demo)));
+    let server = serve_for(dir.path(), &demo, "");
     let (page, error) = open(&server, &format!("{}/", demo.url));
     assert!(!error, "{page}");
     let handle = handle_of(&page);
     assert_no_udp_from_the_page(&server, &handle);
 }
 
-/// keel's resident memory, in bytes.
-fn resident_memory(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("VmRSS")
-        * 1024
-}
-
 #[test]
 fn a_page_that_floods_logs_labels_and_tabs_costs_keel_little() {
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();
-    let server = serve_with_browser(dir.path(), Some(&demo_host_port(&demo)));
+    let server = serve_for(dir.path(), &demo, "");
     let (page, error) = open(&server, &format!("{}/", demo.url));
     assert!(!error, "{page}");
     let handle = handle_of(&page);
-    let before = resident_memory(server.child.id());
+    let before = common::memory_of(server.child.id(), "VmRSS");
 
     // 20 console lines of 2 MB each: kept cut, not whole.
     let (logged, error) = call(
@@ -85,7 +86,7 @@ fn a_page_that_floods_logs_labels_and_tabs_costs_keel_little() {
         snapshot.len()
     );
 
-    let grew = resident_memory(server.child.id()).saturating_sub(before);
+    let grew = common::memory_of(server.child.id(), "VmRSS").saturating_sub(before);
     assert!(grew < 150 << 20, "keel holds {} MiB more", grew >> 20);
 
     // Tabs a page opens on its own stop at browser.max_tabs (8).
@@ -126,15 +127,7 @@ fn a_page_that_floods_logs_labels_and_tabs_costs_keel_little() {
 fn failed_calls_and_abandoned_sessions_do_not_lock_others_out() {
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("keel.toml"),
-        "[browser]\nnavigation_timeout = \"5s\"\naction_timeout = \"3s\"\nmax_contexts = 2\n",
-    )
-    .unwrap();
-    let server = common::Server::start(
-        dir.path(),
-        &["--browser", "on", "--browser-allow", &demo_host_port(&demo)],
-    );
+    let server = serve_for(dir.path(), &demo, "max_contexts = 2\n");
     // A stateless navigate that fails mints a session the caller never gets a handle for: it is
     // closed with the failure, so five of them leave the cap free.
     for _ in 0..5 {
@@ -159,15 +152,7 @@ fn failed_calls_and_abandoned_sessions_do_not_lock_others_out() {
 fn an_endless_download_is_cancelled_at_the_limit() {
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("keel.toml"),
-        "[browser]\nnavigation_timeout = \"5s\"\naction_timeout = \"3s\"\nmax_download_bytes = 5000000\n",
-    )
-    .unwrap();
-    let server = common::Server::start(
-        dir.path(),
-        &["--browser", "on", "--browser-allow", &demo_host_port(&demo)],
-    );
+    let server = serve_for(dir.path(), &demo, "max_download_bytes = 5000000\n");
     let (page, error) = open(&server, &format!("{}/", demo.url));
     assert!(!error, "{page}");
     let handle = handle_of(&page);
@@ -197,7 +182,7 @@ fn loopback_written_every_way_is_refused() {
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();
     // The demo's own port is allowed: every other loopback port, however written, is not.
-    let server = serve_with_browser(dir.path(), Some(&demo_host_port(&demo)));
+    let server = serve_for(dir.path(), &demo, "");
     let port: u16 = demo.url.rsplit(':').next().unwrap().parse().unwrap();
     let other = port.wrapping_add(1).max(1024);
     for host in [

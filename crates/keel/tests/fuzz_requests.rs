@@ -12,28 +12,12 @@ use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::Duration;
 
+use keel_objects::fuzzing::{FuzzRng, fuzz_run};
 use serde_json::{Value, json};
 
 mod common;
 
 use common::mcp::Session;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
 
 const METHODS: &[&str] = &[
     "initialize",
@@ -73,12 +57,16 @@ const KEYS: &[&str] = &[
     "key", "value", "object", "query", "params", "prefix", "start", "limit", "handle", "x",
 ];
 
-fn value(rng: &mut Rng, depth: usize) -> Value {
+fn value(rng: &mut FuzzRng, depth: usize) -> Value {
     match rng.below(if depth > 3 { 7 } else { 10 }) {
         0 => Value::Null,
         1 => json!(rng.below(2) == 0),
-        2 => json!(rng.next() as i64),
-        3 => json!(f64::from_bits(rng.next()).clamp(-1e300, 1e300).max(-1e300)),
+        2 => json!(rng.next_u64() as i64),
+        3 => json!(
+            f64::from_bits(rng.next_u64())
+                .clamp(-1e300, 1e300)
+                .max(-1e300)
+        ),
         4 => json!(rng.pick(&[
             "",
             "x",
@@ -100,7 +88,7 @@ fn value(rng: &mut Rng, depth: usize) -> Value {
     }
 }
 
-fn message(rng: &mut Rng) -> Value {
+fn message(rng: &mut FuzzRng) -> Value {
     let method = rng.pick(METHODS);
     let mut params = match rng.below(4) {
         0 if rng.below(2) == 0 => value(rng, 0),
@@ -146,7 +134,7 @@ fn message(rng: &mut Rng) -> Value {
 
 /// A request body, and the method and tool name of the message in it (for the headers the
 /// stateless protocol wants repeated).
-fn body(rng: &mut Rng) -> (String, String, String) {
+fn body(rng: &mut FuzzRng) -> (String, String, String) {
     let one = message(rng);
     let method = one["method"].as_str().unwrap_or_default().to_string();
     let name = one["params"]["name"]
@@ -211,21 +199,7 @@ fn send(addr: &str, head: &str, body: &str) -> Option<u16> {
 
 #[test]
 fn generated_requests_get_answers_and_the_server_keeps_serving() {
-    let iterations: usize = std::env::var("KEEL_FUZZ_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-    let seed: u64 = std::env::var("KEEL_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-                | 1
-        });
-    eprintln!("KEEL_FUZZ_SEED={seed}");
-    let mut rng = Rng(seed);
+    let (mut rng, iterations) = fuzz_run(200);
 
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("keel.log");

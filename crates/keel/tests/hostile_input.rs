@@ -125,23 +125,12 @@ fn sql_and_kv_tools_stay_inside_their_object_and_their_bounds() {
     );
 }
 
-/// The server's peak resident memory, in bytes.
-fn peak_memory(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("VmHWM")
-        * 1024
-}
-
 #[test]
 fn a_request_built_to_cost_memory_is_refused_before_it_is_parsed() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let mut s = Session::open(&server.addr);
-    let before = peak_memory(server.child.id());
+    let before = common::memory_of(server.child.id(), "VmHWM");
 
     // 4 MiB of {"a":1}: 520,000 objects, ~1 GB of memory once parsed and copied.
     let objects = format!("[{}]", vec![r#"{"a":1}"#; 520_000].join(","));
@@ -169,7 +158,7 @@ fn a_request_built_to_cost_memory_is_refused_before_it_is_parsed() {
         Some(400_000)
     );
 
-    let grew = peak_memory(server.child.id()).saturating_sub(before);
+    let grew = common::memory_of(server.child.id(), "VmHWM").saturating_sub(before);
     assert!(grew < 256 << 20, "peak memory grew by {} MiB", grew >> 20);
     s.call("kv_put", json!({"key": "after", "value": 1}));
 }

@@ -173,3 +173,15 @@ pub fn stdio_session(
     );
     answers
 }
+
+/// A memory figure of process `pid` from /proc, in bytes: `VmRSS` (resident now) or `VmHWM` (its
+/// peak).
+pub fn memory_of(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+        * 1024
+}
