@@ -38,6 +38,9 @@ pub struct BrowserConfig {
     pub max_snapshot_bytes: usize,
     /// Largest download kept; a larger one is cancelled while it downloads.
     pub max_download_bytes: u64,
+    /// Largest answer of the tools that read a page or a request whole (`page_content`,
+    /// `page_markdown`, `browser_network_request`), unless kept as a file.
+    pub max_read_bytes: usize,
     /// A browsing session unused this long is put to sleep: its state is saved in its object and
     /// its browser context closed; the next call restores it.
     pub idle_timeout: Duration,
@@ -55,6 +58,7 @@ impl Default for BrowserConfig {
             max_tabs: 8,
             max_snapshot_bytes: 100_000,
             max_download_bytes: 32 << 20,
+            max_read_bytes: 1_000_000,
             idle_timeout: Duration::from_secs(300),
         }
     }

@@ -780,6 +780,12 @@ impl BrowserPack {
             // A function's value or a log can be megabytes: more than any model should read at
             // once (a snapshot is capped the same way).
             cut_to(&mut out, self.pool.config().max_snapshot_bytes);
+        } else if matches!(
+            name,
+            "page_content" | "page_markdown" | "browser_network_request"
+        ) {
+            // A whole page or response body: larger than a snapshot may be, but never unbounded.
+            cut_to(&mut out, self.pool.config().max_read_bytes);
         }
         // Tabs the call's page opened are attached before the answer, so it reports them.
         let opened = acting_tab.windows_opened().saturating_sub(windows_before);
@@ -848,8 +854,14 @@ impl BrowserPack {
                     .map_err(err)?,
             ),
             "page_links" => {
-                let links = reading::links(tab).await.map_err(err)?;
-                Reading::Result(structured(json!({"url": tab.url(), "links": links})))
+                let mut links = reading::links(tab).await.map_err(err)?;
+                let mut budget = self.pool.config().max_read_bytes;
+                let left_out = keep_within(&mut links, &mut budget);
+                let mut answer = json!({"url": tab.url(), "links": links});
+                if left_out > 0 {
+                    answer["linksLeftOut"] = json!(left_out);
+                }
+                Reading::Result(structured(answer))
             }
             "page_scrape" => {
                 let selectors: Vec<String> = args
@@ -862,7 +874,15 @@ impl BrowserPack {
                             .collect()
                     })
                     .unwrap_or_default();
-                let found = reading::scrape(tab, &selectors).await.map_err(err)?;
+                let mut found = reading::scrape(tab, &selectors).await.map_err(err)?;
+                // One budget for all the selectors' matches, in order.
+                let mut budget = self.pool.config().max_read_bytes;
+                for selector in found.as_array_mut().into_iter().flatten() {
+                    let left_out = keep_within(&mut selector["results"], &mut budget);
+                    if left_out > 0 {
+                        selector["resultsLeftOut"] = json!(left_out);
+                    }
+                }
                 Reading::Result(structured(json!({"url": tab.url(), "results": found})))
             }
             _ => return self.extract(args, cx, tab).await,
@@ -1099,6 +1119,26 @@ fn handle_note(handle: &str) -> String {
 
 fn text(s: &str) -> CallToolResult {
     CallToolResult::success(vec![ContentBlock::text(s.to_string())])
+}
+
+/// Keeps the items of the array `items` that fit in `budget` bytes of JSON (taking them from
+/// it); how many were left out. Not an array: left as it is.
+fn keep_within(items: &mut Value, budget: &mut usize) -> usize {
+    let Some(array) = items.as_array_mut() else {
+        return 0;
+    };
+    let mut kept = 0;
+    for item in array.iter() {
+        let size = item.to_string().len() + 1;
+        if size > *budget {
+            break;
+        }
+        *budget -= size;
+        kept += 1;
+    }
+    let left_out = array.len() - kept;
+    array.truncate(kept);
+    left_out
 }
 
 /// Cuts `out` to `max` bytes (at a character boundary), saying how much there was and how to get

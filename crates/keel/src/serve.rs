@@ -182,6 +182,7 @@ fn browser_choice(
         max_download_bytes: file
             .max_download_bytes
             .unwrap_or(defaults.max_download_bytes),
+        max_read_bytes: file.max_read_bytes.unwrap_or(defaults.max_read_bytes),
         idle_timeout: duration(
             file.idle_timeout.as_ref(),
             "idle_timeout",

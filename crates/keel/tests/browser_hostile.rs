@@ -89,6 +89,33 @@ fn a_page_that_floods_logs_labels_and_tabs_costs_keel_little() {
     let grew = common::memory_of(server.child.id(), "VmRSS").saturating_sub(before);
     assert!(grew < 150 << 20, "keel holds {} MiB more", grew >> 20);
 
+    // A whole page's HTML is cut at browser.max_read_bytes, saying how to keep it whole.
+    let (page, error) = call(
+        &server,
+        "page_content",
+        json!({"handle": handle, "url": format!("{}/lab/big?n=30000", demo.url)}),
+    );
+    assert!(
+        !error && page.contains("pass `filename`"),
+        "{}",
+        &page[page.len().saturating_sub(300)..]
+    );
+    assert!(page.len() < 1_100_000, "{} bytes", page.len());
+    let links = common::browser::call_with(
+        &server,
+        "page_links",
+        json!({"handle": handle, "url": format!("{}/lab/big?n=30000", demo.url)}),
+        json!({}),
+        None,
+    );
+    let answer = &links["structuredContent"];
+    assert!(
+        answer["linksLeftOut"].as_u64() > Some(0),
+        "{}",
+        &answer.to_string()[..300]
+    );
+    assert!(answer.to_string().len() < 1_100_000);
+
     // Tabs a page opens on its own stop at browser.max_tabs (8).
     let (opened, error) = call(
         &server,
