@@ -33,6 +33,8 @@ pub struct McpConfig {
     pub allowed_origins: Vec<String>,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// A session not used (no request) this long after its `initialize` is deleted.
+    pub unused_session_ttl: std::time::Duration,
     /// How large an answer of the state tools may be (SQL rows, KV listings).
     pub answer_bounds: keel_objects::AnswerBounds,
     /// Serve the conformance suite's fixture tools, resources and prompts.
@@ -54,6 +56,7 @@ impl Default for McpConfig {
             ],
             max_body_bytes: 4 << 20,
             answer_bounds: keel_objects::AnswerBounds::default(),
+            unused_session_ttl: crate::sessions::UNUSED_SESSION_TTL,
             conformance: false,
             tool_timeout: std::time::Duration::from_secs(60),
             request_state_key: None,
@@ -552,11 +555,15 @@ pub fn http_service(
     };
     http.session_store = Some(Arc::new(crate::sessions::ObjectSessionStore::new(
         Arc::clone(&host),
+        config.unused_session_ttl,
     )));
     let legacy_sse = crate::legacy_sse::router(server.clone(), config, token.clone());
     let streamable = StreamableHttpService::new(
         move || Ok(server.clone()),
-        Arc::new(crate::event_log::DurableSessionManager::new(host)),
+        Arc::new(crate::event_log::DurableSessionManager::new(
+            host,
+            config.unused_session_ttl,
+        )),
         http,
     );
     let max_body_bytes = config.max_body_bytes;

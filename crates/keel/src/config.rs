@@ -23,6 +23,7 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub max_answer_bytes: Option<usize>,
     pub header_timeout: Option<String>,
+    pub unused_session_ttl: Option<String>,
     pub max_connections: Option<usize>,
     pub max_answer_rows: Option<usize>,
     #[serde(default)]

@@ -91,6 +91,9 @@ struct ServeArgs {
     /// Most HTTP connections open at once (default 1024); past it new ones get 503.
     #[arg(long, env = "KEEL_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Delete a session that made no request this long after its initialize (default 10m).
+    #[arg(long, env = "KEEL_UNUSED_SESSION_TTL")]
+    unused_session_ttl: Option<String>,
     /// Largest answer of the state tools in bytes (default 1 MiB): SQL rows and KV listings past
     /// it are left out, and the answer says how to get the rest.
     #[arg(long, env = "KEEL_MAX_ANSWER_BYTES")]

@@ -96,6 +96,14 @@ impl ServeOptions {
                     .max_body_bytes
                     .or(file.max_body_bytes)
                     .unwrap_or(keel_mcp::McpConfig::default().max_body_bytes),
+                unused_session_ttl: match args
+                    .unused_session_ttl
+                    .as_deref()
+                    .or(file.unused_session_ttl.as_deref())
+                {
+                    Some(t) => config::parse_duration(t).context("unused_session_ttl")?,
+                    None => keel_mcp::McpConfig::default().unused_session_ttl,
+                },
                 answer_bounds: keel_objects::AnswerBounds {
                     max_bytes: args
                         .max_answer_bytes

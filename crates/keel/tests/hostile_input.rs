@@ -306,3 +306,40 @@ fn a_task_is_reached_only_from_the_session_that_started_it() {
     let cancelled = owner.request("tasks/cancel", json!({"taskId": id}));
     assert!(cancelled.get("error").is_none(), "{cancelled}");
 }
+
+#[test]
+fn a_session_never_used_after_initialize_is_deleted_soon() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--unused-session-ttl", "1s"]);
+    let abandoned: Vec<String> = (0..5).map(|_| Session::open(&server.addr).id).collect();
+    let mut used = Session::open(&server.addr);
+    used.call("kv_get", json!({"key": "nothing"}));
+    let files = || {
+        keel_objects::fuzzing::files_under(&dir.path().join(".keel/objects"))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "sqlite"))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while files() > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "{} session objects left",
+            files()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The used session is the one left, and still works; an abandoned one is unknown now.
+    let put = used.call("kv_put", json!({"key": "k", "value": 1}));
+    assert_eq!(structured(&put)["stored"], true, "{put}");
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+    let (status, _, _) = post(
+        &server.addr,
+        &[
+            ("Mcp-Session-Id", &abandoned[0]),
+            ("MCP-Protocol-Version", "2025-11-25"),
+        ],
+        &ping,
+    );
+    assert_eq!(status, 404);
+}
