@@ -93,23 +93,19 @@ pub struct DurableSessionManager {
     inner: LocalSessionManager,
     host: Arc<ObjectHost>,
     live: Arc<Mutex<HashMap<LiveKey, Arc<LiveStream>>>>,
-    /// Sessions this process has seen a request of (see `sessions::mark_used`).
-    used: Mutex<std::collections::HashSet<SessionId>>,
+    /// Sessions waiting for their first request.
+    unused: Arc<crate::unused_sessions::UnusedSessions>,
 }
 
 impl DurableSessionManager {
-    /// A manager whose session objects live in `host`. A session idle for `keep_alive` leaves
-    /// memory (its next request restores it from its object); no longer than the unused-session
-    /// limit, so a session deleted as unused is not still served from memory.
-    pub fn new(host: Arc<ObjectHost>, keep_alive: std::time::Duration) -> Self {
-        let mut inner = LocalSessionManager::default();
-        inner.session_config.keep_alive =
-            Some(keep_alive.min(inner.session_config.keep_alive.unwrap_or(keep_alive)));
+    /// A manager whose session objects live in `host`; a session's first request takes it off
+    /// `unused`.
+    pub fn new(host: Arc<ObjectHost>, unused: Arc<crate::unused_sessions::UnusedSessions>) -> Self {
         Self {
-            inner,
+            inner: LocalSessionManager::default(),
             host,
             live: Arc::default(),
-            used: Mutex::default(),
+            unused,
         }
     }
 
@@ -301,20 +297,9 @@ async fn replay(
 }
 
 impl DurableSessionManager {
-    /// The first request (or stream) of a session this process sees: it was used, so it is kept
-    /// past the unused-session limit.
-    async fn note_use(&self, id: &SessionId) {
-        let first = {
-            let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-            // Forgetting costs a read per session later on, never a wrong deletion.
-            if used.len() >= 100_000 {
-                used.clear();
-            }
-            used.insert(id.clone())
-        };
-        if first && let Err(error) = crate::sessions::mark_used(&self.host, id).await {
-            tracing::warn!(%error, "a session's first use could not be noted");
-        }
+    /// Ends a session that was never used in memory (its objects go next).
+    pub async fn close_unused(&self, session: &str) {
+        let _ = self.inner.close_session(&SessionId::from(session)).await;
     }
 }
 
@@ -339,10 +324,6 @@ impl SessionManager for DurableSessionManager {
     }
 
     async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
-        self.used
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
         Ok(self.inner.close_session(id).await?)
     }
 
@@ -356,7 +337,7 @@ impl SessionManager for DurableSessionManager {
             _ => None,
         };
         if request.is_some() {
-            self.note_use(id).await;
+            self.unused.used(id);
         }
         let mut inner = Box::pin(self.inner.create_stream(id, message).await?);
         // The fast path: a handler that only answers (no notification or request first) and does so
@@ -410,7 +391,7 @@ impl SessionManager for DurableSessionManager {
         &self,
         id: &SessionId,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        self.note_use(id).await;
+        self.unused.used(id);
         // A new GET takes the session's stream over from the previous one.
         let stream = match self.live_stream(id, COMMON_STREAM) {
             Some(live) => self

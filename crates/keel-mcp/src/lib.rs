@@ -20,6 +20,7 @@ pub mod sessions;
 pub mod state_pack;
 pub mod target;
 pub mod tasks;
+pub mod unused_sessions;
 pub mod validation;
 
 pub use pack::{ToolContext, ToolFuture, ToolPack};

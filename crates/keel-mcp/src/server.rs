@@ -56,7 +56,7 @@ impl Default for McpConfig {
             ],
             max_body_bytes: 4 << 20,
             answer_bounds: keel_objects::AnswerBounds::default(),
-            unused_session_ttl: crate::sessions::UNUSED_SESSION_TTL,
+            unused_session_ttl: crate::unused_sessions::UNUSED_SESSION_TTL,
             conformance: false,
             tool_timeout: std::time::Duration::from_secs(60),
             request_state_key: None,
@@ -553,19 +553,27 @@ pub fn http_service(
     } else {
         http.with_allowed_origins(config.allowed_origins.clone())
     };
+    let unused = crate::unused_sessions::UnusedSessions::new(config.unused_session_ttl);
     http.session_store = Some(Arc::new(crate::sessions::ObjectSessionStore::new(
         Arc::clone(&host),
-        config.unused_session_ttl,
+        Arc::clone(&unused),
     )));
     let legacy_sse = crate::legacy_sse::router(server.clone(), config, token.clone());
-    let streamable = StreamableHttpService::new(
-        move || Ok(server.clone()),
-        Arc::new(crate::event_log::DurableSessionManager::new(
-            host,
-            config.unused_session_ttl,
-        )),
-        http,
-    );
+    let manager = Arc::new(crate::event_log::DurableSessionManager::new(
+        Arc::clone(&host),
+        Arc::clone(&unused),
+    ));
+    let closer = Arc::downgrade(&manager);
+    crate::unused_sessions::sweep(unused, Arc::downgrade(&host), move |session| {
+        let closer = closer.clone();
+        async move {
+            if let Some(manager) = closer.upgrade() {
+                manager.close_unused(&session).await;
+            }
+        }
+    });
+    let streamable =
+        StreamableHttpService::new(move || Ok(server.clone()), Arc::clone(&manager), http);
     let max_body_bytes = config.max_body_bytes;
     let bounded = axum::middleware::from_fn(move |request, next| {
         crate::request_budget::bounded_body(max_body_bytes, request, next)

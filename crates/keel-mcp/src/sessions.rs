@@ -5,13 +5,10 @@
 //! The handshake is kept in a table of its own (`_keel_mcp_session`), created by the `session`
 //! kind's migration, so that it never shows up among the session's KV entries.
 
-use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
 
-use futures::future::BoxFuture;
 use keel_objects::{
-    HandlerError, Migration, Namespace, Object, ObjectError, ObjectHost, ObjectKey, ObjectKind,
-    SqlValue,
+    Migration, Namespace, ObjectError, ObjectHost, ObjectKey, ObjectKind, SqlValue,
 };
 use rmcp::transport::streamable_http_server::session::{
     SessionState, SessionStore, SessionStoreError,
@@ -19,16 +16,8 @@ use rmcp::transport::streamable_http_server::session::{
 
 use crate::target::SESSION_NAMESPACE;
 
-/// How long a session may go unused after its `initialize` before it is deleted, by default
-/// (most clients that never come back never say so either; every `initialize` is a new object).
-pub const UNUSED_SESSION_TTL: Duration = Duration::from_secs(600);
-
-/// The kind of the objects behind MCP sessions. A new session's object gets an alarm at its
-/// handshake, which its first request removes ([`mark_used`]): if it fires, the session was never
-/// used, and it goes with its event log.
-pub struct SessionKind {
-    host: Weak<ObjectHost>,
-}
+/// The kind of the objects behind MCP sessions.
+pub struct SessionKind;
 
 impl ObjectKind for SessionKind {
     fn namespace(&self) -> Namespace {
@@ -41,30 +30,6 @@ impl ObjectKind for SessionKind {
             "CREATE TABLE _keel_mcp_session (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
         )]
     }
-
-    fn on_alarm<'a>(&'a self, object: &'a Object) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            let Some(host) = self.host.upgrade() else {
-                return Ok(());
-            };
-            // The event log is an object of its own, named by the same session ID.
-            let events = ObjectKey::new(Namespace::new(SESSION_EVENTS_NAMESPACE)?, object.key().id);
-            host.delete(&events).await?;
-            object.delete_after_alarm();
-            Ok(())
-        })
-    }
-}
-
-/// Notes that a session was used (a request after its `initialize`): its unused-session alarm
-/// goes. A read when there is none (every later request, and every session after a restart).
-pub async fn mark_used(host: &ObjectHost, session_id: &str) -> Result<(), ObjectError> {
-    let ns = Namespace::new(SESSION_NAMESPACE)?;
-    let object = host.get_named(&ns, session_id).await?;
-    if object.storage().get_alarm().await?.is_some() {
-        object.storage().delete_alarm().await?;
-    }
-    Ok(())
 }
 
 /// The kind of the objects that keep a session's SSE event log (`event_log.rs`): one per session,
@@ -96,24 +61,22 @@ impl ObjectKind for SessionEventsKind {
 }
 
 /// Registers the kinds keel-mcp's objects are made of.
-pub fn register_kinds(host: &Arc<ObjectHost>) -> Result<(), ObjectError> {
-    host.register(SessionKind {
-        host: Arc::downgrade(host),
-    })?;
+pub fn register_kinds(host: &ObjectHost) -> Result<(), ObjectError> {
+    host.register(SessionKind)?;
     host.register(SessionEventsKind)
 }
 
 /// Keeps each session's handshake in the session's object.
 pub struct ObjectSessionStore {
     host: Arc<ObjectHost>,
-    unused_ttl: Duration,
+    unused: Arc<crate::unused_sessions::UnusedSessions>,
 }
 
 impl ObjectSessionStore {
-    /// A store over `host` (whose kinds include [`SessionKind`]); a session unused for
-    /// `unused_ttl` after its handshake is deleted.
-    pub fn new(host: Arc<ObjectHost>, unused_ttl: Duration) -> Self {
-        Self { host, unused_ttl }
+    /// A store over `host` (whose kinds include [`SessionKind`]); each new session waits in
+    /// `unused` for its first request.
+    pub fn new(host: Arc<ObjectHost>, unused: Arc<crate::unused_sessions::UnusedSessions>) -> Self {
+        Self { host, unused }
     }
 
     fn key(session_id: &str) -> Result<ObjectKey, SessionStoreError> {
@@ -157,19 +120,25 @@ impl SessionStore for ObjectSessionStore {
                 vec![SqlValue::Text(json)],
             )
             .await?;
-        object
-            .storage()
-            .set_alarm(SystemTime::now() + self.unused_ttl)
-            .await?;
+        self.unused.created(session_id);
         Ok(())
     }
 
     async fn delete(&self, session_id: &str) -> Result<(), SessionStoreError> {
-        self.host.delete(&Self::key(session_id)?).await?;
-        let events = ObjectKey::from_name(&Namespace::new(SESSION_EVENTS_NAMESPACE)?, session_id)?;
-        self.host.delete(&events).await?;
-        Ok(())
+        Ok(delete(&self.host, session_id).await?)
     }
+}
+
+/// Deletes a session's object and its event log.
+pub async fn delete(host: &ObjectHost, session_id: &str) -> Result<(), ObjectError> {
+    host.delete(&ObjectKey::from_name(
+        &Namespace::new(SESSION_NAMESPACE)?,
+        session_id,
+    )?)
+    .await?;
+    let events = ObjectKey::from_name(&Namespace::new(SESSION_EVENTS_NAMESPACE)?, session_id)?;
+    host.delete(&events).await?;
+    Ok(())
 }
 
 /// Stores a session value (log level, …) in its object; durable when it returns.
