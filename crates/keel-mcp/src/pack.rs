@@ -64,8 +64,10 @@ pub struct ToolContext {
     session: Option<String>,
     input_responses: Option<InputResponses>,
     request_state: Option<String>,
-    /// What a sealed `requestState` is bound to: this call's tool and arguments.
-    call_digest: String,
+    /// The call a sealed `requestState` is bound to: its tool and arguments, and their digest
+    /// once worked out (only calls that seal or open a state need it).
+    call: (String, Option<Arc<JsonObject>>),
+    call_digest: std::sync::OnceLock<String>,
     codec: Arc<RequestStateCodec>,
     /// Set when the call may run as a task: input requests and cancellation go through it.
     task: Option<Arc<crate::tasks::TaskCell>>,
@@ -84,7 +86,8 @@ impl ToolContext {
             session,
             input_responses: None,
             request_state: None,
-            call_digest: String::new(),
+            call: (String::new(), None),
+            call_digest: std::sync::OnceLock::new(),
             codec,
             task: None,
         }
@@ -98,14 +101,19 @@ impl ToolContext {
     pub(crate) fn with_input(
         mut self,
         tool: &str,
-        arguments: Option<&serde_json::Map<String, Value>>,
+        arguments: Option<Arc<JsonObject>>,
         responses: Option<InputResponses>,
         state: Option<String>,
     ) -> Self {
         self.input_responses = responses;
         self.request_state = state;
-        self.call_digest = crate::request_state::call_digest(tool, arguments);
+        self.call = (tool.to_string(), arguments);
         self
+    }
+
+    fn call_digest(&self) -> &str {
+        self.call_digest
+            .get_or_init(|| crate::request_state::call_digest(&self.call.0, self.call.1.as_deref()))
     }
 
     /// The client's answers to an earlier `InputRequiredResult`, by input-request key.
@@ -116,7 +124,7 @@ impl ToolContext {
     /// Seals `state` (HMAC, keyed by the server's secret) for an `InputRequiredResult`'s
     /// `requestState`: the client echoes it back and cannot alter it.
     pub fn seal_state(&self, state: &Value) -> Result<String, ErrorData> {
-        crate::request_state::seal(&self.codec, state, &self.call_digest, SystemTime::now())
+        crate::request_state::seal(&self.codec, state, self.call_digest(), SystemTime::now())
     }
 
     /// The state sealed by [`ToolContext::seal_state`] that the client echoed back; an error if it
@@ -125,7 +133,7 @@ impl ToolContext {
         let Some(sealed) = self.request_state.as_deref() else {
             return Ok(None);
         };
-        crate::request_state::open(&self.codec, sealed, &self.call_digest, SystemTime::now())
+        crate::request_state::open(&self.codec, sealed, self.call_digest(), SystemTime::now())
             .map(Some)
     }
 

@@ -83,11 +83,13 @@ pub async fn bounded_body(max_body_bytes: usize, request: Request, next: Next) -
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let read = tokio::time::timeout(
-        BODY_READ_TIMEOUT,
-        axum::body::to_bytes(body, max_body_bytes),
-    )
-    .await;
+    let mut collect = std::pin::pin!(axum::body::to_bytes(body, max_body_bytes));
+    // A small body has arrived with its head: no timer for it (a timer per request is a lock
+    // on the runtime's timer wheel).
+    let read = match futures::poll!(&mut collect) {
+        std::task::Poll::Ready(read) => Ok(read),
+        std::task::Poll::Pending => tokio::time::timeout(BODY_READ_TIMEOUT, collect).await,
+    };
     let bytes: Bytes = match read {
         Err(_) => {
             return refusal(

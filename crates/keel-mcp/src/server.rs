@@ -157,9 +157,11 @@ impl KeelMcp {
 
     async fn dispatch_tool(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        // Shared with the context (for a sealed state's digest, worked out only if asked for).
+        let arguments = request.arguments.take().map(Arc::new);
         let Some(&index) = self.routes.get(request.name.as_ref()) else {
             return Err(ErrorData::invalid_params(
                 format!(
@@ -190,14 +192,12 @@ impl KeelMcp {
         )
         .with_input(
             &request.name,
-            request.arguments.as_ref(),
+            arguments.clone(),
             request.input_responses.clone(),
             request.request_state.clone(),
         );
         if support == TaskSupport::Forbidden || !client_tasks {
-            return pack
-                .call(&request.name, request.arguments.as_ref(), &cx)
-                .await;
+            return pack.call(&request.name, arguments.as_deref(), &cx).await;
         }
         let owner = cx.session_id().unwrap_or_default();
         let cell = self.tasks.cell(&request.name, None, &owner);
@@ -206,8 +206,7 @@ impl KeelMcp {
         let running = InFlight::enter(&self.in_flight);
         let call = Box::pin(async move {
             let _running = running;
-            pack.call(&request.name, request.arguments.as_ref(), &cx)
-                .await
+            pack.call(&request.name, arguments.as_deref(), &cx).await
         });
         self.tasks.run(cell, call).await
     }
