@@ -257,7 +257,9 @@ impl<'a> Txn<'a> {
                 key.len() + size
             };
             bytes = bytes.saturating_add(adds);
-            if options.limit.is_some_and(|l| page.entries.len() >= l) || bytes > max_bytes {
+            // The first entry always comes (without its value if need be), so paging advances.
+            let full = !page.entries.is_empty() && bytes > max_bytes;
+            if options.limit.is_some_and(|l| page.entries.len() >= l) || full {
                 page.next = Some(key);
                 break;
             }

@@ -114,6 +114,48 @@ async fn kv_put_get_list_and_delete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounded_listing_pages_by_bytes_and_always_advances() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_with(dir.path(), StorageLimits::default());
+    let obj = host.get_named(&ns(), "pages").await.unwrap();
+    let s = obj.storage();
+    for key in ["a", "b", "c", "d"] {
+        s.put(key, json!("x".repeat(40))).await.unwrap();
+    }
+    s.put("huge", json!("h".repeat(1000))).await.unwrap();
+    // 100 bytes: two entries of ~43 a page; the huge one alone, without its value; every key
+    // exactly once, in order.
+    let mut seen = Vec::new();
+    let mut start = None;
+    for _ in 0..10 {
+        let page = s
+            .list_within(
+                ListOptions {
+                    start: start.clone(),
+                    ..ListOptions::default()
+                },
+                100,
+            )
+            .await
+            .unwrap();
+        assert!(!page.entries.is_empty());
+        for e in &page.entries {
+            assert_eq!(e.value.is_none(), e.key == "huge", "{}", e.key);
+            seen.push(e.key.clone());
+        }
+        match page.next {
+            Some(next) => start = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["a", "b", "c", "d", "huge"]);
+    // Even a page too small for any key still gives one entry, so paging advances.
+    let tiny = s.list_within(ListOptions::default(), 0).await.unwrap();
+    assert_eq!(tiny.entries.len(), 1);
+    assert_eq!(tiny.next.as_deref(), Some("b"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_returns_typed_rows_with_column_names_and_write_counts() {
     let dir = tempfile::tempdir().unwrap();
     let host = host_with(dir.path(), StorageLimits::default());
