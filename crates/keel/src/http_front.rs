@@ -54,6 +54,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut refused: u64 = 0;
     // Every connection holds a receiver; the sender's `closed()` resolves when all are gone.
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -76,7 +77,11 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::warn!(%remote, max = limits.max_connections, "connection refused: max_connections reached");
+            refused += 1;
+            // The 1st, 2nd, 4th, 8th… refusal: a flood of connections is not a flood of logs.
+            if refused.is_power_of_two() {
+                tracing::warn!(%remote, refused, max = limits.max_connections, "connections refused: max_connections reached");
+            }
             tokio::spawn(async move {
                 let mut tcp = tcp;
                 let _ = tokio::time::timeout(
