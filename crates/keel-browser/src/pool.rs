@@ -38,6 +38,9 @@ pub struct BrowserConfig {
     pub max_snapshot_bytes: usize,
     /// Largest download kept; a larger one is cancelled while it downloads.
     pub max_download_bytes: u64,
+    /// Most browsing sessions one client (one peer address, until clients are authenticated) may
+    /// have open; past it its own session idle longest sleeps. `None`: no share.
+    pub max_contexts_per_client: Option<usize>,
     /// Largest answer of the tools that read a page or a request whole (`page_content`,
     /// `page_markdown`, `browser_network_request`), unless kept as a file.
     pub max_read_bytes: usize,
@@ -59,6 +62,7 @@ impl Default for BrowserConfig {
             max_snapshot_bytes: 100_000,
             max_download_bytes: 32 << 20,
             max_read_bytes: 1_000_000,
+            max_contexts_per_client: None,
             idle_timeout: Duration::from_secs(300),
         }
     }

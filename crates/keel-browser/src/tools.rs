@@ -44,6 +44,8 @@ pub struct BrowserPack {
     host: Arc<ObjectHost>,
     /// Open browsing sessions: pool key -> their object.
     objects: Arc<Mutex<HashMap<String, ObjectKey>>>,
+    /// Who opened each browsing session (pool key -> peer address), for the per-client share.
+    clients: Mutex<HashMap<String, std::net::IpAddr>>,
     sleeper: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -80,6 +82,7 @@ impl BrowserPack {
             pool,
             host,
             objects,
+            clients: Mutex::default(),
             sleeper,
         }
     }
@@ -187,8 +190,22 @@ impl BrowserPack {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
+        // Only with a share configured is the client noted (the notes are pruned when counted).
+        let client = cx
+            .peer()
+            .map(|addr| addr.ip())
+            .filter(|_| self.pool.config().max_contexts_per_client.is_some());
+        if let Some(client) = client {
+            self.keep_share(client).await?;
+        }
         self.make_room().await;
         let context = self.pool.context(&key).await.map_err(err)?;
+        if let Some(client) = client {
+            self.clients
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key.clone(), client);
+        }
         let in_use = context
             .enter()
             .ok_or("the browsing session was put to sleep while it was being opened; try again")?;
@@ -214,6 +231,39 @@ impl BrowserPack {
             found,
             restored,
         })
+    }
+
+    /// Before `client` opens a browsing session: at its share (`browser.max_contexts_per_client`),
+    /// its own session idle longest sleeps; when all of its sessions are in calls, it is refused.
+    async fn keep_share(&self, client: std::net::IpAddr) -> Result<(), String> {
+        let Some(share) = self.pool.config().max_contexts_per_client else {
+            return Ok(());
+        };
+        let open = self.pool.sessions().await;
+        let mine: Vec<_> = {
+            let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+            // Sessions closed or asleep since are no one's any more.
+            clients.retain(|key, _| open.iter().any(|(k, _)| k == key));
+            open.into_iter()
+                .filter(|(key, _)| clients.get(key) == Some(&client))
+                .collect()
+        };
+        if mine.len() < share {
+            return Ok(());
+        }
+        let oldest = mine
+            .into_iter()
+            .filter_map(|(key, context)| Some((context.idle_for()?, key, context)))
+            .max_by_key(|(idle, ..)| *idle);
+        match oldest {
+            Some((idle, key, context)) if context.try_sleep(idle) => {
+                put_to_sleep(&self.pool, &self.host, &self.objects, &key, &context).await;
+                Ok(())
+            }
+            _ => Err(format!(
+                "this client has {share} browsing sessions in use, its share of browser.max_contexts (browser.max_contexts_per_client): wait for one to finish, or close one with browser_close"
+            )),
+        }
     }
 
     /// At `browser.max_contexts`, puts the session idle longest to sleep (its state saved in its

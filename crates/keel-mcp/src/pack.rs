@@ -137,6 +137,16 @@ impl ToolContext {
             .map(Some)
     }
 
+    /// The address the request came from (`None` over stdio). Without authentication this is
+    /// the closest thing to who the client is (a proxy in front makes every client its own).
+    pub fn peer(&self) -> Option<std::net::SocketAddr> {
+        let parts = self.request.extensions.get::<http::request::Parts>()?;
+        let axum::extract::ConnectInfo(addr) = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?;
+        Some(*addr)
+    }
+
     /// What the client said it can do (its per-request capabilities on 2026-07-28).
     pub fn client_capabilities(&self) -> Option<rmcp::model::ClientCapabilities> {
         self.request.client_capabilities()

@@ -49,6 +49,7 @@ pub struct BrowserFileConfig {
     pub max_snapshot_bytes: Option<usize>,
     pub max_download_bytes: Option<u64>,
     pub max_read_bytes: Option<usize>,
+    pub max_contexts_per_client: Option<usize>,
     pub idle_timeout: Option<String>,
 }
 

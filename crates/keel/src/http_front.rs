@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -92,7 +91,14 @@ pub async fn serve(
             });
             continue;
         };
-        let service = TowerToHyperService::new(app.clone());
+        // Each request carries its peer's address (`ConnectInfo`), as axum's own serve gives it.
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: axum::http::Request<_>| {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(remote));
+            tower_service::Service::call(&mut app.clone(), request)
+        });
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
             let _slot = slot;

@@ -191,6 +191,9 @@ fn browser_choice(
             .max_download_bytes
             .unwrap_or(defaults.max_download_bytes),
         max_read_bytes: file.max_read_bytes.unwrap_or(defaults.max_read_bytes),
+        max_contexts_per_client: file
+            .max_contexts_per_client
+            .or(defaults.max_contexts_per_client),
         idle_timeout: duration(
             file.idle_timeout.as_ref(),
             "idle_timeout",

@@ -249,3 +249,25 @@ fn loopback_written_every_way_is_refused() {
     );
     assert!(!error && fetched.contains("refused"), "{fetched}");
 }
+
+#[test]
+fn one_client_keeps_to_its_share_of_browsing_sessions() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_for(dir.path(), &demo, "max_contexts_per_client = 2\n");
+    let mut handles = Vec::new();
+    for _ in 0..3 {
+        let (page, error) = open(&server, &format!("{}/park/riverside", demo.url));
+        assert!(!error, "{page}");
+        handles.push(handle_of(&page));
+    }
+    // The third session made this client's first one sleep (the server-wide cap, 64, is far):
+    // it wakes with its page; the newest never slept.
+    let (first, error) = call(&server, "browser_snapshot", json!({"handle": handles[0]}));
+    assert!(
+        !error && first.contains("had slept") && first.contains("Riverside"),
+        "{first}"
+    );
+    let (second, error) = call(&server, "browser_snapshot", json!({"handle": handles[2]}));
+    assert!(!error && !second.contains("had slept"), "{second}");
+}
