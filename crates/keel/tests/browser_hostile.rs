@@ -21,6 +21,13 @@ fn serve_for(dir: &std::path::Path, demo: &Demo, browser: &str) -> common::Serve
     )
 }
 
+/// A new browsing session on `url`; its handle.
+fn open_session(server: &common::Server, url: &str) -> String {
+    let (page, error) = open(server, url);
+    assert!(!error, "{page}");
+    handle_of(&page)
+}
+
 /// The port of the demo site, for an allow entry that names it alone.
 fn demo_host_port(demo: &Demo) -> String {
     demo.url.trim_start_matches("http://").to_string()
@@ -31,9 +38,7 @@ fn webrtc_sends_nothing_past_the_url_policy() {
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();
     let server = serve_for(dir.path(), &demo, "");
-    let (page, error) = open(&server, &format!("{}/", demo.url));
-    assert!(!error, "{page}");
-    let handle = handle_of(&page);
+    let handle = open_session(&server, &format!("{}/", demo.url));
     assert_no_udp_from_the_page(&server, &handle);
 }
 
@@ -42,9 +47,7 @@ fn a_page_that_floods_logs_labels_and_tabs_costs_keel_little() {
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();
     let server = serve_for(dir.path(), &demo, "");
-    let (page, error) = open(&server, &format!("{}/", demo.url));
-    assert!(!error, "{page}");
-    let handle = handle_of(&page);
+    let handle = open_session(&server, &format!("{}/", demo.url));
     let before = common::memory_of(server.child.id(), "VmRSS");
 
     // 20 console lines of 2 MB each: kept cut, not whole.
@@ -180,9 +183,7 @@ fn an_endless_download_is_cancelled_at_the_limit() {
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();
     let server = serve_for(dir.path(), &demo, "max_download_bytes = 5000000\n");
-    let (page, error) = open(&server, &format!("{}/", demo.url));
-    assert!(!error, "{page}");
-    let handle = handle_of(&page);
+    let handle = open_session(&server, &format!("{}/", demo.url));
     let (started, _) = call(
         &server,
         "browser_navigate",
@@ -257,9 +258,10 @@ fn one_client_keeps_to_its_share_of_browsing_sessions() {
     let server = serve_for(dir.path(), &demo, "max_contexts_per_client = 2\n");
     let mut handles = Vec::new();
     for _ in 0..3 {
-        let (page, error) = open(&server, &format!("{}/park/riverside", demo.url));
-        assert!(!error, "{page}");
-        handles.push(handle_of(&page));
+        handles.push(open_session(
+            &server,
+            &format!("{}/park/riverside", demo.url),
+        ));
     }
     // The third session made this client's first one sleep (the server-wide cap, 64, is far):
     // it wakes with its page; the newest never slept.
