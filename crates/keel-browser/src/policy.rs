@@ -243,7 +243,7 @@ impl RefusalLog {
 /// `host:port` or `[v6]:port` -> the host and the port; anything else as it is, on any port.
 fn split_allow_port(entry: &str) -> Result<(&str, Option<u16>), BrowserError> {
     let split = if let Some(rest) = entry.strip_prefix('[') {
-        rest.split_once("]:").map(|(host, port)| (host, port))
+        rest.split_once("]:")
     } else if entry.matches(':').count() == 1 {
         entry.split_once(':')
     } else {
