@@ -248,41 +248,37 @@ impl BrowserPack {
                 .filter(|(key, _)| clients.get(key) == Some(&client))
                 .collect()
         };
-        if mine.len() < share {
+        if mine.len() < share || self.sleep_idle_longest(mine).await {
             return Ok(());
         }
-        let oldest = mine
+        Err(format!(
+            "this client has {share} browsing sessions in use, its share of browser.max_contexts (browser.max_contexts_per_client): wait for one to finish, or close one with browser_close"
+        ))
+    }
+
+    /// Puts the one of `sessions` idle longest to sleep (its state saved in its object, as after
+    /// its idle timeout); false when every one is in a call.
+    async fn sleep_idle_longest(&self, sessions: Vec<(String, Arc<BrowsingContext>)>) -> bool {
+        let oldest = sessions
             .into_iter()
             .filter_map(|(key, context)| Some((context.idle_for()?, key, context)))
             .max_by_key(|(idle, ..)| *idle);
         match oldest {
             Some((idle, key, context)) if context.try_sleep(idle) => {
                 put_to_sleep(&self.pool, &self.host, &self.objects, &key, &context).await;
-                Ok(())
+                true
             }
-            _ => Err(format!(
-                "this client has {share} browsing sessions in use, its share of browser.max_contexts (browser.max_contexts_per_client): wait for one to finish, or close one with browser_close"
-            )),
+            _ => false,
         }
     }
 
-    /// At `browser.max_contexts`, puts the session idle longest to sleep (its state saved in its
-    /// object, as after its idle timeout), so a new one can open: a client that opens sessions
-    /// and walks away does not lock everyone out. Sessions in the middle of a call are never
-    /// chosen; when every one is, the cap refuses the new session as before.
+    /// At `browser.max_contexts`, puts the session idle longest to sleep so a new one can open:
+    /// a client that opens sessions and walks away does not lock everyone out. Sessions in the
+    /// middle of a call are never chosen; when every one is, the cap refuses the new session.
     async fn make_room(&self) {
         let sessions = self.pool.sessions().await;
-        if sessions.len() < self.pool.config().max_contexts {
-            return;
-        }
-        let oldest = sessions
-            .into_iter()
-            .filter_map(|(key, context)| Some((context.idle_for()?, key, context)))
-            .max_by_key(|(idle, ..)| *idle);
-        if let Some((idle, key, context)) = oldest
-            && context.try_sleep(idle)
-        {
-            put_to_sleep(&self.pool, &self.host, &self.objects, &key, &context).await;
+        if sessions.len() >= self.pool.config().max_contexts {
+            self.sleep_idle_longest(sessions).await;
         }
     }
 

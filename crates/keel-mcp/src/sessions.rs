@@ -192,11 +192,13 @@ const MAX_HANDSHAKE_STRING: usize = 256;
 /// [`MAX_HANDSHAKE_BYTES`] what keel does not act on (icons, `_meta`, experimental capabilities,
 /// extensions) is dropped; a handshake still larger keeps only its version and client name.
 fn stored_handshake(state: &SessionState) -> Result<String, SessionStoreError> {
-    let json = serde_json::to_string(state)?;
-    if json.len() <= MAX_HANDSHAKE_BYTES && !has_long_string(&serde_json::from_str(&json)?) {
-        return Ok(json);
-    }
     let mut value = serde_json::to_value(state)?;
+    if !has_long_string(&value) {
+        let json = value.to_string();
+        if json.len() <= MAX_HANDSHAKE_BYTES {
+            return Ok(json);
+        }
+    }
     cut_strings(&mut value);
     for drop in [
         ["_meta", ""],

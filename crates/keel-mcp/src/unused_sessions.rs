@@ -48,6 +48,13 @@ impl UnusedSessions {
     /// A session's handshake was stored: it waits for its first request.
     pub fn created(&self, session: &str) {
         let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        // Sessions used since leave the front of the queue now, not at their TTL: the queue
+        // stays about as long as the list of those still waiting.
+        while let Some((at, front)) = waiting.order.front()
+            && waiting.since.get(front) != Some(at)
+        {
+            waiting.order.pop_front();
+        }
         let now = Instant::now();
         waiting.since.insert(session.to_string(), now);
         waiting.order.push_back((now, session.to_string()));

@@ -119,7 +119,8 @@ pub(crate) fn with_one_attachment<T>(conn: &Connection, f: impl FnOnce() -> T) -
     result
 }
 
-fn is_internal(name: &str) -> bool {
+/// Whether `name` is in keel's own name space (`_keel_*`, any case, as SQLite compares names).
+pub(crate) fn is_internal(name: &str) -> bool {
     name.get(..RESERVED_PREFIX.len())
         .is_some_and(|p| p.eq_ignore_ascii_case(RESERVED_PREFIX))
 }

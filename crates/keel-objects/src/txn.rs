@@ -318,15 +318,16 @@ impl<'a> Txn<'a> {
     fn internal_names(&self) -> Result<Vec<String>, ObjectError> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT name FROM sqlite_schema WHERE substr(lower(name), 1, 6) = '_keel_' ORDER BY name",
-            )
+            .prepare_cached("SELECT name FROM sqlite_schema ORDER BY name")
             .map_err(|e| self.err(e))?;
         let names = stmt
             .query_map([], |r| r.get::<_, String>(0))
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.err(e))?;
-        Ok(names)
+        Ok(names
+            .into_iter()
+            .filter(|n| crate::sql_guard::is_internal(n))
+            .collect())
     }
 
     /// A SQLite error of a statement: a statement stopped at its deadline says which limit it hit.
@@ -391,7 +392,7 @@ impl<'a> Txn<'a> {
                 cells.push(SqlValue::from(cell));
             }
             let cut = bounds.and_then(|b| {
-                if cells.len() < width || answer_bytes + row_bytes > b.max_bytes {
+                if answer_bytes + row_bytes > b.max_bytes {
                     Some(format!("{} bytes", b.max_bytes))
                 } else if result.rows.len() >= b.max_rows {
                     Some(format!("{} rows", b.max_rows))
