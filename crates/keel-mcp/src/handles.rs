@@ -7,7 +7,7 @@
 //! object of its pack named by the session ID.
 
 use keel_objects::{Namespace, Object, ObjectError, ObjectHost, ObjectId, ObjectKey};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The HTTP header (`Mcp-Param-Handle`) a load balancer can route 2026-07-28 requests by.
 pub const HANDLE_HEADER: &str = "Handle";
@@ -41,16 +41,6 @@ pub struct HandleObject {
     pub handle: Option<String>,
     /// True when the object was minted by this call (its handle is new to the client).
     pub minted: bool,
-}
-
-/// The JSON Schema of a `handle` argument, marked `x-mcp-header`.
-pub fn handle_property(description: &str) -> Value {
-    json!({
-        "type": "string",
-        "description": description,
-        "pattern": "^[0-9a-f]{32}$",
-        "x-mcp-header": HANDLE_HEADER,
-    })
 }
 
 /// Mints a new handle in `namespace`: a new object, marked durably as minted.

@@ -3,10 +3,8 @@
 //! a stateless (2026-07-28) request names its object with an `object` argument that is also sent
 //! as an HTTP header, so a load balancer can route by it.
 
-mod arguments;
-mod conformance_input;
-pub mod conformance_pack;
-mod conformance_tasks;
+pub mod changes;
+pub mod context;
 pub mod event_log;
 pub mod handles;
 pub mod json_answer;
@@ -20,9 +18,17 @@ pub mod sessions;
 pub mod state_pack;
 pub mod target;
 pub mod tasks;
+pub mod tool;
+pub mod tool_error;
 pub mod unused_sessions;
 pub mod validation;
 
-pub use pack::{ToolContext, ToolFuture, ToolPack};
+pub use changes::{Audience, Change};
+pub use context::{ToolContext, ToolFuture};
+pub use pack::{Offers, Pack, Packs};
+pub use tool::{IntoToolAnswer, NoArguments, Structured, ToolDef, ToolHandler};
+pub use tool_error::ToolError;
+// What a pack's argument and answer types derive (`#[derive(JsonSchema)]`).
+pub use schemars;
 pub use server::{KeelMcp, McpConfig, McpEndpoints, McpShutdown, http_service, serve_stdio};
 pub use tasks::TaskSupport;

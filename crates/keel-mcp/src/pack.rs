@@ -1,309 +1,179 @@
-//! The tool-building API. A pack is a set of tools (`ToolPack`); every call gets a `ToolContext`:
-//! the object it acts on (the session's, or one named by an `object` argument), other objects by
-//! name, progress, logging, cancellation, and requests to the client (elicitation, sampling).
-//! The built-in `state` pack and the conformance fixtures are packs; browser and sandbox packs
-//! plug in the same way.
+//! Packs: what a server on keel offers. A pack declares its tools ([`ToolDef`]) and may serve
+//! resources, resource templates, prompts and completions; [`Packs`] puts packs together into what
+//! one server offers, with the operator's choice of tool groups.
 
-#![allow(deprecated)] // Logging and sampling are deprecated by 2026-07-28 but part of 2025-11-25.
-
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use futures::future::BoxFuture;
-use keel_objects::{Namespace, Object, ObjectHost};
-use rmcp::ErrorData;
-use rmcp::model::{CallToolResponse, InputResponses, JsonObject, RequestStateCodec, Tool};
-use rmcp::service::{RequestContext, RoleServer};
-use serde_json::Value;
-use tokio_util::sync::CancellationToken;
+use rmcp::model::{
+    CompleteRequestParams, CompletionInfo, GetPromptResponse, Prompt, ReadResourceResponse,
+    Resource, ResourceTemplate, Tool,
+};
 
-use crate::{sessions, target};
+use crate::context::ToolContext;
+use crate::tool::{ToolDef, ToolRoute};
+use crate::tool_error::ToolError;
 
-/// What a pack's `call` returns: a result, or (2026-07-28) an `InputRequiredResult` asking the
-/// client for input, after which the client calls again with `inputResponses`.
-pub type ToolFuture<'a> = BoxFuture<'a, Result<CallToolResponse, ErrorData>>;
+/// A set of tools, resources and prompts. Only `tools` is required.
+#[async_trait::async_trait]
+pub trait Pack: Send + Sync + 'static {
+    /// The pack's tools.
+    fn tools() -> Vec<ToolDef<Self>>
+    where
+        Self: Sized;
 
-/// A set of tools. Return problems the caller can fix as `CallToolResult::error` (the model reads
-/// those); return `Err` only when the request itself cannot be served.
-pub trait ToolPack: Send + Sync + 'static {
-    /// The pack's tools, with their input schemas (arguments are checked against them before `call`).
-    fn tools(&self) -> Vec<Tool>;
-    /// Whether `tool` may run as a task (tasks extension); by default no tool does.
-    fn task_support(&self, tool: &str) -> crate::tasks::TaskSupport {
-        let _ = tool;
-        crate::tasks::TaskSupport::Forbidden
-    }
-    /// Runs one of the pack's tools.
-    fn call<'a>(
-        &'a self,
-        tool: &'a str,
-        arguments: Option<&'a JsonObject>,
-        cx: &'a ToolContext,
-    ) -> ToolFuture<'a>;
-}
-
-const LOG_LEVELS: [&str; 8] = [
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
-
-fn level_rank(level: &str) -> usize {
-    LOG_LEVELS.iter().position(|l| *l == level).unwrap_or(0)
-}
-
-/// Everything a tool call may use.
-pub struct ToolContext {
-    host: Arc<ObjectHost>,
-    request: RequestContext<RoleServer>,
-    session: Option<String>,
-    input_responses: Option<InputResponses>,
-    request_state: Option<String>,
-    /// The call a sealed `requestState` is bound to: its tool and arguments, and their digest
-    /// once worked out (only calls that seal or open a state need it).
-    call: (String, Option<Arc<JsonObject>>),
-    call_digest: std::sync::OnceLock<String>,
-    codec: Arc<RequestStateCodec>,
-    /// Set when the call may run as a task: input requests and cancellation go through it.
-    task: Option<Arc<crate::tasks::TaskCell>>,
-}
-
-impl ToolContext {
-    pub(crate) fn new(
-        host: Arc<ObjectHost>,
-        request: RequestContext<RoleServer>,
-        session: Option<String>,
-        codec: Arc<RequestStateCodec>,
-    ) -> Self {
-        Self {
-            host,
-            request,
-            session,
-            input_responses: None,
-            request_state: None,
-            call: (String::new(), None),
-            call_digest: std::sync::OnceLock::new(),
-            codec,
-            task: None,
-        }
+    /// What the pack serves besides tools (the server announces it to clients).
+    fn offers(&self) -> Offers {
+        Offers::default()
     }
 
-    pub(crate) fn with_task(mut self, task: Arc<crate::tasks::TaskCell>) -> Self {
-        self.task = Some(task);
-        self
+    /// The resources the caller can list (a client reads them with `resources/read`).
+    async fn resources(&self, cx: &ToolContext) -> Result<Vec<Resource>, ToolError> {
+        let _ = cx;
+        Ok(Vec::new())
     }
 
-    pub(crate) fn with_input(
-        mut self,
-        tool: &str,
-        arguments: Option<Arc<JsonObject>>,
-        responses: Option<InputResponses>,
-        state: Option<String>,
-    ) -> Self {
-        self.input_responses = responses;
-        self.request_state = state;
-        self.call = (tool.to_string(), arguments);
-        self
+    /// URI templates of resources that are not listed one by one.
+    fn resource_templates(&self) -> Vec<ResourceTemplate> {
+        Vec::new()
     }
 
-    fn call_digest(&self) -> &str {
-        self.call_digest
-            .get_or_init(|| crate::request_state::call_digest(&self.call.0, self.call.1.as_deref()))
-    }
-
-    /// The client's answers to an earlier `InputRequiredResult`, by input-request key.
-    pub fn input_responses(&self) -> Option<&InputResponses> {
-        self.input_responses.as_ref()
-    }
-
-    /// Seals `state` (HMAC, keyed by the server's secret) for an `InputRequiredResult`'s
-    /// `requestState`: the client echoes it back and cannot alter it.
-    pub fn seal_state(&self, state: &Value) -> Result<String, ErrorData> {
-        crate::request_state::seal(&self.codec, state, self.call_digest(), SystemTime::now())
-    }
-
-    /// The state sealed by [`ToolContext::seal_state`] that the client echoed back; an error if it
-    /// was altered or forged. `Ok(None)` when the client sent none.
-    pub fn request_state(&self) -> Result<Option<Value>, ErrorData> {
-        let Some(sealed) = self.request_state.as_deref() else {
-            return Ok(None);
-        };
-        crate::request_state::open(&self.codec, sealed, self.call_digest(), SystemTime::now())
-            .map(Some)
-    }
-
-    /// The address the request came from (`None` over stdio). Without authentication this is
-    /// the closest thing to who the client is (a proxy in front makes every client its own).
-    pub fn peer(&self) -> Option<std::net::SocketAddr> {
-        let parts = self.request.extensions.get::<http::request::Parts>()?;
-        let axum::extract::ConnectInfo(addr) = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?;
-        Some(*addr)
-    }
-
-    /// What the client said it can do (its per-request capabilities on 2026-07-28).
-    pub fn client_capabilities(&self) -> Option<rmcp::model::ClientCapabilities> {
-        self.request.client_capabilities()
-    }
-
-    /// The object host, for anything the helpers below do not cover.
-    pub fn host(&self) -> &Arc<ObjectHost> {
-        &self.host
-    }
-
-    /// The rmcp request context (peer, metadata, extensions).
-    pub fn request(&self) -> &RequestContext<RoleServer> {
-        &self.request
-    }
-
-    /// The session this call came over, on the handshake protocol.
-    pub fn session_id(&self) -> Option<String> {
-        self.session.clone()
-    }
-
-    /// Ends the SSE connection this call answers on, while the call goes on (SEP-1699 polling): the
-    /// client reconnects with `Last-Event-ID` and gets the rest from the session's event log. Only
-    /// on the handshake protocol (a stateless request has no log to resume from); returns whether
-    /// it applies. The connection ends after the next event it carries: at once (after the priming
-    /// event) when called as the call begins.
-    pub fn close_stream(&self) -> bool {
-        match &self.session {
-            Some(session) if self.task.is_none() => {
-                crate::event_log::close_request_stream(session, &self.request.id);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// The object the call acts on: the one named by `object` if given, else the session's. The
-    /// error says what to do (on stateless requests, pass `object`).
-    pub async fn object(&self, object: Option<&str>) -> Result<Object, String> {
-        let target = target::resolve(object, self.session.as_deref()).map_err(|e| e.to_string())?;
-        self.host
-            .get_named(&target.key.namespace, &target.name)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    /// The object a stateful tool keeps its state in (see [`crate::handles`]): the one behind
-    /// `handle` if the client passed one back, else this session's object in `namespace`, else (a
-    /// stateless request) a newly minted one whose handle the tool returns to the client.
-    pub async fn handle_object(
+    /// Reads `uri` if it is the pack's (`Ok(None)`: not this pack's; the next pack is asked).
+    async fn read_resource(
         &self,
-        namespace: &str,
-        handle: Option<&str>,
-    ) -> Result<crate::handles::HandleObject, String> {
-        let ns = Namespace::new(namespace).map_err(|e| e.to_string())?;
-        crate::handles::resolve(&self.host, &ns, handle, self.session.as_deref())
-            .await
-            .map_err(|e| e.to_string())
+        uri: &str,
+        cx: &ToolContext,
+    ) -> Result<Option<ReadResourceResponse>, ToolError> {
+        let _ = (uri, cx);
+        Ok(None)
     }
 
-    /// Another object by namespace and name (so one agent can hand work to another).
-    pub async fn named(&self, namespace: &str, name: &str) -> Result<Object, String> {
-        let ns = Namespace::new(namespace).map_err(|e| e.to_string())?;
-        self.host
-            .get_named(&ns, name)
-            .await
-            .map_err(|e| e.to_string())
+    /// The pack's prompts.
+    fn prompts(&self) -> Vec<Prompt> {
+        Vec::new()
     }
 
-    /// Cancelled when the client cancels the call or its task (or the server shuts down). Keel
-    /// also stops the call's future by dropping it; this is for work outside it (threads, processes).
-    pub fn cancellation(&self) -> &CancellationToken {
-        match &self.task {
-            Some(task) => task.cancellation(),
-            None => &self.request.ct,
-        }
+    /// Gets the prompt `name` if it is the pack's (`Ok(None)`: not this pack's).
+    async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: &serde_json::Map<String, serde_json::Value>,
+        cx: &ToolContext,
+    ) -> Result<Option<GetPromptResponse>, ToolError> {
+        let _ = (name, arguments, cx);
+        Ok(None)
     }
 
-    /// Reports progress, if the client asked for it (a `progressToken`).
-    pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
-        let Some(token) = self.request.meta.get_progress_token() else {
-            return;
-        };
-        let mut param = serde_json::json!({"progressToken": token, "progress": progress});
-        if let Some(total) = total {
-            param["total"] = total.into();
-        }
-        if let Some(message) = message {
-            param["message"] = message.into();
-        }
-        if let Ok(param) = serde_json::from_value(param) {
-            let _ = self.request.peer.notify_progress(param).await;
+    /// Suggestions for a prompt's or a resource template's argument (`Ok(None)`: not this pack's).
+    async fn complete(
+        &self,
+        request: &CompleteRequestParams,
+        cx: &ToolContext,
+    ) -> Result<Option<CompletionInfo>, ToolError> {
+        let _ = (request, cx);
+        Ok(None)
+    }
+}
+
+/// What a pack serves besides tools.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Offers {
+    /// Resources (and templates); with `subscribe`, updates of one.
+    pub resources: bool,
+    /// Prompts.
+    pub prompts: bool,
+    /// Completions of prompt and template arguments.
+    pub completions: bool,
+    /// Log messages (`logging/setLevel`; see [`ToolContext::log`]).
+    pub logging: bool,
+}
+
+impl Offers {
+    /// What `self` or `other` serves.
+    pub fn union(self, other: Offers) -> Offers {
+        Offers {
+            resources: self.resources || other.resources,
+            prompts: self.prompts || other.prompts,
+            completions: self.completions || other.completions,
+            logging: self.logging || other.logging,
         }
     }
+}
 
-    /// Sends a log message if the session's level (`logging/setLevel`) lets it through.
-    /// On 2026-07-28 (no session) a request opts in with `_meta` `io.modelcontextprotocol/logLevel`;
-    /// without it no log message is sent.
-    pub async fn log(&self, level: &str, logger: &str, data: Value) {
-        let minimum = match self.session_id() {
-            Some(id) => sessions::value(&self.host, &id, "log_level")
-                .await
-                .ok()
-                .flatten(),
-            None => match self.request.meta.log_level() {
-                Some(min) => serde_json::to_value(min)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string)),
-                None => return,
-            },
-        };
-        if minimum.is_some_and(|min| level_rank(level) < level_rank(&min)) {
-            return;
-        }
-        let param = serde_json::json!({"level": level, "logger": logger, "data": data});
-        if let Ok(param) = serde_json::from_value(param) {
-            let _ = self.request.peer.notify_logging_message(param).await;
-        }
+/// The packs one server offers, and which of their tools: built with [`Packs::add`], then
+/// narrowed to the operator's tool groups with [`Packs::select`].
+#[derive(Default)]
+pub struct Packs {
+    pub(crate) routes: Vec<ToolRoute>,
+    pub(crate) packs: Vec<Arc<dyn Pack>>,
+}
+
+impl Packs {
+    /// No packs yet.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Asks the user through the client (`elicitation/create`); returns the client's answer as
-    /// JSON (`action`, `content`). In a task the request waits in the task (`input_required`)
-    /// until `tasks/update` answers it; otherwise it goes over the session (handshake protocol).
-    pub async fn elicit(&self, params: Value) -> Result<Value, ErrorData> {
-        let typed: rmcp::model::ElicitRequestParams = serde_json::from_value(params.clone())
-            .map_err(|e| {
-                ErrorData::invalid_params(format!("elicitation request is malformed: {e}"), None)
-            })?;
-        if let Some(task) = &self.task {
-            return task.request_input("elicitation/create", params).await;
+    /// Adds `pack`. Two tools of the same name are a mistake, reported when the server is built.
+    pub fn add<P: Pack>(mut self, pack: Arc<P>) -> Self {
+        for def in P::tools() {
+            self.routes.push(def.into_route(Arc::clone(&pack)));
         }
-        let params = typed;
-        let reply = self
-            .request
-            .peer
-            .create_elicitation(params)
-            .await
-            .map_err(|e| ErrorData::internal_error(format!("elicitation failed: {e}"), None))?;
-        Ok(serde_json::to_value(&reply).unwrap_or(Value::Null))
+        self.packs.push(pack);
+        self
     }
 
-    /// Asks the client's model (`sampling/createMessage`); returns its answer as JSON. In a task,
-    /// as with [`ToolContext::elicit`], the request waits in the task.
-    pub async fn sample(&self, params: Value) -> Result<Value, ErrorData> {
-        let typed: rmcp::model::CreateMessageRequestParams = serde_json::from_value(params.clone())
-            .map_err(|e| {
-                ErrorData::invalid_params(format!("sampling request is malformed: {e}"), None)
-            })?;
-        if let Some(task) = &self.task {
-            return task.request_input("sampling/createMessage", params).await;
+    /// Every tool of the packs added, with its group (`""` for none).
+    pub fn tools(&self) -> impl Iterator<Item = (&Tool, &'static str)> {
+        self.routes.iter().map(|r| (&r.tool, r.group))
+    }
+
+    /// Keeps only the tools named in `selection` by group or by tool name, plus every tool
+    /// without a group; `"default"` stands for `defaults`. An unknown name is an error that lists
+    /// the groups there are.
+    pub fn select(mut self, selection: &[String], defaults: &[&str]) -> Result<Self, String> {
+        let groups: std::collections::BTreeSet<&str> = self
+            .routes
+            .iter()
+            .map(|r| r.group)
+            .filter(|g| !g.is_empty())
+            .collect();
+        let mut wanted: Vec<&str> = Vec::new();
+        for name in selection {
+            match name.as_str() {
+                "default" => wanted.extend(defaults),
+                "all" => wanted.extend(groups.iter().copied()),
+                other => wanted.push(other),
+            }
         }
-        let params = typed;
-        let reply = self
-            .request
-            .peer
-            .create_message(params)
-            .await
-            .map_err(|e| ErrorData::internal_error(format!("sampling failed: {e}"), None))?;
-        Ok(serde_json::to_value(&reply).unwrap_or(Value::Null))
+        for name in &wanted {
+            let known = groups.contains(name) || self.routes.iter().any(|r| r.tool.name == *name);
+            if !known {
+                return Err(format!(
+                    "no tool group or tool {name:?}: the groups are {} (and \"default\", \"all\")",
+                    groups.iter().copied().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        self.routes.retain(|r| {
+            r.group.is_empty() || wanted.contains(&r.group) || wanted.contains(&r.tool.name.as_ref())
+        });
+        Ok(self)
+    }
+
+    /// The routes by tool name; an error names a tool two packs both define.
+    pub(crate) fn into_parts(
+        self,
+    ) -> Result<(Vec<Tool>, HashMap<String, ToolRoute>, Vec<Arc<dyn Pack>>), String> {
+        let mut tools = Vec::with_capacity(self.routes.len());
+        let mut routes = HashMap::with_capacity(self.routes.len());
+        for route in self.routes {
+            let name = route.tool.name.to_string();
+            tools.push(route.tool.clone());
+            if routes.insert(name.clone(), route).is_some() {
+                return Err(format!("two packs define the tool {name}"));
+            }
+        }
+        Ok((tools, routes, self.packs))
     }
 }

@@ -19,9 +19,13 @@ use rmcp::{ErrorData, ServerHandler};
 
 use std::collections::HashMap;
 
-use crate::pack::{ToolContext, ToolPack};
 use crate::tasks::TaskSupport;
-use crate::{conformance_pack, sessions, target};
+use crate::changes::ChangeHub;
+use crate::context::ToolContext;
+use crate::pack::{Offers, Pack, Packs};
+use crate::tool::ToolRoute;
+use crate::tool_error::ToolError;
+use crate::{sessions, target};
 
 /// Settings of the MCP endpoint.
 #[derive(Debug, Clone)]
@@ -37,8 +41,6 @@ pub struct McpConfig {
     pub unused_session_ttl: std::time::Duration,
     /// How large an answer of the state tools may be (SQL rows, KV listings).
     pub answer_bounds: keel_objects::AnswerBounds,
-    /// Serve the conformance suite's fixture tools, resources and prompts.
-    pub conformance: bool,
     /// A tool call running longer than this is stopped and answered with a tool error.
     pub tool_timeout: std::time::Duration,
     /// Key (32 bytes or more) that seals `requestState`; `None` picks a random one per process.
@@ -57,7 +59,6 @@ impl Default for McpConfig {
             max_body_bytes: 4 << 20,
             answer_bounds: keel_objects::AnswerBounds::default(),
             unused_session_ttl: crate::unused_sessions::UNUSED_SESSION_TTL,
-            conformance: false,
             tool_timeout: std::time::Duration::from_secs(60),
             request_state_key: None,
         }
@@ -70,10 +71,10 @@ impl Default for McpConfig {
 pub struct KeelMcp {
     host: Arc<ObjectHost>,
     tools: Arc<Vec<Tool>>,
-    /// Tool name -> index into `packs`.
-    routes: Arc<HashMap<String, usize>>,
-    packs: Arc<Vec<Arc<dyn ToolPack>>>,
-    conformance: bool,
+    routes: Arc<HashMap<String, ToolRoute>>,
+    packs: Arc<Vec<Arc<dyn Pack>>>,
+    offers: Offers,
+    changes: Arc<ChangeHub>,
     tool_timeout: std::time::Duration,
     in_flight: Arc<std::sync::atomic::AtomicUsize>,
     validators: Arc<crate::validation::ArgumentValidators>,
@@ -88,31 +89,21 @@ pub struct KeelMcp {
 }
 
 impl KeelMcp {
-    /// A server over `packs` (the built-in `state` pack is one); with `conformance`, also the
-    /// conformance suite's fixture resources and prompts. Two packs may not share a tool name.
-    pub fn new(
-        host: Arc<ObjectHost>,
-        packs: Vec<Arc<dyn ToolPack>>,
-        conformance: bool,
-    ) -> Result<Self, String> {
-        let mut tools = Vec::new();
-        let mut routes = HashMap::new();
-        for (index, pack) in packs.iter().enumerate() {
-            for tool in pack.tools() {
-                if routes.insert(tool.name.to_string(), index).is_some() {
-                    return Err(format!("two packs define the tool {}", tool.name));
-                }
-                tools.push(tool);
-            }
-        }
+    /// A server offering `packs`. Two packs may not share a tool name.
+    pub fn new(host: Arc<ObjectHost>, packs: Packs) -> Result<Self, String> {
+        let (tools, routes, packs) = packs.into_parts()?;
         let validators = crate::validation::ArgumentValidators::new(&tools)?;
+        let offers = packs
+            .iter()
+            .fold(Offers::default(), |all, pack| all.union(pack.offers()));
         Ok(Self {
             tasks: Arc::new(crate::tasks::TaskRuntime::new(Arc::clone(&host))),
             host,
             tools: Arc::new(tools),
             routes: Arc::new(routes),
             packs: Arc::new(packs),
-            conformance,
+            offers,
+            changes: Arc::new(ChangeHub::new()),
             tool_timeout: std::time::Duration::from_secs(60),
             in_flight: Arc::default(),
             validators: Arc::new(validators),
@@ -155,6 +146,18 @@ impl KeelMcp {
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))
     }
 
+    /// The context of a request a pack serves.
+    fn context_of(&self, context: RequestContext<RoleServer>) -> ToolContext {
+        let session = self.session_of(&context);
+        ToolContext::new(
+            Arc::clone(&self.host),
+            context,
+            session,
+            Arc::clone(&self.codec),
+            Arc::clone(&self.changes),
+        )
+    }
+
     async fn dispatch_tool(
         &self,
         mut request: CallToolRequestParams,
@@ -162,7 +165,7 @@ impl KeelMcp {
     ) -> Result<CallToolResponse, ErrorData> {
         // Shared with the context (for a sealed state's digest, worked out only if asked for).
         let arguments = request.arguments.take().map(Arc::new);
-        let Some(&index) = self.routes.get(request.name.as_ref()) else {
+        let Some(route) = self.routes.get(request.name.as_ref()) else {
             return Err(ErrorData::invalid_params(
                 format!(
                     "unknown tool {:?}: tools/list shows the tools there are",
@@ -171,8 +174,7 @@ impl KeelMcp {
                 None,
             ));
         };
-        let pack = &self.packs[index];
-        let support = pack.task_support(&request.name);
+        let support = route.task_support;
         let client_tasks = context
             .client_capabilities()
             .is_some_and(|caps| caps.supports_tasks());
@@ -183,30 +185,23 @@ impl KeelMcp {
                     .build(),
             ));
         }
-        let session = self.session_of(&context);
-        let cx = ToolContext::new(
-            Arc::clone(&self.host),
-            context,
-            session,
-            Arc::clone(&self.codec),
-        )
-        .with_input(
+        let cx = self.context_of(context).with_input(
             &request.name,
             arguments.clone(),
             request.input_responses.clone(),
             request.request_state.clone(),
         );
         if support == TaskSupport::Forbidden || !client_tasks {
-            return pack.call(&request.name, arguments.as_deref(), &cx).await;
+            return route.call.call(arguments.as_deref(), &cx).await;
         }
         let owner = cx.session_id().unwrap_or_default();
         let cell = self.tasks.cell(&request.name, None, &owner);
         let cx = cx.with_task(Arc::clone(&cell));
-        let pack = Arc::clone(pack);
+        let tool = Arc::clone(&route.call);
         let running = InFlight::enter(&self.in_flight);
         let call = Box::pin(async move {
             let _running = running;
-            pack.call(&request.name, arguments.as_deref(), &cx).await
+            tool.call(arguments.as_deref(), &cx).await
         });
         self.tasks.run(cell, call).await
     }
@@ -231,22 +226,28 @@ impl Drop for InFlight {
 
 impl ServerHandler for KeelMcp {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = if self.conformance {
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_logging()
-                .enable_completions()
-                .enable_prompts()
-                .enable_resources()
-                .enable_resources_subscribe()
-                .enable_tasks()
-                .build()
-        } else {
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_tasks()
-                .build()
-        };
+        let mut capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tasks()
+            .build();
+        let offers = self.offers;
+        if offers.resources {
+            let mut resources = rmcp::model::ResourcesCapability::default();
+            resources.subscribe = Some(true);
+            resources.list_changed = Some(true);
+            capabilities.resources = Some(resources);
+        }
+        if offers.prompts {
+            let mut prompts = rmcp::model::PromptsCapability::default();
+            prompts.list_changed = Some(true);
+            capabilities.prompts = Some(prompts);
+        }
+        if offers.completions {
+            capabilities.completions = Some(Default::default());
+        }
+        if offers.logging {
+            capabilities.logging = Some(Default::default());
+        }
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("keel", env!("CARGO_PKG_VERSION")))
             .with_instructions(
@@ -359,13 +360,14 @@ impl ServerHandler for KeelMcp {
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        if self.conformance {
-            conformance_pack::resources()
-        } else {
-            Ok(ListResourcesResult::default())
+        let cx = self.context_of(context);
+        let mut resources = Vec::new();
+        for pack in self.packs.iter() {
+            resources.extend(pack.resources(&cx).await.map_err(protocol_error)?);
         }
+        Ok(ListResourcesResult::with_all_items(resources))
     }
 
     async fn list_resource_templates(
@@ -373,32 +375,32 @@ impl ServerHandler for KeelMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        if self.conformance {
-            conformance_pack::resource_templates()
-        } else {
-            Ok(ListResourceTemplatesResult::default())
-        }
+        let templates = self.packs.iter().flat_map(|p| p.resource_templates());
+        Ok(ListResourceTemplatesResult::with_all_items(templates.collect()))
     }
 
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        match self
-            .conformance
-            .then(|| conformance_pack::read_resource(&request.uri))
-            .flatten()
-        {
-            Some(result) => Ok(result?.into()),
-            None => Err(ErrorData::resource_not_found(
-                format!(
-                    "no resource {:?}: resources/list shows the resources there are",
-                    request.uri
-                ),
-                Some(serde_json::json!({ "uri": request.uri })),
-            )),
+        let cx = self.context_of(context);
+        for pack in self.packs.iter() {
+            if let Some(found) = pack
+                .read_resource(&request.uri, &cx)
+                .await
+                .map_err(protocol_error)?
+            {
+                return Ok(found);
+            }
         }
+        Err(ErrorData::resource_not_found(
+            format!(
+                "no resource {:?}: resources/list shows the resources there are",
+                request.uri
+            ),
+            Some(serde_json::json!({ "uri": request.uri })),
+        ))
     }
 
     async fn subscribe(
@@ -419,48 +421,79 @@ impl ServerHandler for KeelMcp {
             .await
     }
 
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        // Only a server with something that changes keeps a listener per session.
+        if !(self.offers.resources || self.offers.prompts) {
+            return;
+        }
+        let session = target::session_id_of(&context.extensions)
+            .or_else(|| self.fixed_session.as_deref().map(str::to_string));
+        if let Some(session) = session {
+            self.changes
+                .forward_to_session(Arc::clone(&self.host), session, context.peer);
+        }
+    }
+
+    async fn listen(
+        &self,
+        subscription: rmcp::service::SubscriptionContext,
+    ) -> Result<(), ErrorData> {
+        self.changes.listen(subscription).await;
+        Ok(())
+    }
+
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        if self.conformance {
-            conformance_pack::prompts()
-        } else {
-            Ok(ListPromptsResult::default())
-        }
+        let prompts = self.packs.iter().flat_map(|p| p.prompts());
+        Ok(ListPromptsResult::with_all_items(prompts.collect()))
     }
 
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        if self.conformance && request.name == "test_input_required_result_prompt" {
-            return crate::conformance_input::prompt(request.input_responses.as_ref());
+        let cx = self.context_of(context).with_input(
+            "",
+            None,
+            request.input_responses.clone(),
+            request.request_state.clone(),
+        );
+        let arguments = request.arguments.clone().unwrap_or_default();
+        for pack in self.packs.iter() {
+            if let Some(found) = pack
+                .get_prompt(&request.name, &arguments, &cx)
+                .await
+                .map_err(protocol_error)?
+            {
+                return Ok(found);
+            }
         }
-        let found = self
-            .conformance
-            .then(|| conformance_pack::get_prompt(&request.name, request.arguments.as_ref()))
-            .flatten();
-        match found {
-            Some(result) => Ok(result?.into()),
-            None => Err(ErrorData::invalid_params(
-                format!(
-                    "unknown prompt {:?}: prompts/list shows the prompts there are",
-                    request.name
-                ),
-                None,
-            )),
-        }
+        Err(ErrorData::invalid_params(
+            format!(
+                "unknown prompt {:?}: prompts/list shows the prompts there are",
+                request.name
+            ),
+            None,
+        ))
     }
 
     async fn complete(
         &self,
         request: CompleteRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        conformance_pack::complete(&request.argument.name, &request.argument.value)
+        let cx = self.context_of(context);
+        for pack in self.packs.iter() {
+            if let Some(found) = pack.complete(&request, &cx).await.map_err(protocol_error)? {
+                return Ok(CompleteResult::new(found));
+            }
+        }
+        // Nothing to suggest is an empty answer, not an error (the spec's completion/complete).
+        Ok(CompleteResult::default())
     }
 
     async fn set_level(
@@ -519,15 +552,14 @@ pub struct McpEndpoints {
 }
 
 /// The MCP endpoints over `host`: Streamable HTTP for `/mcp` (both protocol generations on one
-/// endpoint) and the legacy HTTP+SSE transport, serving the built-in packs and `extra_packs`.
+/// endpoint) and the legacy HTTP+SSE transport, serving `packs`.
 pub fn http_service(
     host: Arc<ObjectHost>,
     config: &McpConfig,
-    extra_packs: Vec<Arc<dyn ToolPack>>,
+    packs: Packs,
 ) -> Result<McpEndpoints, String> {
     register_kinds(&host).map_err(|e| e.to_string())?;
-    let packs = packs_for(config, extra_packs);
-    let mut server = KeelMcp::new(Arc::clone(&host), packs, config.conformance)?;
+    let mut server = KeelMcp::new(Arc::clone(&host), packs)?;
     server.tool_timeout = config.tool_timeout;
     if let Some(key) = &config.request_state_key {
         server = server.with_request_state_key(key)?;
@@ -609,18 +641,13 @@ fn random_codec() -> rmcp::model::RequestStateCodec {
     rmcp::model::RequestStateCodec::new_unchecked(key)
 }
 
-/// The built-in packs (state; the conformance fixtures when asked for) followed by `extra`.
-fn packs_for(config: &McpConfig, extra: Vec<Arc<dyn ToolPack>>) -> Vec<Arc<dyn ToolPack>> {
-    let mut packs: Vec<Arc<dyn ToolPack>> = vec![Arc::new(crate::state_pack::StatePack {
-        bounds: config.answer_bounds,
-        // What a request may bring in, kv_get may bring back out.
-        max_value_bytes: config.max_body_bytes.max(config.answer_bounds.max_bytes),
-    })];
-    if config.conformance {
-        packs.push(Arc::new(conformance_pack::ConformancePack));
+/// A tool error where a request (not a tool call) failed: what the caller can fix is an invalid
+/// request.
+fn protocol_error(error: ToolError) -> ErrorData {
+    match error {
+        ToolError::Fix(message) => ErrorData::invalid_params(message, None),
+        ToolError::Request(error) => error,
     }
-    packs.extend(extra);
-    packs
 }
 
 /// Serves MCP over stdin/stdout (for clients that launch a local command) until the client closes
@@ -629,13 +656,12 @@ fn packs_for(config: &McpConfig, extra: Vec<Arc<dyn ToolPack>>) -> Vec<Arc<dyn T
 pub async fn serve_stdio(
     host: Arc<ObjectHost>,
     config: &McpConfig,
-    extra_packs: Vec<Arc<dyn ToolPack>>,
+    packs: Packs,
     session: &str,
 ) -> Result<(), String> {
     use rmcp::ServiceExt;
     register_kinds(&host).map_err(|e| e.to_string())?;
-    let packs = packs_for(config, extra_packs);
-    let mut server = KeelMcp::new(host, packs, config.conformance)?.with_fixed_session(session);
+    let mut server = KeelMcp::new(host, packs)?.with_fixed_session(session);
     server.tool_timeout = config.tool_timeout;
     if let Some(key) = &config.request_state_key {
         server = server.with_request_state_key(key)?;

@@ -35,7 +35,12 @@ pub enum TargetError {
 
 /// The session ID of the request, if it came over a handshake session.
 pub fn session_id(context: &RequestContext<RoleServer>) -> Option<String> {
-    let parts = context.extensions.get::<http::request::Parts>()?;
+    session_id_of(&context.extensions)
+}
+
+/// The session ID in a request's or notification's extensions (its HTTP request).
+pub fn session_id_of(extensions: &rmcp::model::Extensions) -> Option<String> {
+    let parts = extensions.get::<http::request::Parts>()?;
     let value = parts.headers.get("mcp-session-id")?.to_str().ok()?;
     (!value.is_empty()).then(|| value.to_string())
 }

@@ -29,7 +29,6 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::conformance_pack::from_json;
 
 /// Namespace of the task objects.
 pub const TASK_NAMESPACE: &str = "mcp-task";
@@ -592,4 +591,10 @@ impl TaskRuntime {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+/// A task record (written here as JSON) as rmcp's type.
+fn from_json<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ErrorData> {
+    serde_json::from_value(value)
+        .map_err(|e| ErrorData::internal_error(format!("a task record is malformed: {e}"), None))
 }

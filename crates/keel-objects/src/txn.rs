@@ -365,6 +365,9 @@ impl<'a> Txn<'a> {
             )));
         }
         let readonly = stmt.readonly();
+        // `changes()` keeps the count of the last INSERT/UPDATE/DELETE through DDL; the total
+        // before and after says what this statement wrote (0 for `CREATE TABLE`).
+        let written_before = self.conn.total_changes();
         if !readonly {
             self.wrote.set(true);
         }
@@ -430,7 +433,7 @@ impl<'a> Txn<'a> {
         }
         drop(rows);
         if !readonly {
-            result.rows_written = self.conn.changes();
+            result.rows_written = self.conn.total_changes() - written_before;
         }
         Ok(result)
     }

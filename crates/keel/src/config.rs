@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub unused_session_ttl: Option<String>,
     pub max_connections: Option<usize>,
     pub max_answer_rows: Option<usize>,
+    /// Tool groups (or tools) to offer; `default` stands for the state and browser groups.
+    pub tools: Option<Vec<String>>,
     #[serde(default)]
     pub objects: ObjectsFileConfig,
     #[serde(default)]

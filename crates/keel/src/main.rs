@@ -64,7 +64,7 @@ enum DemoCommand {
     },
 }
 
-#[derive(Args)]
+#[derive(Args, Default)]
 struct ServeArgs {
     /// Address to listen on; port 0 picks a free port and prints it.
     #[arg(long, env = "KEEL_LISTEN")]
@@ -101,6 +101,10 @@ struct ServeArgs {
     /// Most rows a SQL answer carries (default 10000).
     #[arg(long, env = "KEEL_MAX_ANSWER_ROWS")]
     max_answer_rows: Option<usize>,
+    /// Tool groups (or single tools) to offer, comma-separated: `default` (state and browser),
+    /// `all`, or names from the README's list, e.g. `default,browser-devtools`.
+    #[arg(long, env = "KEEL_TOOLS")]
+    tools: Option<String>,
     /// Also serve the MCP conformance suite's fixture tools, resources and prompts.
     #[arg(long, hide_short_help = true)]
     conformance: bool,
@@ -122,7 +126,7 @@ struct ServeArgs {
     objects: ObjectArgs,
 }
 
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Default)]
 struct ObjectArgs {
     /// Evict objects idle this long (e.g. 60s).
     #[arg(long, env = "KEEL_OBJECTS_IDLE_TIMEOUT")]

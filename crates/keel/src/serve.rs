@@ -27,6 +27,84 @@ pub struct ServeOptions {
     pub host: HostConfig,
     pub mcp: keel_mcp::McpConfig,
     pub browser: BrowserChoice,
+    /// What packs and tool groups to offer.
+    pub offer: Offer,
+}
+
+/// What a server offers beyond its settings: the operator's tool groups and the fixtures.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    /// Tool groups or tools, as `--tools` names them (`default` when none are given).
+    pub tools: Vec<String>,
+    /// The conformance suite's fixtures.
+    pub conformance: bool,
+}
+
+impl Offer {
+    /// From `--tools` (comma-separated) or the file's `tools`.
+    pub fn resolve(flag: Option<&str>, file: Option<&[String]>, conformance: bool) -> Self {
+        let tools = match (flag, file) {
+            (Some(flag), _) => flag
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect(),
+            (None, Some(file)) => file.to_vec(),
+            (None, None) => Vec::new(),
+        };
+        let tools = if tools.is_empty() {
+            vec!["default".to_string()]
+        } else {
+            tools
+        };
+        Self { tools, conformance }
+    }
+}
+
+/// The tool groups `default` stands for.
+pub const DEFAULT_GROUPS: [&str; 2] = [keel_mcp::state_pack::GROUP, "browser"];
+
+/// The packs a server offers (the state tools, the browser's when it is on, the fixtures when
+/// asked for), narrowed to the operator's tool groups.
+pub fn packs(
+    mcp: &keel_mcp::McpConfig,
+    browser: Option<&Arc<keel_browser::tools::BrowserPack>>,
+    offer: &Offer,
+) -> anyhow::Result<keel_mcp::Packs> {
+    let mut packs =
+        keel_mcp::Packs::new().add(Arc::new(keel_mcp::state_pack::StatePack::for_config(mcp)));
+    if let Some(browser) = browser {
+        packs = packs.add(Arc::clone(browser));
+    }
+    if offer.conformance {
+        packs = packs.add(Arc::new(keel_conformance::ConformancePack));
+    }
+    // A group or tool of the browser pack, named while the browser is off (no Chromium here),
+    // is left out rather than refused: the same keel.toml serves machines with and without it.
+    let wanted: Vec<String> = match browser {
+        Some(_) => offer.tools.clone(),
+        None => {
+            let browser_only: std::collections::BTreeSet<String> =
+                <keel_browser::tools::BrowserPack as keel_mcp::Pack>::tools()
+                    .iter()
+                    .flat_map(|t| [t.group_name().to_string(), t.tool().name.to_string()])
+                    .collect();
+            let offered: std::collections::BTreeSet<String> = packs
+                .tools()
+                .flat_map(|(tool, group)| [group.to_string(), tool.name.to_string()])
+                .collect();
+            offer
+                .tools
+                .iter()
+                .filter(|t| offered.contains(*t) || !browser_only.contains(*t))
+                .cloned()
+                .collect()
+        }
+    };
+    packs
+        .select(&wanted, &DEFAULT_GROUPS)
+        .map_err(|e| anyhow::anyhow!("tools: {e}"))
 }
 
 /// Whether and how to serve the browser tools.
@@ -82,8 +160,8 @@ impl ServeOptions {
             shutdown_grace: grace,
             front,
             host: config::host_config(&file.objects, &ObjectOverrides::from(args.objects))?,
+            offer: Offer::resolve(args.tools.as_deref(), file.tools.as_deref(), args.conformance),
             mcp: keel_mcp::McpConfig {
-                conformance: args.conformance,
                 tool_timeout: match args
                     .tool_timeout
                     .as_deref()
@@ -274,13 +352,15 @@ pub async fn run_stdio(
     tracing::info!(%session, data = %data.display(), "serving MCP on stdin/stdout");
     let choice = browser_choice(&BrowserFlags::from_env(), &file.browser)?;
     let browser = browser_pack(&choice, &host)?;
-    let packs: Vec<Arc<dyn keel_mcp::ToolPack>> = browser
-        .iter()
-        .map(|b| Arc::clone(b) as Arc<dyn keel_mcp::ToolPack>)
-        .collect();
+    // The file's settings, as `keel serve` has them; the request-state key from the data
+    // directory, so a sealed `requestState` holds across processes.
+    let mut mcp_config = ServeOptions::resolve(crate::ServeArgs::default(), file, data.clone())?.mcp;
+    mcp_config.request_state_key = Some(request_state_key(&data)?);
+    let offer = Offer::resolve(None, file.tools.as_deref(), false);
+    let packs = packs(&mcp_config, browser.as_ref(), &offer)?;
     let result = keel_mcp::serve_stdio(
         Arc::clone(&host),
-        &keel_mcp::McpConfig::default(),
+        &mcp_config,
         packs,
         &session,
     )
@@ -380,10 +460,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let mut mcp_config = options.mcp.clone();
     mcp_config.request_state_key = Some(request_state_key(&options.data)?);
     let browser = browser_pack(&options.browser, &host)?;
-    let packs: Vec<Arc<dyn keel_mcp::ToolPack>> = browser
-        .iter()
-        .map(|b| Arc::clone(b) as Arc<dyn keel_mcp::ToolPack>)
-        .collect();
+    let packs = packs(&mcp_config, browser.as_ref(), &options.offer)?;
     let endpoints = keel_mcp::http_service(Arc::clone(&host), &mcp_config, packs)
         .map_err(anyhow::Error::msg)?;
     let mcp_shutdown = endpoints.shutdown;

@@ -10,12 +10,11 @@ pub(super) async fn session_files(
     session: &BrowsingContext,
     object: &keel_objects::Object,
     dir: &std::path::Path,
-    named: &[Value],
+    named: &[String],
 ) -> Result<(Vec<std::path::PathBuf>, String), String> {
     let notes = keep_downloads(session, object).await.concat();
     let mut files = Vec::new();
     for path in named {
-        let path = path.as_str().unwrap_or_default();
         let name = std::path::Path::new(path)
             .file_name()
             .and_then(|n| n.to_str())

@@ -1,11 +1,292 @@
-//! Answers that look into a page's records: one network request in full, and searching the
-//! snapshot (browser_network_request, browser_find).
+//! Looking into a page: run a function on it, read its console and its network requests, search
+//! its snapshot (browser_evaluate, browser_console_messages, browser_network_requests,
+//! browser_network_request, browser_find).
 
+use super::args::browser_args;
 use super::*;
+
+pub(super) fn tools() -> Vec<ToolDef<BrowserPack>> {
+    const DEVTOOLS: &str = "browser-devtools";
+    vec![
+        // Not read-only: a function can change the page.
+        ToolDef::new(
+            "browser_evaluate",
+            "Run a JavaScript function on the page (or on an element) and return its JSON value.",
+            run::<Evaluate>,
+        )
+        .group("browser-evaluate"),
+        ToolDef::new(
+            "browser_console_messages",
+            "The page's console messages (and uncaught errors) since it loaded.",
+            run::<ConsoleMessages>,
+        )
+        .read_only()
+        .group(DEVTOOLS),
+        ToolDef::new(
+            "browser_network_requests",
+            "A numbered list of the requests the page made since it loaded (browser_network_request shows one in full), and any the URL policy refused.",
+            run::<NetworkRequests>,
+        )
+        .read_only()
+        .group(DEVTOOLS),
+        ToolDef::new(
+            "browser_network_request",
+            "One request from browser_network_requests in full (headers and bodies), or one part of it.",
+            run::<NetworkRequest>,
+        )
+        .read_only()
+        .group(DEVTOOLS),
+        ToolDef::new(
+            "browser_find",
+            "Search the page's snapshot for text (case-insensitive) or a regular expression (`/pattern/i` for flags): each match with its path from the root and the lines below it. Cheaper than a whole snapshot when you know what to look for.",
+            run::<Find>,
+        )
+        .read_only()
+        .group("browser-extract"),
+    ]
+}
+
+browser_args!(
+    /// Arguments of `browser_evaluate`.
+    Evaluate {
+        /// () => { ... } or (element) => { ... }
+        function: String,
+        /// The element the function gets (a ref or CSS selector).
+        target: Option<String>,
+        /// Alias of `target`.
+        #[serde(rename = "ref")]
+        ref_: Option<String>,
+        /// What the element is, for people.
+        #[allow(dead_code)]
+        element: Option<String>,
+        /// Save it in the session under this name instead (see browser_downloads).
+        filename: Option<String>,
+    }
+);
+
+impl BrowserTool for Evaluate {
+    const CUT: Cut = Cut::AtSnapshotCap;
+
+    fn filename(&self) -> Option<&str> {
+        self.filename.as_deref()
+    }
+
+    async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
+        let tab = &page.tab;
+        let target = self.target.as_deref().or(self.ref_.as_deref());
+        Ok(Answer::Text(match tab.evaluate_action(&self.function, target).await {
+            Ok((value, outcome)) => {
+                let mut out = format!(
+                    "### Result\n{}\n",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                );
+                // What the function set off (a navigation, a dialog, a download).
+                if outcome.navigated
+                    || outcome.dialog.is_some()
+                    || outcome.downloads > 0
+                    || outcome.still_busy
+                {
+                    out.push_str(&page.report(&outcome, outcome.navigated).await?);
+                }
+                out
+            }
+            // The function waits in the dialog it opened; its value is not known yet.
+            Err(e) if e.is_dialog() => format!(
+                "### Result\nNone yet: the function is waiting for the dialog it opened.\n### Page\n- URL: {}\n- {}.\n",
+                tab.url(),
+                sentence(&e.to_string())
+            ),
+            Err(e) => return Err(err(e)),
+        }))
+    }
+}
+
+// A console level.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ConsoleLevel {
+    Error,
+    Warning,
+    #[default]
+    Info,
+    Debug,
+}
+
+browser_args!(
+    /// Arguments of `browser_console_messages`.
+    ConsoleMessages {
+        /// Messages of this level and more severe ones (default: info).
+        level: Option<ConsoleLevel>,
+        /// Since the tab opened, not only since the page loaded.
+        all: Option<bool>,
+        /// Save it in the session under this name instead (see browser_downloads).
+        filename: Option<String>,
+    }
+);
+
+impl BrowserTool for ConsoleMessages {
+    const CUT: Cut = Cut::AtSnapshotCap;
+
+    fn filename(&self) -> Option<&str> {
+        self.filename.as_deref()
+    }
+
+    async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
+        // Each level includes the more severe ones, as in Playwright MCP.
+        let rank = |level: &str| match level {
+            "error" => 0,
+            "warning" => 1,
+            "info" => 2,
+            _ => 3,
+        };
+        let wanted = self.level.unwrap_or_default() as usize;
+        let lines: Vec<String> = page
+            .tab
+            .console(self.all.unwrap_or(false))
+            .into_iter()
+            .filter(|e| rank(e.level) <= wanted)
+            .map(|e| e.line)
+            .collect();
+        Ok(Answer::Text(if lines.is_empty() {
+            "No console messages.\n".to_string()
+        } else {
+            lines.join("\n") + "\n"
+        }))
+    }
+}
+
+browser_args!(
+    /// Arguments of `browser_network_requests`.
+    NetworkRequests {
+        /// Include static resources that loaded (images, fonts, scripts, stylesheets, media).
+        #[serde(rename = "static")]
+        with_static: Option<bool>,
+        /// Only requests whose URL matches this regular expression (e.g. "/api/.*user").
+        filter: Option<String>,
+        /// Save it in the session under this name instead (see browser_downloads).
+        filename: Option<String>,
+    }
+);
+
+impl BrowserTool for NetworkRequests {
+    const CUT: Cut = Cut::AtSnapshotCap;
+
+    fn filename(&self) -> Option<&str> {
+        self.filename.as_deref()
+    }
+
+    async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
+        let filter = self
+            .filter
+            .as_deref()
+            .map(|pattern| {
+                fancy_regex::Regex::new(pattern)
+                    .map_err(|e| format!("`filter` is not a valid regular expression: {e}"))
+            })
+            .transpose()?;
+        let with_static = self.with_static.unwrap_or(false);
+        let mut out = String::new();
+        for (index, entry) in page.tab.network().into_iter().enumerate() {
+            if !with_static && is_static(&entry) {
+                continue;
+            }
+            if let Some(filter) = &filter
+                && !filter.is_match(&entry.url).unwrap_or(false)
+            {
+                continue;
+            }
+            out.push_str(&format!(
+                "{}. [{}] {} {} => {}\n",
+                index + 1,
+                entry.kind,
+                entry.method,
+                entry.url,
+                entry.outcome()
+            ));
+        }
+        let refused = page.session.refusals().since(0);
+        if !refused.is_empty() {
+            out.push_str("Refused by the URL policy:\n");
+            for url in refused {
+                out.push_str(&format!("- {url}\n"));
+            }
+        }
+        Ok(Answer::Text(if out.is_empty() {
+            "No requests.\n".into()
+        } else {
+            out
+        }))
+    }
+}
+
+// A part of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RequestPart {
+    RequestHeaders,
+    RequestBody,
+    ResponseHeaders,
+    ResponseBody,
+}
+
+browser_args!(
+    /// Arguments of `browser_network_request`.
+    NetworkRequest {
+        /// Its number in browser_network_requests (from 1).
+        #[schemars(range(min = 1))]
+        index: u32,
+        /// Only this part.
+        part: Option<RequestPart>,
+        /// Save it in the session under this name instead (see browser_downloads).
+        filename: Option<String>,
+    }
+);
+
+impl BrowserTool for NetworkRequest {
+    const CUT: Cut = Cut::AtReadCap;
+
+    fn filename(&self) -> Option<&str> {
+        self.filename.as_deref()
+    }
+
+    async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
+        Ok(Answer::Text(
+            request_details(&page.tab, self.index as usize, self.part).await?,
+        ))
+    }
+}
+
+browser_args!(
+    /// Arguments of `browser_find`.
+    Find {
+        /// Text to find.
+        text: Option<String>,
+        /// A regular expression to find (instead of `text`).
+        regex: Option<String>,
+        /// Save it in the session under this name instead (see browser_downloads).
+        filename: Option<String>,
+    }
+);
+
+impl BrowserTool for Find {
+    fn filename(&self) -> Option<&str> {
+        self.filename.as_deref()
+    }
+
+    async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
+        let tab = &page.tab;
+        let snapshot = tab
+            .snapshot(SnapshotOptions::default())
+            .await
+            .map_err(err)?;
+        let found = find_in_snapshot(&snapshot.text, self.text.as_deref(), self.regex.as_deref())?;
+        Ok(Answer::Text(format!("### Page\n- URL: {}\n{found}", tab.url())))
+    }
+}
 
 /// A static resource that loaded (an image, a font, a script, …): left out of the request list
 /// unless asked for, as Playwright MCP does.
-pub(super) fn is_static(entry: &crate::NetworkEntry) -> bool {
+fn is_static(entry: &crate::NetworkEntry) -> bool {
     matches!(
         entry.kind.as_str(),
         "Image" | "Font" | "Script" | "Stylesheet" | "Media" | "Manifest" | "TextTrack"
@@ -13,12 +294,12 @@ pub(super) fn is_static(entry: &crate::NetworkEntry) -> bool {
 }
 
 /// One request of `browser_network_requests` in full, or one part of it.
-pub(super) async fn request_details(
+async fn request_details(
     tab: &crate::Tab,
-    args: &Map<String, Value>,
+    index: usize,
+    part: Option<RequestPart>,
 ) -> Result<String, String> {
     let entries = tab.network();
-    let index = args.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
     let entry = index
         .checked_sub(1)
         .and_then(|i| entries.get(i))
@@ -46,7 +327,12 @@ pub(super) async fn request_details(
             format!("{text}\n")
         }
     };
-    let part = string(args, "part");
+    let part = part.map(|part| match part {
+        RequestPart::RequestHeaders => "request-headers",
+        RequestPart::RequestBody => "request-body",
+        RequestPart::ResponseHeaders => "response-headers",
+        RequestPart::ResponseBody => "response-body",
+    });
     let mut out = String::new();
     if part.is_none() {
         let status = entry.outcome();
@@ -89,11 +375,12 @@ pub(super) async fn request_details(
 /// Lines of the snapshot that match `text` (case-insensitive) or `regex` (`/pattern/flags` for
 /// flags), each under its path from the root and with the lines below it, as browser_find
 /// answers.
-pub(super) fn find_in_snapshot(
+fn find_in_snapshot(
     snapshot: &str,
-    args: &Map<String, Value>,
+    text: Option<&str>,
+    regex: Option<&str>,
 ) -> Result<String, String> {
-    let matcher: Box<dyn Fn(&str) -> bool> = match (string(args, "text"), string(args, "regex")) {
+    let matcher: Box<dyn Fn(&str) -> bool> = match (text, regex) {
         (Some(text), None) if !text.is_empty() => {
             let needle = text.to_lowercase();
             Box::new(move |line: &str| line.to_lowercase().contains(&needle))
