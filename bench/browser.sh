@@ -26,7 +26,7 @@ site=$(sed -n 's/^booking demo on //p' "$work/demo")
 
 # No snapshot cap here: the size comparison is with every interactive element present.
 printf '[browser]\nmax_snapshot_bytes = 100000000\n' >"$work/keel.toml"
-target/release/keel --config "$work/keel.toml" --data "$work/data" serve --listen 127.0.0.1:0 --browser on --browser-allow 127.0.0.1 \
+target/release/keel --config "$work/keel.toml" --data "$work/data" serve --listen 127.0.0.1:0 --tools all --browser on --browser-allow 127.0.0.1 \
   >"$work/keel" 2>"$work/keel.log" & pids+=($!)
 wait_line "$work/keel" '^keel listening on '
 keel_url="$(sed -n 's/^keel listening on //p' "$work/keel")/mcp"

@@ -208,7 +208,10 @@ async fn run<A: BrowserTool>(
     }
     if let Some(url) = &opens {
         // A refused URL is refused before any browser work.
-        pack.pool.policy().check_url(url).map_err(|e| ToolError::fix(err(e)))?;
+        pack.pool
+            .policy()
+            .check_url(url)
+            .map_err(|e| ToolError::fix(err(e)))?;
     }
     let call = pack
         .session(args.handle(), cx, A::REOPENS_PAGE)
@@ -262,8 +265,13 @@ impl BrowserPack {
         // `filename`, as Playwright MCP has it: the answer is kept in the session as a file
         // (browser_downloads hands it over: keel's disk is not the agent's).
         if let Some(file_name) = args.filename() {
-            out = save_output(&call.found.object, file_name, cx.tool_name(), out.into_bytes())
-                .await?;
+            out = save_output(
+                &call.found.object,
+                file_name,
+                cx.tool_name(),
+                out.into_bytes(),
+            )
+            .await?;
         } else {
             match A::CUT {
                 Cut::Never => {}
@@ -397,7 +405,6 @@ impl BrowserPack {
         }
         Ok(out)
     }
-
 }
 
 /// The browsing session a call acts on, held in use for the call.

@@ -78,11 +78,27 @@ pub(crate) fn tools() -> Vec<ToolDef<ConformancePack>> {
         ToolDef::new("test_input_required_result_elicitation", ASKS, ask_name),
         ToolDef::new("test_input_required_result_sampling", ASKS, ask_model),
         ToolDef::new("test_input_required_result_list_roots", ASKS, list_roots),
-        ToolDef::new("test_input_required_result_request_state", ASKS, request_state),
-        ToolDef::new("test_input_required_result_multiple_inputs", ASKS, multiple_inputs),
+        ToolDef::new(
+            "test_input_required_result_request_state",
+            ASKS,
+            request_state,
+        ),
+        ToolDef::new(
+            "test_input_required_result_multiple_inputs",
+            ASKS,
+            multiple_inputs,
+        ),
         ToolDef::new("test_input_required_result_multi_round", ASKS, multi_round),
-        ToolDef::new("test_input_required_result_tampered_state", ASKS, tampered_state),
-        ToolDef::new("test_input_required_result_capabilities", ASKS, capabilities),
+        ToolDef::new(
+            "test_input_required_result_tampered_state",
+            ASKS,
+            tampered_state,
+        ),
+        ToolDef::new(
+            "test_input_required_result_capabilities",
+            ASKS,
+            capabilities,
+        ),
     ]
 }
 
@@ -90,24 +106,28 @@ type Answer = Result<CallToolResponse, ToolError>;
 
 async fn ask_name(_: &ConformancePack, _: NoArguments, cx: &ToolContext) -> Answer {
     let responses = cx.input_responses();
-    Ok(match answer(responses, "user_name", "name").and_then(Value::as_str) {
-        Some(name) => done(format!("Hello, {name}!")),
-        // Missing, wrong or malformed answers: ask again rather than fail (SEP-2322 SHOULD).
-        None => ask(
-            json!({"user_name": elicit("What is your name?", "name", "string")}),
-            None,
-        ),
-    }?)
+    Ok(
+        match answer(responses, "user_name", "name").and_then(Value::as_str) {
+            Some(name) => done(format!("Hello, {name}!")),
+            // Missing, wrong or malformed answers: ask again rather than fail (SEP-2322 SHOULD).
+            None => ask(
+                json!({"user_name": elicit("What is your name?", "name", "string")}),
+                None,
+            ),
+        }?,
+    )
 }
 
 async fn ask_model(_: &ConformancePack, _: NoArguments, cx: &ToolContext) -> Answer {
-    Ok(match sampled_text(cx.input_responses(), "capital_question") {
-        Some(text) => done(format!("LLM said: {text}")),
-        None => ask(
-            json!({"capital_question": sample("What is the capital of France?", 100)}),
-            None,
-        ),
-    }?)
+    Ok(
+        match sampled_text(cx.input_responses(), "capital_question") {
+            Some(text) => done(format!("LLM said: {text}")),
+            None => ask(
+                json!({"capital_question": sample("What is the capital of France?", 100)}),
+                None,
+            ),
+        }?,
+    )
 }
 
 async fn list_roots(_: &ConformancePack, _: NoArguments, cx: &ToolContext) -> Answer {
@@ -119,15 +139,17 @@ async fn list_roots(_: &ConformancePack, _: NoArguments, cx: &ToolContext) -> An
 
 async fn request_state(_: &ConformancePack, _: NoArguments, cx: &ToolContext) -> Answer {
     let state = cx.request_state()?;
-    Ok(match (answer(cx.input_responses(), "confirm", "ok"), state) {
-        (Some(_), Some(state)) if state["step"] == "confirm" => {
-            done("state-ok: confirmation received".into())
-        }
-        _ => ask(
-            json!({"confirm": elicit("Please confirm", "ok", "boolean")}),
-            Some(cx.seal_state(&json!({"step": "confirm"}))?),
-        ),
-    }?)
+    Ok(
+        match (answer(cx.input_responses(), "confirm", "ok"), state) {
+            (Some(_), Some(state)) if state["step"] == "confirm" => {
+                done("state-ok: confirmation received".into())
+            }
+            _ => ask(
+                json!({"confirm": elicit("Please confirm", "ok", "boolean")}),
+                Some(cx.seal_state(&json!({"step": "confirm"}))?),
+            ),
+        }?,
+    )
 }
 
 async fn multiple_inputs(_: &ConformancePack, _: NoArguments, cx: &ToolContext) -> Answer {

@@ -303,7 +303,9 @@ async fn logging_tool(_: &ConformancePack, _: NoArguments, cx: &ToolContext) -> 
 }
 
 async fn error_handling(_: &ConformancePack, _: NoArguments, _: &ToolContext) -> Answer {
-    result(json!({"content": [{"type": "text", "text": "This tool intentionally returns an error for testing"}], "isError": true}))
+    result(
+        json!({"content": [{"type": "text", "text": "This tool intentionally returns an error for testing"}], "isError": true}),
+    )
 }
 
 async fn tool_with_progress(_: &ConformancePack, _: NoArguments, cx: &ToolContext) -> Answer {
@@ -350,7 +352,10 @@ async fn elicitation_defaults(_: &ConformancePack, _: NoArguments, cx: &ToolCont
             "score": {"type": "number", "description": "User score", "default": 95.5},
             "status": {"type": "string", "description": "User status", "enum": ["active", "inactive", "pending"], "default": "active"},
             "verified": {"type": "boolean", "description": "Verification status", "default": true}}}});
-    text(format!("Elicitation completed: {}", elicited(cx, params).await?))
+    text(format!(
+        "Elicitation completed: {}",
+        elicited(cx, params).await?
+    ))
 }
 
 async fn elicitation_enums(_: &ConformancePack, _: NoArguments, cx: &ToolContext) -> Answer {
@@ -367,7 +372,10 @@ async fn elicitation_enums(_: &ConformancePack, _: NoArguments, cx: &ToolContext
             "titledMulti": {"type": "array", "description": "Select multiple options with titles", "items": {"anyOf": [
                 {"const": "value1", "title": "First Choice"}, {"const": "value2", "title": "Second Choice"},
                 {"const": "value3", "title": "Third Choice"}]}}}}});
-    text(format!("Elicitation completed: {}", elicited(cx, params).await?))
+    text(format!(
+        "Elicitation completed: {}",
+        elicited(cx, params).await?
+    ))
 }
 
 async fn json_schema_2020_12(_: &ConformancePack, _: JsonObject, _: &ToolContext) -> Answer {

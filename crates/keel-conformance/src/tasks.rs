@@ -94,7 +94,10 @@ async fn protocol_error_job(_: &ConformancePack, _: NoArguments, _: &ToolContext
 }
 
 async fn confirm_delete(_: &ConformancePack, args: JsonObject, cx: &ToolContext) -> Answer {
-    let file = args.get("filename").and_then(Value::as_str).unwrap_or("a file");
+    let file = args
+        .get("filename")
+        .and_then(Value::as_str)
+        .unwrap_or("a file");
     let answer = cx.elicit(confirm(format!("Delete {file}?"))).await?;
     if answer["action"] == "accept" {
         text(format!("deleted {file}"), false)

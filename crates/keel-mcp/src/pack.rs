@@ -75,6 +75,13 @@ pub trait Pack: Send + Sync + 'static {
     }
 }
 
+/// What a server serves, ready to answer: the tool list, each tool's route, and the packs.
+pub(crate) struct Served {
+    pub(crate) tools: Vec<Tool>,
+    pub(crate) routes: HashMap<String, ToolRoute>,
+    pub(crate) packs: Vec<Arc<dyn Pack>>,
+}
+
 /// What a pack serves besides tools.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Offers {
@@ -114,8 +121,8 @@ impl Packs {
         Self::default()
     }
 
-    /// Adds `pack`. Two tools of the same name are a mistake, reported when the server is built.
-    pub fn add<P: Pack>(mut self, pack: Arc<P>) -> Self {
+    /// With `pack` too. Two tools of the same name are a mistake, reported when the server is built.
+    pub fn with<P: Pack>(mut self, pack: Arc<P>) -> Self {
         for def in P::tools() {
             self.routes.push(def.into_route(Arc::clone(&pack)));
         }
@@ -141,7 +148,8 @@ impl Packs {
         let mut wanted: Vec<&str> = Vec::new();
         for name in selection {
             match name.as_str() {
-                "default" => wanted.extend(defaults),
+                // A default group of a pack that is not here (the browser's, without Chromium).
+                "default" => wanted.extend(defaults.iter().filter(|g| groups.contains(*g))),
                 "all" => wanted.extend(groups.iter().copied()),
                 other => wanted.push(other),
             }
@@ -156,15 +164,15 @@ impl Packs {
             }
         }
         self.routes.retain(|r| {
-            r.group.is_empty() || wanted.contains(&r.group) || wanted.contains(&r.tool.name.as_ref())
+            r.group.is_empty()
+                || wanted.contains(&r.group)
+                || wanted.contains(&r.tool.name.as_ref())
         });
         Ok(self)
     }
 
     /// The routes by tool name; an error names a tool two packs both define.
-    pub(crate) fn into_parts(
-        self,
-    ) -> Result<(Vec<Tool>, HashMap<String, ToolRoute>, Vec<Arc<dyn Pack>>), String> {
+    pub(crate) fn into_served(self) -> Result<Served, String> {
         let mut tools = Vec::with_capacity(self.routes.len());
         let mut routes = HashMap::with_capacity(self.routes.len());
         for route in self.routes {
@@ -174,6 +182,10 @@ impl Packs {
                 return Err(format!("two packs define the tool {name}"));
             }
         }
-        Ok((tools, routes, self.packs))
+        Ok(Served {
+            tools,
+            routes,
+            packs: self.packs,
+        })
     }
 }

@@ -19,10 +19,10 @@ use rmcp::{ErrorData, ServerHandler};
 
 use std::collections::HashMap;
 
-use crate::tasks::TaskSupport;
 use crate::changes::ChangeHub;
 use crate::context::ToolContext;
 use crate::pack::{Offers, Pack, Packs};
+use crate::tasks::TaskSupport;
 use crate::tool::ToolRoute;
 use crate::tool_error::ToolError;
 use crate::{sessions, target};
@@ -91,7 +91,11 @@ pub struct KeelMcp {
 impl KeelMcp {
     /// A server offering `packs`. Two packs may not share a tool name.
     pub fn new(host: Arc<ObjectHost>, packs: Packs) -> Result<Self, String> {
-        let (tools, routes, packs) = packs.into_parts()?;
+        let crate::pack::Served {
+            tools,
+            routes,
+            packs,
+        } = packs.into_served()?;
         let validators = crate::validation::ArgumentValidators::new(&tools)?;
         let offers = packs
             .iter()
@@ -376,7 +380,9 @@ impl ServerHandler for KeelMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         let templates = self.packs.iter().flat_map(|p| p.resource_templates());
-        Ok(ListResourceTemplatesResult::with_all_items(templates.collect()))
+        Ok(ListResourceTemplatesResult::with_all_items(
+            templates.collect(),
+        ))
     }
 
     async fn read_resource(

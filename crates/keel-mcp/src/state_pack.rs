@@ -124,7 +124,10 @@ impl JsonSchema for AnyJson {
     }
 }
 
-async fn object_of(cx: &ToolContext, object: &Option<ObjectName>) -> Result<keel_objects::Object, ToolError> {
+async fn object_of(
+    cx: &ToolContext,
+    object: &Option<ObjectName>,
+) -> Result<keel_objects::Object, ToolError> {
     cx.object(object.as_ref().map(|o| o.0.as_str())).await
 }
 
@@ -176,7 +179,11 @@ struct Stored {
     stored: bool,
 }
 
-async fn kv_put(_: &StatePack, args: PutArgs, cx: &ToolContext) -> Result<Structured<Stored>, ToolError> {
+async fn kv_put(
+    _: &StatePack,
+    args: PutArgs,
+    cx: &ToolContext,
+) -> Result<Structured<Stored>, ToolError> {
     let object = object_of(cx, &args.object).await?;
     let storage = object.storage();
     storage.put(&args.key, Value::Json(args.value.0)).await?;
@@ -325,7 +332,9 @@ async fn sql_exec(
         .iter()
         .map(|p| SqlValue::from_json(&p.0))
         .collect();
-    let result = storage.guarded_sql(&args.query, params, pack.bounds).await?;
+    let result = storage
+        .guarded_sql(&args.query, params, pack.bounds)
+        .await?;
     let rows = result
         .rows_as_json()
         .into_iter()

@@ -29,7 +29,6 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
-
 /// Namespace of the task objects.
 pub const TASK_NAMESPACE: &str = "mcp-task";
 /// How long a task-supporting call may run before it becomes a task.

@@ -18,7 +18,9 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
+use rmcp::model::{
+    CallToolResponse, CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations,
+};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -203,7 +205,8 @@ where
 
 /// A bound tool with its arguments' type erased: what the server calls.
 pub(crate) trait CallTool: Send + Sync {
-    fn call<'a>(&'a self, arguments: Option<&'a JsonObject>, cx: &'a ToolContext) -> ToolFuture<'a>;
+    fn call<'a>(&'a self, arguments: Option<&'a JsonObject>, cx: &'a ToolContext)
+    -> ToolFuture<'a>;
 }
 
 struct Bound<P, A, F> {
@@ -218,7 +221,11 @@ where
     A: DeserializeOwned + Send + 'static,
     F: for<'a> ToolHandler<'a, P, A>,
 {
-    fn call<'a>(&'a self, arguments: Option<&'a JsonObject>, cx: &'a ToolContext) -> ToolFuture<'a> {
+    fn call<'a>(
+        &'a self,
+        arguments: Option<&'a JsonObject>,
+        cx: &'a ToolContext,
+    ) -> ToolFuture<'a> {
         let parsed = match arguments {
             Some(map) => A::deserialize(map),
             None => A::deserialize(&JsonObject::new()),
@@ -309,7 +316,11 @@ fn optional_is_not_nullable(schema: &mut JsonObject) {
     let required: Vec<String> = schema
         .get("required")
         .and_then(|r| r.as_array())
-        .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let Some(serde_json::Value::Object(properties)) = schema.get_mut("properties") else {
         return;

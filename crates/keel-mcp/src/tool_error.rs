@@ -31,7 +31,9 @@ impl ToolError {
     /// The tool's answer: an `isError` result, or the JSON-RPC error.
     pub fn into_answer(self) -> Result<CallToolResponse, ErrorData> {
         match self {
-            Self::Fix(message) => Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into()),
+            Self::Fix(message) => {
+                Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into())
+            }
             Self::Request(error) => Err(error),
         }
     }
@@ -93,11 +95,16 @@ mod tests {
         });
         assert!(matches!(disk, ToolError::Request(_)), "{disk}");
         let sql = ToolError::from(ObjectError::Sql("no such table: t".into()));
-        assert!(matches!(&sql, ToolError::Fix(m) if m.contains("no such table")), "{sql}");
+        assert!(
+            matches!(&sql, ToolError::Fix(m) if m.contains("no such table")),
+            "{sql}"
+        );
         let refused = ToolError::from(ObjectError::NotAllowed("ATTACH".into()));
         let answer = refused.into_answer().unwrap();
-        let json = serde_json::to_value(&answer).unwrap();
-        assert_eq!(json["isError"], true, "{json}");
+        let CallToolResponse::Complete(result) = answer else {
+            panic!("a refusal is a result");
+        };
+        assert_eq!(result.is_error, Some(true));
         let rpc = ToolError::from(ErrorData::invalid_params("bad", None));
         assert!(rpc.into_answer().is_err());
     }

@@ -67,7 +67,10 @@ mod tests {
 
     #[test]
     fn wrong_shapes_are_reported_with_where_and_what() {
-        let tools = crate::state_pack::tools();
+        let packs = crate::Packs::new().with(std::sync::Arc::new(
+            crate::state_pack::StatePack::for_config(&crate::McpConfig::default()),
+        ));
+        let tools: Vec<Tool> = packs.tools().map(|(t, _)| t.clone()).collect();
         let v = ArgumentValidators::new(&tools).unwrap();
         assert!(
             v.check("kv_put", json!({"key": "a", "value": 1}).as_object())

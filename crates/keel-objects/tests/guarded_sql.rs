@@ -336,3 +336,20 @@ async fn sql_answers_and_work_are_bounded() {
     run(&obj, "CREATE TABLE ok (x)").await.unwrap();
     obj.storage().put("k", json!("v")).await.unwrap();
 }
+
+#[tokio::test]
+async fn rows_written_counts_this_statement_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path());
+    let obj = object(&host, "written").await;
+    run(&obj, "CREATE TABLE t (x)").await.unwrap();
+    let insert = run(&obj, "INSERT INTO t VALUES (1), (2), (3)")
+        .await
+        .unwrap();
+    assert_eq!(insert.rows_written, 3);
+    // DDL after DML wrote nothing (SQLite's `changes()` would still say 3).
+    let create = run(&obj, "CREATE TABLE u (y)").await.unwrap();
+    assert_eq!(create.rows_written, 0);
+    let read = run(&obj, "SELECT * FROM t").await.unwrap();
+    assert_eq!(read.rows_written, 0);
+}

@@ -73,12 +73,12 @@ pub fn packs(
     offer: &Offer,
 ) -> anyhow::Result<keel_mcp::Packs> {
     let mut packs =
-        keel_mcp::Packs::new().add(Arc::new(keel_mcp::state_pack::StatePack::for_config(mcp)));
+        keel_mcp::Packs::new().with(Arc::new(keel_mcp::state_pack::StatePack::for_config(mcp)));
     if let Some(browser) = browser {
-        packs = packs.add(Arc::clone(browser));
+        packs = packs.with(Arc::clone(browser));
     }
     if offer.conformance {
-        packs = packs.add(Arc::new(keel_conformance::ConformancePack));
+        packs = packs.with(Arc::new(keel_conformance::ConformancePack));
     }
     // A group or tool of the browser pack, named while the browser is off (no Chromium here),
     // is left out rather than refused: the same keel.toml serves machines with and without it.
@@ -160,7 +160,11 @@ impl ServeOptions {
             shutdown_grace: grace,
             front,
             host: config::host_config(&file.objects, &ObjectOverrides::from(args.objects))?,
-            offer: Offer::resolve(args.tools.as_deref(), file.tools.as_deref(), args.conformance),
+            offer: Offer::resolve(
+                args.tools.as_deref(),
+                file.tools.as_deref(),
+                args.conformance,
+            ),
             mcp: keel_mcp::McpConfig {
                 tool_timeout: match args
                     .tool_timeout
@@ -354,18 +358,14 @@ pub async fn run_stdio(
     let browser = browser_pack(&choice, &host)?;
     // The file's settings, as `keel serve` has them; the request-state key from the data
     // directory, so a sealed `requestState` holds across processes.
-    let mut mcp_config = ServeOptions::resolve(crate::ServeArgs::default(), file, data.clone())?.mcp;
+    let mut mcp_config =
+        ServeOptions::resolve(crate::ServeArgs::default(), file, data.clone())?.mcp;
     mcp_config.request_state_key = Some(request_state_key(&data)?);
     let offer = Offer::resolve(None, file.tools.as_deref(), false);
     let packs = packs(&mcp_config, browser.as_ref(), &offer)?;
-    let result = keel_mcp::serve_stdio(
-        Arc::clone(&host),
-        &mcp_config,
-        packs,
-        &session,
-    )
-    .await
-    .map_err(anyhow::Error::msg);
+    let result = keel_mcp::serve_stdio(Arc::clone(&host), &mcp_config, packs, &session)
+        .await
+        .map_err(anyhow::Error::msg);
     if let Some(browser) = &browser {
         browser.save_all().await;
     }

@@ -536,7 +536,17 @@ fn a_sleeping_browsing_session_keeps_its_login_and_storage_even_across_a_restart
             "[browser]\nidle_timeout = \"1s\"\nnavigation_timeout = \"5s\"\naction_timeout = \"3s\"\n",
         )
         .unwrap();
-        Server::start(dir, &["--browser", "on", "--browser-allow", "127.0.0.1"])
+        Server::start(
+            dir,
+            &[
+                "--tools",
+                "all",
+                "--browser",
+                "on",
+                "--browser-allow",
+                "127.0.0.1",
+            ],
+        )
     };
     let server = start(dir.path());
     let (page, _) = open(&server, &format!("{}/lab/cookie?user=alice", demo.url));
@@ -1032,7 +1042,14 @@ fn a_page_that_never_finishes_loading_is_read_and_operated_without_waiting_it_ou
     .unwrap();
     let server = Server::start(
         dir.path(),
-        &["--browser", "on", "--browser-allow", "127.0.0.1"],
+        &[
+            "--tools",
+            "all",
+            "--browser",
+            "on",
+            "--browser-allow",
+            "127.0.0.1",
+        ],
     );
     let timed = |tool: &str, args: Value| {
         let start = std::time::Instant::now();
@@ -1916,7 +1933,14 @@ fn a_remote_browser_is_driven_over_its_websocket_under_the_same_url_policy() {
     .unwrap();
     let server = Server::start(
         dir.path(),
-        &["--browser", "on", "--browser-allow", "127.0.0.1"],
+        &[
+            "--tools",
+            "all",
+            "--browser",
+            "on",
+            "--browser-allow",
+            "127.0.0.1",
+        ],
     );
 
     // The booking, on the remote browser.
@@ -2057,7 +2081,14 @@ fn a_remote_browser_behind_tls_is_reached_over_wss_and_an_unknown_certificate_is
     let cert = front.cert_file.path().to_str().unwrap();
     let server = Server::start_with_env(
         dir.path(),
-        &["--browser", "on", "--browser-allow", "127.0.0.1"],
+        &[
+            "--tools",
+            "all",
+            "--browser",
+            "on",
+            "--browser-allow",
+            "127.0.0.1",
+        ],
         &[("SSL_CERT_FILE", cert), ("SSL_CERT_DIR", "/nonexistent")],
     );
     let (page, error) = open(&server, &format!("{}/park/riverside", demo.url));
@@ -2074,7 +2105,14 @@ fn a_remote_browser_behind_tls_is_reached_over_wss_and_an_unknown_certificate_is
     std::fs::write(other.path(), self_signed_localhost().0.pem()).unwrap();
     let server = Server::start_with_env(
         dir.path(),
-        &["--browser", "on", "--browser-allow", "127.0.0.1"],
+        &[
+            "--tools",
+            "all",
+            "--browser",
+            "on",
+            "--browser-allow",
+            "127.0.0.1",
+        ],
         &[
             ("SSL_CERT_FILE", other.path().to_str().unwrap()),
             ("SSL_CERT_DIR", "/nonexistent"),

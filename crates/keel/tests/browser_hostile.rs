@@ -17,7 +17,14 @@ fn serve_for(dir: &std::path::Path, demo: &Demo, browser: &str) -> common::Serve
     .unwrap();
     common::Server::start(
         dir,
-        &["--browser", "on", "--browser-allow", &demo_host_port(demo)],
+        &[
+            "--tools",
+            "all",
+            "--browser",
+            "on",
+            "--browser-allow",
+            &demo_host_port(demo),
+        ],
     )
 }
 

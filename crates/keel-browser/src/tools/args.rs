@@ -56,7 +56,10 @@ macro_rules! browser_args {
 pub(crate) use browser_args;
 
 /// The element an action is on, from its `target` or `ref`.
-pub(crate) fn element<'a>(target: &'a Option<String>, alias: &'a Option<String>) -> Result<&'a str, String> {
+pub(crate) fn element<'a>(
+    target: &'a Option<String>,
+    alias: &'a Option<String>,
+) -> Result<&'a str, String> {
     target
         .as_deref()
         .or(alias.as_deref())

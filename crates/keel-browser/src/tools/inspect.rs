@@ -74,30 +74,32 @@ impl BrowserTool for Evaluate {
     async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
         let tab = &page.tab;
         let target = self.target.as_deref().or(self.ref_.as_deref());
-        Ok(Answer::Text(match tab.evaluate_action(&self.function, target).await {
-            Ok((value, outcome)) => {
-                let mut out = format!(
-                    "### Result\n{}\n",
-                    serde_json::to_string_pretty(&value).unwrap_or_default()
-                );
-                // What the function set off (a navigation, a dialog, a download).
-                if outcome.navigated
-                    || outcome.dialog.is_some()
-                    || outcome.downloads > 0
-                    || outcome.still_busy
-                {
-                    out.push_str(&page.report(&outcome, outcome.navigated).await?);
+        Ok(Answer::Text(
+            match tab.evaluate_action(&self.function, target).await {
+                Ok((value, outcome)) => {
+                    let mut out = format!(
+                        "### Result\n{}\n",
+                        serde_json::to_string_pretty(&value).unwrap_or_default()
+                    );
+                    // What the function set off (a navigation, a dialog, a download).
+                    if outcome.navigated
+                        || outcome.dialog.is_some()
+                        || outcome.downloads > 0
+                        || outcome.still_busy
+                    {
+                        out.push_str(&page.report(&outcome, outcome.navigated).await?);
+                    }
+                    out
                 }
-                out
-            }
-            // The function waits in the dialog it opened; its value is not known yet.
-            Err(e) if e.is_dialog() => format!(
-                "### Result\nNone yet: the function is waiting for the dialog it opened.\n### Page\n- URL: {}\n- {}.\n",
-                tab.url(),
-                sentence(&e.to_string())
-            ),
-            Err(e) => return Err(err(e)),
-        }))
+                // The function waits in the dialog it opened; its value is not known yet.
+                Err(e) if e.is_dialog() => format!(
+                    "### Result\nNone yet: the function is waiting for the dialog it opened.\n### Page\n- URL: {}\n- {}.\n",
+                    tab.url(),
+                    sentence(&e.to_string())
+                ),
+                Err(e) => return Err(err(e)),
+            },
+        ))
     }
 }
 
@@ -280,7 +282,10 @@ impl BrowserTool for Find {
             .await
             .map_err(err)?;
         let found = find_in_snapshot(&snapshot.text, self.text.as_deref(), self.regex.as_deref())?;
-        Ok(Answer::Text(format!("### Page\n- URL: {}\n{found}", tab.url())))
+        Ok(Answer::Text(format!(
+            "### Page\n- URL: {}\n{found}",
+            tab.url()
+        )))
     }
 }
 

@@ -139,7 +139,9 @@ impl BrowserTool for Type {
             )
             .await
             .map_err(err)?;
-        Ok(Answer::Text(page.report(&outcome, outcome.navigated).await?))
+        Ok(Answer::Text(
+            page.report(&outcome, outcome.navigated).await?,
+        ))
     }
 }
 
@@ -274,7 +276,9 @@ browser_args!(
 impl BrowserTool for PressKey {
     async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
         let outcome = page.tab.press_key(&self.key).await.map_err(err)?;
-        Ok(Answer::Text(page.report(&outcome, outcome.navigated).await?))
+        Ok(Answer::Text(
+            page.report(&outcome, outcome.navigated).await?,
+        ))
     }
 }
 

@@ -212,7 +212,9 @@ impl BrowserTool for HandleDialog {
             .handle_dialog(self.accept, self.prompt_text.as_deref())
             .await
             .map_err(err)?;
-        Ok(Answer::Text(page.report(&outcome, outcome.navigated).await?))
+        Ok(Answer::Text(
+            page.report(&outcome, outcome.navigated).await?,
+        ))
     }
 }
 
@@ -406,13 +408,20 @@ async fn close(
         .await
         .map_err(|e| ToolError::fix(err(e)))?;
     // What it kept for its sleep goes too, so nothing of it comes back.
-    let mut kept = downloads::keys(&found.object).await.map_err(ToolError::Fix)?;
+    let mut kept = downloads::keys(&found.object)
+        .await
+        .map_err(ToolError::Fix)?;
     kept.push(STATE_KEY.to_string());
-    found.object.storage().delete_many(kept).await.map_err(|e| {
-        ToolError::fix(format!(
-            "the browsing session's saved state could not be deleted: {e}"
-        ))
-    })?;
+    found
+        .object
+        .storage()
+        .delete_many(kept)
+        .await
+        .map_err(|e| {
+            ToolError::fix(format!(
+                "the browsing session's saved state could not be deleted: {e}"
+            ))
+        })?;
     Ok(text(if closed {
         "The browsing session was closed."
     } else {

@@ -265,8 +265,14 @@ impl BrowserTool for EmulateMedia {
     async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
         let mut changes = Map::new();
         let features = [
-            ("prefers-color-scheme", self.color_scheme.map(|v| v.map(json_of))),
-            ("prefers-reduced-motion", self.reduced_motion.map(|v| v.map(json_of))),
+            (
+                "prefers-color-scheme",
+                self.color_scheme.map(|v| v.map(json_of)),
+            ),
+            (
+                "prefers-reduced-motion",
+                self.reduced_motion.map(|v| v.map(json_of)),
+            ),
             ("forced-colors", self.forced_colors.map(|v| v.map(json_of))),
             ("prefers-contrast", self.contrast.map(|v| v.map(json_of))),
             ("media", self.media.map(|v| v.map(json_of))),
@@ -304,7 +310,9 @@ browser_args!(
 impl BrowserTool for MouseMove {
     async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
         let outcome = page.tab.mouse_move(self.x, self.y).await.map_err(err)?;
-        Ok(Answer::Text(page.report(&outcome, outcome.navigated).await?))
+        Ok(Answer::Text(
+            page.report(&outcome, outcome.navigated).await?,
+        ))
     }
 }
 
@@ -350,7 +358,9 @@ impl BrowserTool for MouseDown {
     async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
         let button = self.button.unwrap_or_default().name();
         let outcome = page.tab.mouse_button(true, button).await.map_err(err)?;
-        Ok(Answer::Text(page.report(&outcome, outcome.navigated).await?))
+        Ok(Answer::Text(
+            page.report(&outcome, outcome.navigated).await?,
+        ))
     }
 }
 
@@ -363,7 +373,9 @@ impl BrowserTool for MouseUp {
     async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
         let button = self.button.unwrap_or_default().name();
         let outcome = page.tab.mouse_button(false, button).await.map_err(err)?;
-        Ok(Answer::Text(page.report(&outcome, outcome.navigated).await?))
+        Ok(Answer::Text(
+            page.report(&outcome, outcome.navigated).await?,
+        ))
     }
 }
 
@@ -388,7 +400,9 @@ impl BrowserTool for MouseDrag {
             .mouse_drag((self.start_x, self.start_y), (self.end_x, self.end_y))
             .await
             .map_err(err)?;
-        Ok(Answer::Text(page.report(&outcome, outcome.navigated).await?))
+        Ok(Answer::Text(
+            page.report(&outcome, outcome.navigated).await?,
+        ))
     }
 }
 
@@ -409,6 +423,8 @@ impl BrowserTool for MouseWheel {
             .mouse_wheel(self.delta_x, self.delta_y)
             .await
             .map_err(err)?;
-        Ok(Answer::Text(page.report(&outcome, outcome.navigated).await?))
+        Ok(Answer::Text(
+            page.report(&outcome, outcome.navigated).await?,
+        ))
     }
 }

@@ -77,7 +77,7 @@ pub fn serve_with_browser(dir: &std::path::Path, allow: Option<&str>) -> Server 
         "[browser]\nnavigation_timeout = \"5s\"\naction_timeout = \"3s\"\n",
     )
     .unwrap();
-    let mut args = vec!["--browser", "on"];
+    let mut args = vec!["--tools", "all", "--browser", "on"];
     if let Some(allow) = allow {
         args.extend(["--browser-allow", allow]);
     }
