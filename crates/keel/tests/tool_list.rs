@@ -170,10 +170,8 @@ fn metadata_comes_from_the_types_and_tells_the_truth() {
     );
     // Optional arguments are left out, not null; no `$ref`s for a model to follow.
     let text = serde_json::to_string(&listed).unwrap();
-    assert!(
-        !text.contains("$ref") && !text.contains("\"null\"]"),
-        "{text}"
-    );
+    assert!(!text.contains("$ref"), "{text}");
+    assert!(!text.contains(r#"["string","null"]"#), "{text}");
 }
 
 #[test]
