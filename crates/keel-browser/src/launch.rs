@@ -99,7 +99,7 @@ impl ChromeProcess {
                 // navigation: measured here, a quarter of the CPU the browser used while an agent
                 // worked, on a machine where that CPU is what the page needed. An agent's tab needs
                 // none of them.
-                "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,BackForwardCache,ProactivelySwapBrowsingInstance,RenderDocument,WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup",
+                "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,BackForwardCache,ProactivelySwapBrowsingInstance,RenderDocument,WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,OnDeviceModelService,OptimizationGuideOnDeviceModel",
                 "--metrics-recording-only",
                 "--mute-audio",
                 "--hide-scrollbars",

@@ -255,8 +255,11 @@ fn init_logging(format: &str) -> anyhow::Result<()> {
     // rmcp logs every stateless request at info; that costs more than the request itself.
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
+    // Colour codes only for a person at a terminal, not in a log file or a collector.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         "human" => builder.init(),
