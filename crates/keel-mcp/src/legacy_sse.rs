@@ -49,9 +49,20 @@ pub fn router(server: KeelMcp, config: &McpConfig, shutdown: CancellationToken) 
         shutdown,
     });
     Router::new()
-        .route("/sse", get(open_stream))
+        .route("/sse", get(open_stream).post(post_to_stream))
         .route("/messages", post(post_message))
         .with_state(state)
+}
+
+/// `POST /sse`: a client that speaks Streamable HTTP to the legacy endpoint. 405, saying where to go.
+async fn post_to_stream() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        http::StatusCode::METHOD_NOT_ALLOWED,
+        [(http::header::ALLOW, "GET")],
+        "GET /sse opens the legacy HTTP+SSE transport (2024-11-05); for Streamable HTTP POST to /mcp\n",
+    )
+        .into_response()
 }
 
 /// Removes a connection's session from the table when its stream is dropped.

@@ -152,3 +152,20 @@ fn an_old_client_talks_over_sse_and_bad_input_gets_clear_statuses() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_post_to_the_legacy_endpoint_is_told_where_streamable_http_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--browser", "off"]);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+    let (status, text) = raw(
+        &server.addr,
+        &format!(
+            "POST /sse HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            server.addr,
+            body.len()
+        ),
+    );
+    assert_eq!(status, 405, "{text}");
+    assert!(text.contains("POST to /mcp"), "{text}");
+}
