@@ -30,7 +30,7 @@ mod pointer;
 mod read;
 mod sleep;
 
-use args::HasHandle;
+use args::BrowserArgs;
 use files::{save_base64, save_output, session_files};
 use sleep::{keep_downloads, put_to_sleep, save_state};
 
@@ -115,7 +115,7 @@ impl Pack for BrowserPack {
 /// A browser tool: its arguments, and what it does on the page of the call's browsing session.
 /// [`run`] finds (or starts, or wakes) the session and writes the answer around what `act` says.
 pub(crate) trait BrowserTool:
-    HasHandle + serde::de::DeserializeOwned + schemars::JsonSchema + Send + Sync + 'static
+    BrowserArgs + serde::de::DeserializeOwned + schemars::JsonSchema + Send + Sync + 'static
 {
     /// How a long answer is cut.
     const CUT: Cut = Cut::Never;
@@ -126,11 +126,6 @@ pub(crate) trait BrowserTool:
     /// The URL the call opens (completed to `https://…` when written without a scheme): such a
     /// call may start a browsing session where there is none.
     fn opens(&mut self) -> Option<&str> {
-        None
-    }
-
-    /// `filename`: keep the answer in the session as a file of this name instead.
-    fn filename(&self) -> Option<&str> {
         None
     }
 

@@ -111,15 +111,6 @@ impl ToolContext {
         self.changes.announce(change, audience);
     }
 
-    /// The audience of a change to the caller's own object: its session, or on a stateless
-    /// request everyone (nobody else can name its handle, so only its holder reads it anyway).
-    pub fn own_audience(&self) -> Audience {
-        match &self.session {
-            Some(session) => Audience::Session(session.clone()),
-            None => Audience::Everyone,
-        }
-    }
-
     /// The client's answers to an earlier `InputRequiredResult`, by input-request key.
     pub fn input_responses(&self) -> Option<&InputResponses> {
         self.input_responses.as_ref()

@@ -125,12 +125,6 @@ impl<P: Send + Sync + 'static> ToolDef<P> {
         self
     }
 
-    /// Changes what clients see of the tool in ways the builder does not cover (icons, `_meta`).
-    pub fn map_tool(mut self, change: impl FnOnce(&mut Tool)) -> Self {
-        change(&mut self.tool);
-        self
-    }
-
     /// What clients see of the tool.
     pub fn tool(&self) -> &Tool {
         &self.tool
@@ -275,12 +269,6 @@ impl IntoToolAnswer for CallToolResponse {
     }
 }
 
-impl IntoToolAnswer for String {
-    fn into_answer(self) -> CallToolResponse {
-        CallToolResult::success(vec![ContentBlock::text(self)]).into()
-    }
-}
-
 /// A structured answer: sent as `structuredContent` (and as its JSON text, for older clients),
 /// with the output schema derived from `T`.
 pub struct Structured<T>(pub T);
@@ -346,17 +334,6 @@ fn optional_is_not_nullable(schema: &mut JsonObject) {
             property.insert("type".into(), only);
             if let Some(serde_json::Value::Array(values)) = property.get_mut("enum") {
                 values.retain(|v| !v.is_null());
-            }
-        }
-        // `anyOf: [T, {type: null}]`, as an optional reference comes out.
-        if let Some(serde_json::Value::Array(any_of)) = property.get("anyOf")
-            && any_of.len() == 2
-            && any_of[1].get("type").and_then(|t| t.as_str()) == Some("null")
-            && let serde_json::Value::Object(only) = any_of[0].clone()
-        {
-            property.remove("anyOf");
-            for (key, value) in only {
-                property.entry(key).or_insert(value);
             }
         }
     }

@@ -44,12 +44,7 @@ impl Offer {
     /// From `--tools` (comma-separated) or the file's `tools`.
     pub fn resolve(flag: Option<&str>, file: Option<&[String]>, conformance: bool) -> Self {
         let tools = match (flag, file) {
-            (Some(flag), _) => flag
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-                .collect(),
+            (Some(flag), _) => comma_list(flag),
             (None, Some(file)) => file.to_vec(),
             (None, None) => Vec::new(),
         };
@@ -243,11 +238,7 @@ fn browser_choice(
             }
         };
     let allow = match &args.allow {
-        Some(list) => list
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        Some(list) => comma_list(list),
         None => file.allow.clone().unwrap_or_default(),
     };
     let browser = keel_browser::BrowserConfig {
@@ -318,6 +309,14 @@ fn browser_pack(
     }
 }
 
+/// The items of a comma-separated setting (a flag or a variable), trimmed, empty ones left out.
+fn comma_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(|item| item.trim().to_string())
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
 /// `allowed_hosts` is a comma-separated list of `Host` values; `*` accepts any (for a server behind a
 /// proxy that checks hosts itself).
 fn mcp_config(allowed_hosts: Option<&str>, allowed_origins: Option<&str>) -> keel_mcp::McpConfig {
@@ -325,10 +324,7 @@ fn mcp_config(allowed_hosts: Option<&str>, allowed_origins: Option<&str>) -> kee
         if text.trim() == "*" {
             Vec::new()
         } else {
-            text.split(',')
-                .map(|h| h.trim().to_string())
-                .filter(|h| !h.is_empty())
-                .collect()
+            comma_list(text)
         }
     };
     let mut config = keel_mcp::McpConfig::default();

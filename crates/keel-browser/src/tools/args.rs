@@ -28,15 +28,40 @@ impl JsonSchema for Handle {
     }
 }
 
-/// The arguments' `handle`.
-pub(crate) trait HasHandle {
+/// What every browser tool's arguments have ([`browser_args!`] writes it).
+pub(crate) trait BrowserArgs {
     /// The browsing session the caller named.
     fn handle(&self) -> Option<&str>;
+    /// `filename`: keep the text answer in the session as a file of this name instead.
+    fn filename(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Declares a browser tool's arguments: its own fields (documented: the docs are the schema's
-/// descriptions) and the `handle` of the browsing session every browser tool takes.
+/// descriptions) and the `handle` of the browsing session every browser tool takes. With
+/// `+ filename` also `filename`, for a tool whose text answer can be kept as a file instead.
 macro_rules! browser_args {
+    ($(#[$meta:meta])* $name:ident + filename { $($(#[$field_meta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(serde::Deserialize, schemars::JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        $(#[$meta])*
+        pub(crate) struct $name {
+            $($(#[$field_meta])* pub(crate) $field: $ty,)*
+            /// Save it in the session under this name instead (see browser_downloads).
+            filename: Option<String>,
+            handle: Option<$crate::tools::args::Handle>,
+        }
+
+        impl $crate::tools::args::BrowserArgs for $name {
+            fn handle(&self) -> Option<&str> {
+                self.handle.as_ref().map(|h| h.0.as_str())
+            }
+            fn filename(&self) -> Option<&str> {
+                self.filename.as_deref()
+            }
+        }
+    };
     ($(#[$meta:meta])* $name:ident { $($(#[$field_meta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
         #[derive(serde::Deserialize, schemars::JsonSchema)]
         #[serde(deny_unknown_fields)]
@@ -46,7 +71,7 @@ macro_rules! browser_args {
             handle: Option<$crate::tools::args::Handle>,
         }
 
-        impl $crate::tools::args::HasHandle for $name {
+        impl $crate::tools::args::BrowserArgs for $name {
             fn handle(&self) -> Option<&str> {
                 self.handle.as_ref().map(|h| h.0.as_str())
             }
@@ -122,8 +147,8 @@ pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// The schema of such an argument: `T`, or null. (Null first: an optional argument's schema is
-/// otherwise cut to `T`, see keel-mcp's `tool.rs`.)
+/// The schema of such an argument: `T`, or null (kept: keel-mcp cuts only `Option`'s `[T, "null"]`
+/// types to `T`).
 pub(crate) struct Clearable<T>(std::marker::PhantomData<T>);
 
 impl<T: JsonSchema> JsonSchema for Clearable<T> {

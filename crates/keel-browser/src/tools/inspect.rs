@@ -48,7 +48,7 @@ pub(super) fn tools() -> Vec<ToolDef<BrowserPack>> {
 
 browser_args!(
     /// Arguments of `browser_evaluate`.
-    Evaluate {
+    Evaluate + filename {
         /// () => { ... } or (element) => { ... }
         function: String,
         /// The element the function gets (a ref or CSS selector).
@@ -59,17 +59,11 @@ browser_args!(
         /// What the element is, for people.
         #[allow(dead_code)]
         element: Option<String>,
-        /// Save it in the session under this name instead (see browser_downloads).
-        filename: Option<String>,
     }
 );
 
 impl BrowserTool for Evaluate {
     const CUT: Cut = Cut::AtSnapshotCap;
-
-    fn filename(&self) -> Option<&str> {
-        self.filename.as_deref()
-    }
 
     async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
         let tab = &page.tab;
@@ -116,22 +110,16 @@ pub(crate) enum ConsoleLevel {
 
 browser_args!(
     /// Arguments of `browser_console_messages`.
-    ConsoleMessages {
+    ConsoleMessages + filename {
         /// Messages of this level and more severe ones (default: info).
         level: Option<ConsoleLevel>,
         /// Since the tab opened, not only since the page loaded.
         all: Option<bool>,
-        /// Save it in the session under this name instead (see browser_downloads).
-        filename: Option<String>,
     }
 );
 
 impl BrowserTool for ConsoleMessages {
     const CUT: Cut = Cut::AtSnapshotCap;
-
-    fn filename(&self) -> Option<&str> {
-        self.filename.as_deref()
-    }
 
     async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
         // Each level includes the more severe ones, as in Playwright MCP.
@@ -159,23 +147,17 @@ impl BrowserTool for ConsoleMessages {
 
 browser_args!(
     /// Arguments of `browser_network_requests`.
-    NetworkRequests {
+    NetworkRequests + filename {
         /// Include static resources that loaded (images, fonts, scripts, stylesheets, media).
         #[serde(rename = "static")]
         with_static: Option<bool>,
         /// Only requests whose URL matches this regular expression (e.g. "/api/.*user").
         filter: Option<String>,
-        /// Save it in the session under this name instead (see browser_downloads).
-        filename: Option<String>,
     }
 );
 
 impl BrowserTool for NetworkRequests {
     const CUT: Cut = Cut::AtSnapshotCap;
-
-    fn filename(&self) -> Option<&str> {
-        self.filename.as_deref()
-    }
 
     async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
         let filter = self
@@ -233,23 +215,17 @@ pub(crate) enum RequestPart {
 
 browser_args!(
     /// Arguments of `browser_network_request`.
-    NetworkRequest {
+    NetworkRequest + filename {
         /// Its number in browser_network_requests (from 1).
         #[schemars(range(min = 1))]
         index: u32,
         /// Only this part.
         part: Option<RequestPart>,
-        /// Save it in the session under this name instead (see browser_downloads).
-        filename: Option<String>,
     }
 );
 
 impl BrowserTool for NetworkRequest {
     const CUT: Cut = Cut::AtReadCap;
-
-    fn filename(&self) -> Option<&str> {
-        self.filename.as_deref()
-    }
 
     async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
         Ok(Answer::Text(
@@ -260,21 +236,15 @@ impl BrowserTool for NetworkRequest {
 
 browser_args!(
     /// Arguments of `browser_find`.
-    Find {
+    Find + filename {
         /// Text to find.
         text: Option<String>,
         /// A regular expression to find (instead of `text`).
         regex: Option<String>,
-        /// Save it in the session under this name instead (see browser_downloads).
-        filename: Option<String>,
     }
 );
 
 impl BrowserTool for Find {
-    fn filename(&self) -> Option<&str> {
-        self.filename.as_deref()
-    }
-
     async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
         let tab = &page.tab;
         let snapshot = tab

@@ -123,7 +123,7 @@ impl BrowserTool for Back {
 
 browser_args!(
     /// Arguments of `browser_snapshot`.
-    Snapshot {
+    Snapshot + filename {
         /// Only this element's subtree (a ref or CSS selector).
         target: Option<String>,
         /// Levels to show below the root (default: all).
@@ -133,16 +133,10 @@ browser_args!(
         max_bytes: Option<u64>,
         /// Add each element's box, [box=x,y,width,height] in viewport pixels.
         boxes: Option<bool>,
-        /// Save it in the session under this name instead (see browser_downloads).
-        filename: Option<String>,
     }
 );
 
 impl BrowserTool for Snapshot {
-    fn filename(&self) -> Option<&str> {
-        self.filename.as_deref()
-    }
-
     async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
         let tab = &page.tab;
         let cap = page.config().max_snapshot_bytes;
@@ -333,21 +327,10 @@ impl BrowserTool for Screenshot {
             .screenshot(self.full_page.unwrap_or(false), target, format)
             .await
             .map_err(err)?;
-        if let Some(file_name) = &self.filename {
-            let saved = save_base64(
-                &page.call.found.object,
-                file_name,
-                page.cx.tool_name(),
-                &data,
-            )
-            .await?;
-            return Ok(Answer::Done(text(&saved).into()));
-        }
-        let mut content = vec![ContentBlock::image(data, format!("image/{format}"))];
-        if let Some(note) = page.handle_note() {
-            content.push(ContentBlock::text(note));
-        }
-        Ok(Answer::Done(CallToolResult::success(content).into()))
+        binary_answer(page, self.filename.as_deref(), data, |data| {
+            vec![ContentBlock::image(data, format!("image/{format}"))]
+        })
+        .await
     }
 }
 
@@ -363,31 +346,41 @@ impl BrowserTool for PdfSave {
     async fn act(&self, page: &Page<'_>) -> Result<Answer, String> {
         let tab = &page.tab;
         let data = tab.pdf().await.map_err(err)?;
-        if let Some(file_name) = &self.filename {
-            let saved = save_base64(
-                &page.call.found.object,
-                file_name,
-                page.cx.tool_name(),
-                &data,
-            )
-            .await?;
-            return Ok(Answer::Done(text(&saved).into()));
-        }
-        let resource = rmcp::model::ResourceContents::BlobResourceContents {
-            uri: format!("keel://browser/{}/page.pdf", tab.target_id),
-            mime_type: Some("application/pdf".into()),
-            blob: data,
-            meta: None,
-        };
-        let mut content = vec![
-            ContentBlock::resource(resource),
-            ContentBlock::text(format!("PDF of {}", tab.url())),
-        ];
-        if let Some(note) = page.handle_note() {
-            content.push(ContentBlock::text(note));
-        }
-        Ok(Answer::Done(CallToolResult::success(content).into()))
+        binary_answer(page, self.filename.as_deref(), data, |blob| {
+            let resource = rmcp::model::ResourceContents::BlobResourceContents {
+                uri: format!("keel://browser/{}/page.pdf", tab.target_id),
+                mime_type: Some("application/pdf".into()),
+                blob,
+                meta: None,
+            };
+            vec![
+                ContentBlock::resource(resource),
+                ContentBlock::text(format!("PDF of {}", tab.url())),
+            ]
+        })
+        .await
     }
+}
+
+/// An answer the browser gave as base64 `data` (an image, a PDF): kept in the session as the file
+/// `filename` when asked for, else sent as `content(data)` with the handle of a session this call
+/// started.
+async fn binary_answer(
+    page: &Page<'_>,
+    filename: Option<&str>,
+    data: String,
+    content: impl FnOnce(String) -> Vec<ContentBlock>,
+) -> Result<Answer, String> {
+    if let Some(file_name) = filename {
+        let object = &page.call.found.object;
+        let saved = save_base64(object, file_name, page.cx.tool_name(), &data).await?;
+        return Ok(Answer::Done(text(&saved).into()));
+    }
+    let mut content = content(data);
+    if let Some(note) = page.handle_note() {
+        content.push(ContentBlock::text(note));
+    }
+    Ok(Answer::Done(CallToolResult::success(content).into()))
 }
 
 browser_args!(
